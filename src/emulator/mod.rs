@@ -1,0 +1,1 @@
+//! A local emulator of Azure SignalR Service.

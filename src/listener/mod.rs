@@ -1,0 +1,1 @@
+//! A receiving SignalR client.

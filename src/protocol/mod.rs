@@ -1,0 +1,1 @@
+//! The SignalR hub-protocol codec (JSON and MessagePack).

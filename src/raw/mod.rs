@@ -1,0 +1,1 @@
+//! Raw clients generated from `specs/`.
