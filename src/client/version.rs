@@ -7,6 +7,8 @@ use super::error::Error;
 
 /// A version of the data-plane REST API.
 ///
+#[doc = include_str!("versions.md")]
+///
 /// ```
 /// use azure_signalr_rest::ApiVersion;
 /// let v: ApiVersion = "1.0".parse().unwrap();
@@ -268,6 +270,32 @@ impl fmt::Display for Operation {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The table in the rustdoc says what `support` says.
+    #[test]
+    fn documented_table_matches() {
+        let table = include_str!("versions.md");
+        let mut rows = 0;
+        for line in table.lines().filter(|l| l.starts_with("| `")) {
+            let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+            let name = cells[1].trim_matches('`');
+            let op = Operation::REST
+                .into_iter()
+                .find(|op| op.as_str() == name)
+                .unwrap_or_else(|| panic!("unknown operation {name}"));
+            for (version, cell) in ApiVersion::ALL.into_iter().zip(&cells[2..5]) {
+                let expected = match *cell {
+                    "native" => Support::Native,
+                    "composed" => Support::Composed,
+                    "—" => Support::Unsupported,
+                    other => panic!("unknown cell {other}"),
+                };
+                assert_eq!(version.support(op), expected, "{name} on {version}");
+            }
+            rows += 1;
+        }
+        assert_eq!(rows, Operation::REST.len());
+    }
 
     #[test]
     fn parse_versions() {
