@@ -31,10 +31,6 @@ impl Captured {
         self.target.split('?').next().unwrap()
     }
 
-    fn query(&self) -> &str {
-        self.target.split_once('?').map_or("", |(_, q)| q)
-    }
-
     fn json(&self) -> Value {
         serde_json::from_slice(&self.body).expect("JSON body")
     }
