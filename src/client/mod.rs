@@ -24,7 +24,6 @@ pub use message::{
 };
 pub use negotiate::{NegotiateOptions, NegotiateResponse, DEFAULT_CLIENT_TOKEN_LIFETIME};
 pub use retry::{Failure, RetryPolicy};
-pub(crate) use service::Auth;
 pub use service::{ServiceClient, ServiceClientBuilder, DEFAULT_TIMEOUT, PREVIEW_PORT};
 pub use token::{AccessKey, Token, TokenClaims, TokenCredential, TokenMinter};
 pub use version::{ApiVersion, Operation, Support};

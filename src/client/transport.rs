@@ -235,6 +235,26 @@ fn request_hook(auth: Auth) -> raw::RequestHook {
     raw::RequestHook::new(auth)
 }
 
+/// Adds `Authorization: Bearer <token>` whose audience is the request's own URL.
+impl raw::PrepareRequest for Auth {
+    fn prepare<'a>(&'a self, request: &'a mut reqwest::Request) -> raw::PrepareFuture<'a> {
+        Box::pin(async move {
+            let token = self.token_for(request.url()).await?;
+            let mut value = reqwest::header::HeaderValue::from_str(&format!(
+                "Bearer {}",
+                token.expose_secret()
+            ))
+            .map_err(|_| "the token is not a valid header value".to_owned())?;
+            // Keeps the token out of HTTP-level debug logs.
+            value.set_sensitive(true);
+            request
+                .headers_mut()
+                .insert(reqwest::header::AUTHORIZATION, value);
+            Ok(())
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
