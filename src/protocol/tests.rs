@@ -127,9 +127,9 @@ fn msgpack_uses_multi_byte_length_prefix() {
     let bytes = HubProtocol::MessagePack
         .encode(&HubMessage::Invocation(Invocation::new(long, vec![])))
         .unwrap();
-    // body: 0x96 0x01 0x80 0xc0, str16 (3 + 300), 0x90 0x90 = 310 bytes = 0xb6 0x02.
-    assert_eq!(&bytes[..2], &[0xb6, 0x02]);
-    assert_eq!(bytes.len(), 312);
+    // body: 0x96 0x01 0x80 0xc0, str16 (3 + 300), 0x90 0x90 = 309 bytes = 0xb5 0x02.
+    assert_eq!(&bytes[..2], &[0xb5, 0x02]);
+    assert_eq!(bytes.len(), 311);
 }
 
 #[test]
