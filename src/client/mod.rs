@@ -1,1 +1,29 @@
-//! The hand-written client layer.
+//! The hand-written client layer: connection strings, tokens, version selection and one typed
+//! API for every operation, on top of the generated raw clients (every REST call goes through
+//! one of them).
+//!
+#![doc = include_str!("versions.md")]
+
+mod connection_string;
+mod error;
+mod hub;
+mod message;
+mod negotiate;
+mod retry;
+mod service;
+mod token;
+mod transport;
+mod version;
+
+pub use connection_string::{ConnectionString, Credential, EntraAuthType, EntraId};
+pub use error::Error;
+pub use hub::HubClient;
+pub use message::{
+    validate_group_name, validate_hub_name, Message, MAX_BODY_BYTES, MAX_GROUP_NAME_CHARS,
+    MAX_HUB_NAME_CHARS,
+};
+pub use negotiate::{NegotiateOptions, NegotiateResponse, DEFAULT_CLIENT_TOKEN_LIFETIME};
+pub use retry::{Failure, RetryPolicy};
+pub use service::{ServiceClient, ServiceClientBuilder, DEFAULT_TIMEOUT, PREVIEW_PORT};
+pub use token::{AccessKey, Token, TokenClaims, TokenCredential, TokenMinter};
+pub use version::{ApiVersion, Operation, Support};

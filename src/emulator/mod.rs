@@ -1,1 +1,456 @@
-//! A local emulator of Azure SignalR Service.
+//! A local emulator of Azure SignalR Service in serverless mode.
+//!
+//! It serves the data-plane REST API (1.0-preview, 1.0 and 2022-06-01 on one port) and the
+//! client endpoint (negotiate, then WebSockets, Server-Sent Events or Long Polling with the
+//! JSON or MessagePack hub protocol), so tests can run against a real socket without Azure.
+//!
+//! The handle also lets a test look inside: which connections, users and groups a hub has,
+//! and what was delivered to whom.
+//!
+//! ```
+//! use std::time::Duration;
+//! use azure_signalr_rest::emulator::Emulator;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let emulator = Emulator::builder().bind("127.0.0.1:0").start().await?;
+//! assert!(emulator.connection_string().starts_with("Endpoint=http://127.0.0.1;Port="));
+//!
+//! // Nobody is connected yet, so nothing can be delivered: waiting times out.
+//! let waited = emulator
+//!     .wait_for_delivery(|d| d.target == "newMessage", Duration::from_millis(50))
+//!     .await;
+//! assert!(waited.is_err());
+//! assert!(emulator.hub("chat").connections.is_empty());
+//!
+//! emulator.shutdown().await;
+//! # Ok(())
+//! # }
+//! ```
+
+mod auth;
+mod client;
+mod rest;
+mod state;
+mod upstream;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use serde_json::Value;
+use tokio::sync::broadcast;
+
+pub use state::Transport;
+use state::{Event, Inner};
+
+/// The access key used when none is given (the official emulator's well-known key).
+pub const DEFAULT_ACCESS_KEY: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789ABCDEFGH";
+
+/// Errors starting the emulator.
+#[derive(Debug, thiserror::Error)]
+pub enum EmulatorError {
+    /// The listening socket could not be opened.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address asked for.
+        addr: String,
+        /// Why it failed.
+        source: std::io::Error,
+    },
+    /// A builder setting is unusable.
+    #[error("invalid emulator setting: {0}")]
+    Config(String),
+}
+
+/// The waiting in [`EmulatorHandle::wait_for_delivery`] ran out of time.
+#[derive(Debug, thiserror::Error)]
+#[error("no matching event within {0:?}")]
+pub struct WaitTimeout(pub Duration);
+
+/// Settings of an emulator, collected by [`EmulatorBuilder`].
+#[derive(Clone)]
+pub(crate) struct Config {
+    pub bind: String,
+    pub access_key: String,
+    pub upstream: Option<url::Url>,
+    pub ping_interval: Duration,
+    pub client_timeout: Duration,
+    pub handshake_timeout: Duration,
+    pub long_poll_timeout: Duration,
+    pub outbound_queue: usize,
+    pub delivery_record: usize,
+    pub max_message_size: usize,
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("bind", &self.bind)
+            .field("access_key", &"<redacted>")
+            .field("upstream", &self.upstream.as_ref().map(|u| u.as_str()))
+            .field("ping_interval", &self.ping_interval)
+            .field("client_timeout", &self.client_timeout)
+            .field("outbound_queue", &self.outbound_queue)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Entry point: `Emulator::builder()`.
+#[derive(Debug)]
+pub struct Emulator;
+
+impl Emulator {
+    /// A builder with the defaults: `127.0.0.1:8888`, the well-known access key, no upstream,
+    /// pings every 15 s, clients dropped after 30 s of silence.
+    pub fn builder() -> EmulatorBuilder {
+        EmulatorBuilder {
+            config: Config {
+                bind: "127.0.0.1:8888".into(),
+                access_key: DEFAULT_ACCESS_KEY.into(),
+                upstream: None,
+                ping_interval: Duration::from_secs(15),
+                client_timeout: Duration::from_secs(30),
+                handshake_timeout: Duration::from_secs(15),
+                long_poll_timeout: Duration::from_secs(90),
+                outbound_queue: 1024,
+                delivery_record: 10_000,
+                max_message_size: crate::protocol::DEFAULT_MAX_MESSAGE_SIZE,
+            },
+            upstream_error: None,
+        }
+    }
+}
+
+/// Configures and starts an emulator.
+#[derive(Debug)]
+pub struct EmulatorBuilder {
+    config: Config,
+    upstream_error: Option<String>,
+}
+
+impl EmulatorBuilder {
+    /// The address to listen on; port 0 picks a free port.
+    pub fn bind(mut self, addr: impl Into<String>) -> Self {
+        self.config.bind = addr.into();
+        self
+    }
+
+    /// The access key that signs REST and client tokens.
+    pub fn access_key(mut self, key: impl Into<String>) -> Self {
+        self.config.access_key = key.into();
+        self
+    }
+
+    /// Where client invocations and `connected`/`disconnected` events are POSTed. The URL may
+    /// hold `{hub}`, `{category}` and `{event}` placeholders.
+    pub fn upstream(mut self, url: impl AsRef<str>) -> Self {
+        match url::Url::parse(url.as_ref()) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") => self.config.upstream = Some(u),
+            _ => self.upstream_error = Some("upstream must be an http(s) URL".into()),
+        }
+        self
+    }
+
+    /// How often the server pings each client (default 15 s).
+    pub fn ping_interval(mut self, interval: Duration) -> Self {
+        self.config.ping_interval = interval;
+        self
+    }
+
+    /// How long a client may stay silent before it is dropped (default 30 s).
+    pub fn client_timeout(mut self, timeout: Duration) -> Self {
+        self.config.client_timeout = timeout;
+        self
+    }
+
+    /// How many messages may wait for one client before it is closed as too slow
+    /// (default 1024).
+    pub fn outbound_queue(mut self, messages: usize) -> Self {
+        self.config.outbound_queue = messages;
+        self
+    }
+
+    /// How many deliveries the inspection record keeps, oldest dropped first (default 10 000).
+    pub fn delivery_record(mut self, deliveries: usize) -> Self {
+        self.config.delivery_record = deliveries;
+        self
+    }
+
+    /// Opens the socket and starts serving.
+    pub async fn start(self) -> Result<EmulatorHandle, EmulatorError> {
+        if let Some(e) = self.upstream_error {
+            return Err(EmulatorError::Config(e));
+        }
+        if self.config.ping_interval.is_zero() || self.config.outbound_queue == 0 {
+            return Err(EmulatorError::Config(
+                "ping interval and outbound queue must be positive".into(),
+            ));
+        }
+        let listener = tokio::net::TcpListener::bind(&self.config.bind)
+            .await
+            .map_err(|source| EmulatorError::Bind {
+                addr: self.config.bind.clone(),
+                source,
+            })?;
+        let local_addr = listener.local_addr().map_err(|source| EmulatorError::Bind {
+            addr: self.config.bind.clone(),
+            source,
+        })?;
+        let inner = Arc::new(Inner::new(self.config));
+        let app = rest::router(inner.clone()).merge(client::router(inner.clone()));
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(async move {
+            let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
+                let _ = stop_rx.await;
+            });
+            if let Err(e) = serve.await {
+                tracing::error!(error = %e, "emulator server stopped with an error");
+            }
+        });
+        tracing::info!(%local_addr, "SignalR emulator listening");
+        Ok(EmulatorHandle {
+            inner,
+            local_addr,
+            stop: Some(stop_tx),
+            server: Some(server),
+        })
+    }
+}
+
+/// One message handed to one client's transport.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Delivery {
+    /// The hub (lower-cased, application-prefixed when an application was given).
+    pub hub: String,
+    /// The receiving connection.
+    pub connection_id: String,
+    /// The user of the receiving connection, if its token named one.
+    pub user_id: Option<String>,
+    /// The invoked client method.
+    pub target: String,
+    /// The arguments.
+    pub arguments: Vec<Value>,
+    /// When it was written to the transport.
+    pub at: SystemTime,
+}
+
+/// One client connection as seen by [`EmulatorHandle::hub`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectionInfo {
+    /// The connection id REST calls name.
+    pub connection_id: String,
+    /// The hub it belongs to.
+    pub hub: String,
+    /// The user, if its token named one.
+    pub user_id: Option<String>,
+    /// The transport it uses.
+    pub transport: Transport,
+    /// `json` or `messagepack`.
+    pub protocol: crate::protocol::HubProtocol,
+}
+
+/// A hub's state at one moment.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HubSnapshot {
+    /// Connected clients, ordered by id.
+    pub connections: Vec<ConnectionInfo>,
+    /// Each user with at least one connection, and its connection ids.
+    pub users: BTreeMap<String, Vec<String>>,
+    /// Each group with at least one member connection (directly or through its user), and
+    /// those connection ids.
+    pub groups: BTreeMap<String, Vec<String>>,
+}
+
+/// A running emulator. Dropping it stops the server abruptly; prefer [`shutdown`](Self::shutdown).
+pub struct EmulatorHandle {
+    inner: Arc<Inner>,
+    local_addr: SocketAddr,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl fmt::Debug for EmulatorHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EmulatorHandle")
+            .field("local_addr", &self.local_addr)
+            .finish_non_exhaustive()
+    }
+}
+
+impl EmulatorHandle {
+    /// The socket address the emulator listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// `http://<ip>:<port>`, the base of every REST and client URL.
+    pub fn endpoint(&self) -> String {
+        format!("http://{}", self.local_addr)
+    }
+
+    /// The access key in force (needed to mint tokens; it is a secret: do not log it).
+    pub fn access_key(&self) -> &str {
+        &self.inner.config.access_key
+    }
+
+    /// `Endpoint=http://<ip>;Port=<port>;AccessKey=<key>;Version=1.0;`
+    pub fn connection_string(&self) -> String {
+        let ip = self.local_addr.ip();
+        let host = if ip.is_ipv6() {
+            format!("[{ip}]")
+        } else {
+            ip.to_string()
+        };
+        format!(
+            "Endpoint=http://{host};Port={};AccessKey={};Version=1.0;",
+            self.local_addr.port(),
+            self.inner.config.access_key
+        )
+    }
+
+    /// The state of one hub (name matched case-insensitively; for a 2022-06-01
+    /// `application`, pass `<application>_<hub>`).
+    pub fn hub(&self, hub: &str) -> HubSnapshot {
+        self.inner.snapshot(&hub.to_lowercase())
+    }
+
+    /// Every hub that has ever held a connection or membership, lower-cased.
+    pub fn hubs(&self) -> Vec<String> {
+        self.inner.hub_names()
+    }
+
+    /// The most recent deliveries, oldest first (bounded by
+    /// [`EmulatorBuilder::delivery_record`]).
+    pub fn deliveries(&self) -> Vec<Delivery> {
+        self.inner.deliveries()
+    }
+
+    /// Waits for a delivery matching `filter`, looking at the record first so a delivery that
+    /// already happened counts.
+    pub async fn wait_for_delivery(
+        &self,
+        filter: impl Fn(&Delivery) -> bool,
+        timeout: Duration,
+    ) -> Result<Delivery, WaitTimeout> {
+        let mut events = self.inner.events.subscribe();
+        if let Some(found) = self.inner.deliveries().into_iter().find(|d| filter(d)) {
+            return Ok(found);
+        }
+        let wait = async {
+            loop {
+                match events.recv().await {
+                    Ok(Event::Delivered(d)) if filter(&d) => return Some((*d).clone()),
+                    Ok(_) => {}
+                    Err(broadcast::error::RecvError::Lagged(_)) => {
+                        if let Some(found) = self.inner.deliveries().into_iter().find(|d| filter(d))
+                        {
+                            return Some(found);
+                        }
+                    }
+                    Err(broadcast::error::RecvError::Closed) => return None,
+                }
+            }
+        };
+        match tokio::time::timeout(timeout, wait).await {
+            Ok(Some(d)) => Ok(d),
+            _ => Err(WaitTimeout(timeout)),
+        }
+    }
+
+    /// Waits until a connection matching `filter` is connected (after its handshake).
+    pub async fn wait_for_connection(
+        &self,
+        filter: impl Fn(&ConnectionInfo) -> bool,
+        timeout: Duration,
+    ) -> Result<ConnectionInfo, WaitTimeout> {
+        let mut events = self.inner.events.subscribe();
+        let current = || {
+            self.inner
+                .all_connections()
+                .into_iter()
+                .find(|c| filter(c))
+        };
+        if let Some(found) = current() {
+            return Ok(found);
+        }
+        let wait = async {
+            loop {
+                match events.recv().await {
+                    Ok(Event::Connected(c)) if filter(&c) => return Some(c),
+                    Ok(_) => {}
+                    Err(broadcast::error::RecvError::Lagged(_)) => {
+                        if let Some(found) = current() {
+                            return Some(found);
+                        }
+                    }
+                    Err(broadcast::error::RecvError::Closed) => return None,
+                }
+            }
+        };
+        match tokio::time::timeout(timeout, wait).await {
+            Ok(Some(c)) => Ok(c),
+            _ => Err(WaitTimeout(timeout)),
+        }
+    }
+
+    /// Waits until connection `connection_id` has ended.
+    pub async fn wait_for_disconnect(
+        &self,
+        connection_id: &str,
+        timeout: Duration,
+    ) -> Result<(), WaitTimeout> {
+        let mut events = self.inner.events.subscribe();
+        let gone = || {
+            !self
+                .inner
+                .all_connections()
+                .iter()
+                .any(|c| c.connection_id == connection_id)
+        };
+        let wait = async {
+            loop {
+                if gone() {
+                    return;
+                }
+                match events.recv().await {
+                    Ok(Event::Disconnected(c)) if c.connection_id == connection_id => return,
+                    Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
+                    Err(broadcast::error::RecvError::Closed) => return,
+                }
+            }
+        };
+        tokio::time::timeout(timeout, wait)
+            .await
+            .map_err(|_| WaitTimeout(timeout))
+    }
+
+    /// Closes every client with a Close message, then stops the server.
+    pub async fn shutdown(mut self) {
+        self.inner.begin_shutdown();
+        let _ = tokio::time::timeout(Duration::from_secs(5), self.inner.wait_all_closed()).await;
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(mut server) = self.server.take() {
+            if tokio::time::timeout(Duration::from_secs(5), &mut server)
+                .await
+                .is_err()
+            {
+                server.abort();
+            }
+        }
+        tracing::info!("SignalR emulator stopped");
+    }
+}
+
+impl Drop for EmulatorHandle {
+    fn drop(&mut self) {
+        if let Some(server) = self.server.take() {
+            server.abort();
+        }
+        self.inner.begin_shutdown();
+    }
+}

@@ -1,1 +1,305 @@
 //! The SignalR hub-protocol codec (JSON and MessagePack).
+//!
+//! Shared by the emulator (which writes to clients) and the listener (which reads as a
+//! client). Decoding is written for untrusted input: sizes are bounded, nesting is bounded
+//! and every malformed record becomes a [`ProtocolError`] instead of a panic.
+//!
+//! ```
+//! use azure_signalr_rest::protocol::{HubMessage, HubProtocol, Invocation};
+//!
+//! let message = HubMessage::Invocation(Invocation::new("greet", vec!["hi".into()]));
+//! let bytes = HubProtocol::Json.encode(&message).unwrap();
+//! assert_eq!(bytes, b"{\"type\":1,\"target\":\"greet\",\"arguments\":[\"hi\"]}\x1e");
+//!
+//! let mut reader = HubProtocol::Json.reader();
+//! reader.push(&bytes).unwrap();
+//! assert_eq!(reader.next_message().unwrap(), Some(message));
+//! ```
+
+mod handshake;
+mod json;
+mod msgpack;
+
+use std::collections::BTreeMap;
+
+pub use handshake::{HandshakeReader, HandshakeRequest, HandshakeResponse};
+
+use serde_json::Value;
+
+/// The record separator that ends every JSON record (handshake and JSON hub messages).
+pub const RECORD_SEPARATOR: u8 = 0x1e;
+
+/// The largest record a [`MessageReader`] accepts unless told otherwise (1 MiB).
+pub const DEFAULT_MAX_MESSAGE_SIZE: usize = 1024 * 1024;
+
+/// How deep arrays and maps may nest inside a decoded message.
+const MAX_NESTING: usize = 64;
+
+/// Errors from encoding or decoding hub-protocol records.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ProtocolError {
+    /// A record grew past the configured limit before it ended.
+    #[error("message of at least {size} bytes exceeds the limit of {limit} bytes")]
+    TooLarge {
+        /// Bytes seen so far (or announced by a length prefix).
+        size: usize,
+        /// The limit in force.
+        limit: usize,
+    },
+    /// The record is not valid JSON / MessagePack, or its shape is not a hub message.
+    #[error("malformed message: {0}")]
+    Malformed(String),
+    /// The record is well formed but names a message type this codec does not know.
+    #[error("unknown message type {0}")]
+    UnknownType(i64),
+    /// A value cannot be represented in the target protocol.
+    #[error("cannot encode message: {0}")]
+    Unencodable(String),
+}
+
+impl ProtocolError {
+    fn malformed(what: impl Into<String>) -> Self {
+        ProtocolError::Malformed(what.into())
+    }
+}
+
+/// The hub protocols spoken over a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum HubProtocol {
+    /// `json`: UTF-8 JSON records ending with 0x1E.
+    Json,
+    /// `messagepack`: varint length prefix followed by a MessagePack array.
+    MessagePack,
+}
+
+impl HubProtocol {
+    /// The name used in the handshake (`json` or `messagepack`).
+    pub fn name(self) -> &'static str {
+        match self {
+            HubProtocol::Json => "json",
+            HubProtocol::MessagePack => "messagepack",
+        }
+    }
+
+    /// Parses a handshake protocol name (case-insensitive).
+    pub fn from_name(name: &str) -> Option<Self> {
+        if name.eq_ignore_ascii_case("json") {
+            Some(HubProtocol::Json)
+        } else if name.eq_ignore_ascii_case("messagepack") {
+            Some(HubProtocol::MessagePack)
+        } else {
+            None
+        }
+    }
+
+    /// Whether records of this protocol are binary (and so need binary transport frames).
+    pub fn is_binary(self) -> bool {
+        matches!(self, HubProtocol::MessagePack)
+    }
+
+    /// Encodes one message as a complete record (separator or length prefix included).
+    pub fn encode(self, message: &HubMessage) -> Result<Vec<u8>, ProtocolError> {
+        match self {
+            HubProtocol::Json => json::encode(message),
+            HubProtocol::MessagePack => msgpack::encode(message),
+        }
+    }
+
+    /// Decodes every complete record in `data`, which must hold whole records only.
+    pub fn decode_all(self, data: &[u8]) -> Result<Vec<HubMessage>, ProtocolError> {
+        let mut reader = self.reader();
+        reader.push(data)?;
+        let mut messages = Vec::new();
+        while let Some(message) = reader.next_message()? {
+            messages.push(message);
+        }
+        if reader.buffered() > 0 {
+            return Err(ProtocolError::malformed("incomplete record at end of data"));
+        }
+        Ok(messages)
+    }
+
+    /// A reader for a stream of records that may arrive split or batched.
+    pub fn reader(self) -> MessageReader {
+        MessageReader::new(self, DEFAULT_MAX_MESSAGE_SIZE)
+    }
+}
+
+/// Headers carried by invocation-like messages (MessagePack and JSON both allow them).
+pub type Headers = BTreeMap<String, String>;
+
+/// An `Invocation` (type 1) or `StreamInvocation` (type 4).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Invocation {
+    /// Set when the caller expects a completion.
+    pub invocation_id: Option<String>,
+    /// The method to call on the receiving side.
+    pub target: String,
+    /// The arguments, in order.
+    pub arguments: Vec<Value>,
+    /// Ids of streams the caller will send as arguments.
+    pub stream_ids: Vec<String>,
+    /// Message headers.
+    pub headers: Headers,
+}
+
+impl Invocation {
+    /// A non-blocking invocation of `target` with `arguments`.
+    pub fn new(target: impl Into<String>, arguments: Vec<Value>) -> Self {
+        Invocation {
+            target: target.into(),
+            arguments,
+            ..Invocation::default()
+        }
+    }
+}
+
+/// What a `Completion` reports.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CompletionResult {
+    /// The invocation finished without a value.
+    Void,
+    /// The invocation returned this value.
+    Value(Value),
+    /// The invocation failed with this message.
+    Error(String),
+}
+
+/// One SignalR hub-protocol message.
+#[derive(Debug, Clone, PartialEq)]
+pub enum HubMessage {
+    /// Type 1: call a method.
+    Invocation(Invocation),
+    /// Type 2: one item of a stream.
+    StreamItem {
+        /// The stream's invocation id.
+        invocation_id: String,
+        /// The item.
+        item: Value,
+        /// Message headers.
+        headers: Headers,
+    },
+    /// Type 3: the end of an invocation or stream.
+    Completion {
+        /// The invocation being completed.
+        invocation_id: String,
+        /// Its outcome.
+        result: CompletionResult,
+        /// Message headers.
+        headers: Headers,
+    },
+    /// Type 4: call a streaming method.
+    StreamInvocation(Invocation),
+    /// Type 5: cancel a stream.
+    CancelInvocation {
+        /// The stream to cancel.
+        invocation_id: String,
+        /// Message headers.
+        headers: Headers,
+    },
+    /// Type 6: keep-alive.
+    Ping,
+    /// Type 7: the sender is closing the connection.
+    Close {
+        /// Why, when it is an error.
+        error: Option<String>,
+        /// Whether the client may reconnect.
+        allow_reconnect: bool,
+    },
+    /// Type 8: acknowledges messages up to `sequence_id` (stateful reconnect).
+    Ack {
+        /// The last sequence id received.
+        sequence_id: u64,
+    },
+    /// Type 9: the sequence id of the next message (stateful reconnect).
+    Sequence {
+        /// The next sequence id.
+        sequence_id: u64,
+    },
+}
+
+impl HubMessage {
+    /// The numeric message type of the protocol.
+    pub fn type_id(&self) -> u8 {
+        match self {
+            HubMessage::Invocation(_) => 1,
+            HubMessage::StreamItem { .. } => 2,
+            HubMessage::Completion { .. } => 3,
+            HubMessage::StreamInvocation(_) => 4,
+            HubMessage::CancelInvocation { .. } => 5,
+            HubMessage::Ping => 6,
+            HubMessage::Close { .. } => 7,
+            HubMessage::Ack { .. } => 8,
+            HubMessage::Sequence { .. } => 9,
+        }
+    }
+}
+
+/// Splits a byte stream into hub messages of one protocol.
+///
+/// Push bytes as they arrive with [`push`](Self::push), then call
+/// [`next_message`](Self::next_message) until it returns `Ok(None)`. A record longer than the
+/// limit is refused as soon as that is known, without buffering it whole.
+#[derive(Debug)]
+pub struct MessageReader {
+    protocol: HubProtocol,
+    max_message_size: usize,
+    buffer: Vec<u8>,
+}
+
+impl MessageReader {
+    /// A reader refusing records larger than `max_message_size` bytes.
+    pub fn new(protocol: HubProtocol, max_message_size: usize) -> Self {
+        MessageReader {
+            protocol,
+            max_message_size,
+            buffer: Vec::new(),
+        }
+    }
+
+    /// Bytes received but not yet returned as messages.
+    pub fn buffered(&self) -> usize {
+        self.buffer.len()
+    }
+
+    /// Appends received bytes. Fails when the incomplete record at the end grows past the limit.
+    pub fn push(&mut self, data: &[u8]) -> Result<(), ProtocolError> {
+        self.buffer.extend_from_slice(data);
+        let pending = match self.protocol {
+            // Only the bytes after the last separator are an unfinished record.
+            HubProtocol::Json => match self.buffer.iter().rposition(|&b| b == RECORD_SEPARATOR) {
+                Some(pos) => self.buffer.len() - pos - 1,
+                None => self.buffer.len(),
+            },
+            // Length prefixes are checked when the record is read.
+            HubProtocol::MessagePack => 0,
+        };
+        if pending > self.max_message_size {
+            let size = pending;
+            self.buffer.clear();
+            return Err(ProtocolError::TooLarge {
+                size,
+                limit: self.max_message_size,
+            });
+        }
+        Ok(())
+    }
+
+    /// The next complete message, `Ok(None)` when more bytes are needed.
+    pub fn next_message(&mut self) -> Result<Option<HubMessage>, ProtocolError> {
+        let result = match self.protocol {
+            HubProtocol::Json => json::take_record(&mut self.buffer, self.max_message_size),
+            HubProtocol::MessagePack => {
+                msgpack::take_record(&mut self.buffer, self.max_message_size)
+            }
+        };
+        if result.is_err() {
+            // The stream cannot be resynchronised after a bad record.
+            self.buffer.clear();
+        }
+        result
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,325 @@
+//! The one error type of the client layer.
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+
+use super::version::{ApiVersion, Operation};
+
+/// Everything that can go wrong in the client layer.
+///
+/// Every variant names the [`Operation`] that failed; the variants that come from a response also
+/// carry its HTTP status ([`Error::status`]). No variant ever carries an access key or a token:
+/// messages quote the service's error text, never request headers.
+///
+/// ```
+/// use azure_signalr_rest::{ConnectionString, Error, Operation};
+///
+/// let err = "Endpoint=https://x.service.signalr.net".parse::<ConnectionString>().unwrap_err();
+/// assert_eq!(err.operation(), Operation::ParseConnectionString);
+/// assert!(matches!(err, Error::InvalidInput { .. }));
+/// assert!(err.to_string().contains("AccessKey"));
+/// assert_eq!(err.status(), None);
+/// ```
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The input broke a rule before anything was sent: `subject` names what was wrong (a
+    /// connection-string key, a hub name, a group name, the message body...), `rule` says which
+    /// rule it broke.
+    #[error("{operation}: invalid {subject}: {rule}")]
+    InvalidInput {
+        /// The operation that was refused.
+        operation: Operation,
+        /// What was invalid, e.g. "connection string key `Port`" or "hub name".
+        subject: String,
+        /// The rule that was broken.
+        rule: String,
+    },
+    /// The chosen API version has no such operation, nor an exact equivalent. Returned before any
+    /// network traffic.
+    #[error("{operation} is not supported by API version {version}")]
+    Unsupported {
+        /// The operation that was asked for.
+        operation: Operation,
+        /// The API version the client uses.
+        version: ApiVersion,
+    },
+    /// The bearer token could not be obtained (no access key to sign with, or the caller's
+    /// [`TokenCredential`](crate::TokenCredential) failed).
+    #[error("{operation}: no credential: {message}")]
+    Credential {
+        /// The operation that needed the token.
+        operation: Operation,
+        /// Why no token could be had.
+        message: String,
+    },
+    /// 401: the service did not accept the token (wrong key, expired, wrong audience).
+    #[error("{operation}: unauthorized ({status}){}", describe(message))]
+    Unauthorized {
+        /// The operation that failed.
+        operation: Operation,
+        /// Always 401.
+        status: StatusCode,
+        /// The service's message, if any.
+        message: String,
+    },
+    /// 403: the token is valid but does not allow this call.
+    #[error("{operation}: forbidden ({status}){}", describe(message))]
+    Forbidden {
+        /// The operation that failed.
+        operation: Operation,
+        /// Always 403.
+        status: StatusCode,
+        /// The service's message, if any.
+        message: String,
+    },
+    /// 404 from an operation for which "not found" is an error (existence checks answer `false`
+    /// instead).
+    #[error("{operation}: not found ({status}){}", describe(message))]
+    NotFound {
+        /// The operation that failed.
+        operation: Operation,
+        /// Always 404.
+        status: StatusCode,
+        /// The service's message, if any.
+        message: String,
+    },
+    /// 400 or another 4xx rejection (e.g. 413 for an oversized body): the service's message says
+    /// which rule the request broke.
+    #[error("{operation}: rejected by the service ({status}){}", describe(message))]
+    BadRequest {
+        /// The operation that failed.
+        operation: Operation,
+        /// The status the service answered with.
+        status: StatusCode,
+        /// The service's message.
+        message: String,
+    },
+    /// 429: the service is throttling; `retry_after` is its `Retry-After` hint when it sent one.
+    #[error("{operation}: throttled ({status}){}", retry_hint(retry_after))]
+    Throttled {
+        /// The operation that failed.
+        operation: Operation,
+        /// Always 429.
+        status: StatusCode,
+        /// How long the service asked the caller to wait.
+        retry_after: Option<Duration>,
+    },
+    /// 5xx: the service failed.
+    #[error("{operation}: service error ({status}){}", describe(message))]
+    Server {
+        /// The operation that failed.
+        operation: Operation,
+        /// The 5xx status.
+        status: StatusCode,
+        /// The service's message, if any.
+        message: String,
+    },
+    /// A status the operation does not document (e.g. a 3xx, or 2xx with an unreadable body).
+    #[error("{operation}: unexpected response ({status}){}", describe(message))]
+    UnexpectedStatus {
+        /// The operation that failed.
+        operation: Operation,
+        /// The status received.
+        status: StatusCode,
+        /// The response body, if any.
+        message: String,
+    },
+    /// No response within the per-request timeout.
+    #[error("{operation}: no response within {timeout:?}")]
+    Timeout {
+        /// The operation that timed out.
+        operation: Operation,
+        /// The per-request timeout that elapsed.
+        timeout: Duration,
+    },
+    /// The request could not be sent or the response could not be read.
+    #[error("{operation}: transport error: {source}")]
+    Transport {
+        /// The operation that failed.
+        operation: Operation,
+        /// The underlying HTTP client error (it names the URL, never headers).
+        #[source]
+        source: reqwest::Error,
+    },
+}
+
+fn describe(message: &str) -> String {
+    if message.is_empty() {
+        String::new()
+    } else {
+        format!(": {message}")
+    }
+}
+
+fn retry_hint(retry_after: &Option<Duration>) -> String {
+    match retry_after {
+        Some(d) => format!(", retry after {}s", d.as_secs_f64()),
+        None => String::new(),
+    }
+}
+
+impl Error {
+    /// The operation that failed.
+    ///
+    /// ```
+    /// use azure_signalr_rest::{ApiVersion, Error, Operation};
+    /// let err = Error::Unsupported { operation: Operation::CloseAllConnections, version: ApiVersion::V1 };
+    /// assert_eq!(err.operation(), Operation::CloseAllConnections);
+    /// ```
+    pub fn operation(&self) -> Operation {
+        match self {
+            Error::InvalidInput { operation, .. }
+            | Error::Unsupported { operation, .. }
+            | Error::Credential { operation, .. }
+            | Error::Unauthorized { operation, .. }
+            | Error::Forbidden { operation, .. }
+            | Error::NotFound { operation, .. }
+            | Error::BadRequest { operation, .. }
+            | Error::Throttled { operation, .. }
+            | Error::Server { operation, .. }
+            | Error::UnexpectedStatus { operation, .. }
+            | Error::Timeout { operation, .. }
+            | Error::Transport { operation, .. } => *operation,
+        }
+    }
+
+    /// The HTTP status the service answered with, when the error comes from a response.
+    ///
+    /// ```
+    /// use azure_signalr_rest::{Error, Operation};
+    /// let err = Error::Throttled {
+    ///     operation: Operation::Broadcast,
+    ///     status: reqwest::StatusCode::TOO_MANY_REQUESTS,
+    ///     retry_after: None,
+    /// };
+    /// assert_eq!(err.status().map(|s| s.as_u16()), Some(429));
+    /// ```
+    pub fn status(&self) -> Option<StatusCode> {
+        match self {
+            Error::Unauthorized { status, .. }
+            | Error::Forbidden { status, .. }
+            | Error::NotFound { status, .. }
+            | Error::BadRequest { status, .. }
+            | Error::Throttled { status, .. }
+            | Error::Server { status, .. }
+            | Error::UnexpectedStatus { status, .. } => Some(*status),
+            Error::Transport { source, .. } => source.status(),
+            Error::InvalidInput { .. }
+            | Error::Unsupported { .. }
+            | Error::Credential { .. }
+            | Error::Timeout { .. } => None,
+        }
+    }
+
+    /// Builds the error for a response status and the service's message.
+    pub(crate) fn from_status(
+        operation: Operation,
+        status: StatusCode,
+        message: String,
+        retry_after: Option<Duration>,
+    ) -> Error {
+        match status.as_u16() {
+            401 => Error::Unauthorized {
+                operation,
+                status,
+                message,
+            },
+            403 => Error::Forbidden {
+                operation,
+                status,
+                message,
+            },
+            404 => Error::NotFound {
+                operation,
+                status,
+                message,
+            },
+            429 => Error::Throttled {
+                operation,
+                status,
+                retry_after,
+            },
+            400..=499 => Error::BadRequest {
+                operation,
+                status,
+                message,
+            },
+            500..=599 => Error::Server {
+                operation,
+                status,
+                message,
+            },
+            _ => Error::UnexpectedStatus {
+                operation,
+                status,
+                message,
+            },
+        }
+    }
+
+    pub(crate) fn invalid(
+        operation: Operation,
+        subject: impl Into<String>,
+        rule: impl Into<String>,
+    ) -> Error {
+        Error::InvalidInput {
+            operation,
+            subject: subject.into(),
+            rule: rule.into(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_maps_to_variants() {
+        let op = Operation::SendToUser;
+        let cases = [
+            (401, "Unauthorized"),
+            (403, "Forbidden"),
+            (404, "NotFound"),
+            (400, "BadRequest"),
+            (413, "BadRequest"),
+            (429, "Throttled"),
+            (500, "Server"),
+            (503, "Server"),
+            (302, "UnexpectedStatus"),
+        ];
+        for (code, variant) in cases {
+            let status = StatusCode::from_u16(code).unwrap();
+            let err = Error::from_status(op, status, "msg".into(), None);
+            assert!(format!("{err:?}").starts_with(variant), "{code} -> {err:?}");
+            assert_eq!(err.status(), Some(status));
+            assert_eq!(err.operation(), op);
+        }
+    }
+
+    #[test]
+    fn display_names_operation_status_and_message() {
+        let err = Error::from_status(
+            Operation::SendToGroup,
+            StatusCode::BAD_REQUEST,
+            "group name is too long".into(),
+            None,
+        );
+        assert_eq!(
+            err.to_string(),
+            "send_to_group: rejected by the service (400 Bad Request): group name is too long"
+        );
+        let err = Error::from_status(
+            Operation::Broadcast,
+            StatusCode::TOO_MANY_REQUESTS,
+            String::new(),
+            Some(Duration::from_secs(3)),
+        );
+        assert_eq!(
+            err.to_string(),
+            "broadcast: throttled (429 Too Many Requests), retry after 3s"
+        );
+    }
+}

@@ -1,0 +1,1021 @@
+//! `HubClient`: every operation on one hub, for whichever API version the client uses.
+
+use std::time::Duration;
+
+use futures::stream::{self, StreamExt};
+
+use super::error::Error;
+use super::message::{validate_group_name, validate_hub_name, validate_id, Message};
+use super::negotiate::{NegotiateOptions, NegotiateResponse, DEFAULT_CLIENT_TOKEN_LIFETIME};
+use super::service::ServiceClient;
+use super::token::TokenClaims;
+use super::transport::Raw;
+use super::version::{ApiVersion, Operation};
+use crate::raw::{v1, v1_preview, v2022_06_01};
+
+/// How many sends a composed operation (e.g. `send_to_users` on 1.0) runs at once.
+const COMPOSED_CONCURRENCY: usize = 16;
+
+const API_2022: &str = "2022-06-01";
+
+/// The operations on one hub. Obtained from [`ServiceClient::hub`]; cheap to clone.
+///
+/// Names are checked before anything is sent (hub: `^[A-Za-z][A-Za-z0-9_`,.[\]]{0,127}$`; group:
+/// 1..1024 characters, not only white space; user and connection ids: not empty; message: a
+/// target and at most 1 MB) unless the client was built with
+/// [`local_validation(false)`](crate::ServiceClientBuilder::local_validation). Names may contain
+/// any character: they are percent-encoded once in the request path.
+///
+/// ```
+/// use azure_signalr_rest::{NegotiateOptions, ServiceClient};
+///
+/// let client = ServiceClient::from_connection_string(
+///     "Endpoint=http://localhost;Port=8888;AccessKey=secret;Version=1.0;",
+/// )
+/// .unwrap();
+/// let chat = client.hub("Chat");
+/// let negotiate = chat.negotiate(NegotiateOptions::default().user_id("alice")).unwrap();
+/// assert_eq!(negotiate.url, "http://localhost:8888/client/?hub=chat");
+/// ```
+#[derive(Clone, Debug)]
+pub struct HubClient {
+    service: ServiceClient,
+    /// As given (validated per call).
+    given: String,
+    /// Lower-cased.
+    name: String,
+    /// Lower-cased, with the application prefix for versions without an `application` parameter.
+    path_hub: String,
+}
+
+impl HubClient {
+    pub(crate) fn new(service: ServiceClient, hub: &str) -> HubClient {
+        let lower = hub.to_lowercase();
+        let path_hub = match (&service.shared.application, service.shared.version) {
+            (Some(app), ApiVersion::V1 | ApiVersion::V1Preview) => format!("{app}_{lower}"),
+            _ => lower,
+        };
+        HubClient {
+            service,
+            given: hub.to_owned(),
+            name: hub.to_lowercase(),
+            path_hub,
+        }
+    }
+
+    /// The hub name as used in requests (lower-cased).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The client this hub belongs to.
+    pub fn service(&self) -> &ServiceClient {
+        &self.service
+    }
+
+    fn application(&self) -> Option<&str> {
+        self.service.shared.application.as_deref()
+    }
+
+    /// Checks the version and the hub name: the common start of every operation.
+    fn begin(&self, operation: Operation) -> Result<(), Error> {
+        self.service.shared.version.require(operation)?;
+        if self.service.shared.local_validation {
+            validate_hub_name(operation, "hub", &self.given)?;
+        }
+        Ok(())
+    }
+
+    fn check_group(&self, operation: Operation, group: &str) -> Result<(), Error> {
+        if self.service.shared.local_validation {
+            validate_group_name(operation, group)?;
+        }
+        Ok(())
+    }
+
+    fn check_id(&self, operation: Operation, subject: &str, id: &str) -> Result<(), Error> {
+        if self.service.shared.local_validation {
+            validate_id(operation, subject, id)?;
+        }
+        Ok(())
+    }
+
+    fn check_message(&self, operation: Operation, message: &Message) -> Result<(), Error> {
+        if self.service.shared.local_validation {
+            message.validate(operation)?;
+        }
+        Ok(())
+    }
+
+    /// What a client needs to connect to this hub: the client URL
+    /// (`<client endpoint>/client/?hub=<hub>`) and a token for it (`aud` = that URL, `nameid` =
+    /// the user id, plus the extra claims; one hour unless `lifetime` says otherwise). Local: no
+    /// REST call. Needs an access key.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use azure_signalr_rest::{NegotiateOptions, ServiceClient};
+    ///
+    /// let client = ServiceClient::from_connection_string(
+    ///     "Endpoint=https://x.service.signalr.net;AccessKey=secret;ClientEndpoint=https://proxy.example",
+    /// )
+    /// .unwrap();
+    /// let r = client
+    ///     .hub("chat")
+    ///     .negotiate(NegotiateOptions::default().user_id("bob").lifetime(Duration::from_secs(60)))
+    ///     .unwrap();
+    /// assert_eq!(r.url, "https://proxy.example/client/?hub=chat");
+    /// let json = serde_json::to_value(&r).unwrap();
+    /// assert_eq!(json["url"], r.url);
+    /// assert!(json["accessToken"].is_string());
+    /// ```
+    pub fn negotiate(&self, options: NegotiateOptions) -> Result<NegotiateResponse, Error> {
+        let op = Operation::Negotiate;
+        if self.service.shared.local_validation {
+            validate_hub_name(op, "hub", &self.given)?;
+        }
+        let minter = self
+            .service
+            .token_minter()
+            .ok_or_else(|| Error::Credential {
+                operation: op,
+                message: "client tokens are signed with the access key; this client has a token \
+                      credential instead"
+                    .into(),
+            })?;
+        // The client-facing hub always carries the application prefix.
+        let hub = match self.application() {
+            Some(app) => format!("{app}_{}", self.name),
+            None => self.name.clone(),
+        };
+        let url = format!("{}/client/?hub={hub}", self.service.client_endpoint());
+        let claims = TokenClaims {
+            audience: url.clone(),
+            lifetime: options.lifetime.unwrap_or(DEFAULT_CLIENT_TOKEN_LIFETIME),
+            user_id: options.user_id,
+            extra: options.claims,
+        };
+        let access_token = minter.mint(&claims).map_err(|e| match e {
+            Error::InvalidInput { subject, rule, .. } => Error::InvalidInput {
+                operation: op,
+                subject,
+                rule,
+            },
+            other => other,
+        })?;
+        Ok(NegotiateResponse { url, access_token })
+    }
+
+    /// Sends `message` to every connection of the hub except `excluded` connection ids.
+    ///
+    /// ```no_run
+    /// # async fn run(client: azure_signalr_rest::ServiceClient) -> Result<(), azure_signalr_rest::Error> {
+    /// use azure_signalr_rest::Message;
+    /// client.hub("chat").broadcast(&Message::new("newMessage", ("hello",))?, &[]).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn broadcast(&self, message: &Message, excluded: &[&str]) -> Result<(), Error> {
+        let op = Operation::Broadcast;
+        self.begin(op)?;
+        self.check_message(op, message)?;
+        let hub = &self.path_hub;
+        let excluded = excluded_list(excluded);
+        let t = &self.service.shared.transport;
+        match &t.raw {
+            Raw::V1Preview(c) => {
+                self.no_exclusions(op, &excluded)?;
+                let body = preview_body(message);
+                t.run(op, hub, || c.hub_proxy_v1_preview_broadcast(hub, &body))
+                    .await
+            }
+            Raw::V1(c) => {
+                let body = v1_body(message);
+                t.run(op, hub, || {
+                    c.hub_proxy_v1_broadcast(hub, excluded.as_ref(), &body)
+                })
+                .await
+            }
+            Raw::V2022(c) => {
+                let body = v2022_body(message);
+                let app = self.application();
+                t.run(op, hub, || {
+                    c.signal_r_service_send_to_all(hub, API_2022, app, excluded.as_ref(), &body)
+                })
+                .await
+            }
+        }
+        .map(drop)
+    }
+
+    /// Sends `message` to every connection of `user`.
+    ///
+    /// ```no_run
+    /// # async fn run(hub: azure_signalr_rest::HubClient) -> Result<(), azure_signalr_rest::Error> {
+    /// use azure_signalr_rest::Message;
+    /// hub.send_to_user("alice", &Message::new("notify", ("you have mail",))?).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn send_to_user(&self, user: &str, message: &Message) -> Result<(), Error> {
+        let op = Operation::SendToUser;
+        self.begin(op)?;
+        self.check_id(op, "user id", user)?;
+        self.check_message(op, message)?;
+        self.send_to_user_unchecked(op, user, message).await
+    }
+
+    async fn send_to_user_unchecked(
+        &self,
+        op: Operation,
+        user: &str,
+        message: &Message,
+    ) -> Result<(), Error> {
+        let hub = &self.path_hub;
+        let t = &self.service.shared.transport;
+        match &t.raw {
+            Raw::V1Preview(c) => {
+                let body = preview_body(message);
+                t.run(op, hub, || {
+                    c.hub_proxy_v1_preview_send_to_user(hub, user, &body)
+                })
+                .await
+            }
+            Raw::V1(c) => {
+                let body = v1_body(message);
+                t.run(op, hub, || c.hub_proxy_v1_send_to_user(hub, user, &body))
+                    .await
+            }
+            Raw::V2022(c) => {
+                let body = v2022_body(message);
+                let app = self.application();
+                t.run(op, hub, || {
+                    c.signal_r_service_send_to_user(hub, user, API_2022, app, &body)
+                })
+                .await
+            }
+        }
+        .map(drop)
+    }
+
+    /// Sends `message` to every connection of each of `users`. 1.0-preview does it in one call
+    /// (when no id contains a comma, the list separator); 1.0 and 2022-06-01 send to each user
+    /// concurrently, the exact equivalent. On failure the first error is returned; the other
+    /// users may have received the message.
+    ///
+    /// ```no_run
+    /// # async fn run(hub: azure_signalr_rest::HubClient) -> Result<(), azure_signalr_rest::Error> {
+    /// use azure_signalr_rest::Message;
+    /// hub.send_to_users(&["alice", "bob"], &Message::new("notify", ("meeting at 10",))?).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn send_to_users(&self, users: &[&str], message: &Message) -> Result<(), Error> {
+        let op = Operation::SendToUsers;
+        self.begin(op)?;
+        self.non_empty_list(op, "user list", users)?;
+        for user in users {
+            self.check_id(op, "user id", user)?;
+        }
+        self.check_message(op, message)?;
+        let t = &self.service.shared.transport;
+        if let Raw::V1Preview(c) = &t.raw {
+            if !users.iter().any(|u| u.contains(',')) {
+                let hub = &self.path_hub;
+                let list = users.join(",");
+                let body = preview_body(message);
+                return t
+                    .run(op, hub, || {
+                        c.hub_proxy_v1_preview_send_to_users(hub, &list, &body)
+                    })
+                    .await
+                    .map(drop);
+            }
+        }
+        compose(users, |user| self.send_to_user_unchecked(op, user, message)).await
+    }
+
+    /// Sends `message` to every connection in `group` except `excluded` connection ids.
+    ///
+    /// ```no_run
+    /// # async fn run(hub: azure_signalr_rest::HubClient) -> Result<(), azure_signalr_rest::Error> {
+    /// use azure_signalr_rest::Message;
+    /// hub.send_to_group("room 1", &Message::new("newMessage", ("hi room",))?, &[]).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn send_to_group(
+        &self,
+        group: &str,
+        message: &Message,
+        excluded: &[&str],
+    ) -> Result<(), Error> {
+        let op = Operation::SendToGroup;
+        self.begin(op)?;
+        self.check_group(op, group)?;
+        self.check_message(op, message)?;
+        self.send_to_group_unchecked(op, group, message, &excluded_list(excluded))
+            .await
+    }
+
+    async fn send_to_group_unchecked(
+        &self,
+        op: Operation,
+        group: &str,
+        message: &Message,
+        excluded: &Option<Vec<String>>,
+    ) -> Result<(), Error> {
+        let hub = &self.path_hub;
+        let t = &self.service.shared.transport;
+        match &t.raw {
+            Raw::V1Preview(c) => {
+                self.no_exclusions(op, excluded)?;
+                let body = preview_body(message);
+                t.run(op, hub, || {
+                    c.hub_proxy_v1_preview_send_to_group(hub, group, &body)
+                })
+                .await
+            }
+            Raw::V1(c) => {
+                let body = v1_body(message);
+                t.run(op, hub, || {
+                    c.hub_proxy_v1_send_to_group(hub, group, excluded.as_ref(), &body)
+                })
+                .await
+            }
+            Raw::V2022(c) => {
+                let body = v2022_body(message);
+                let app = self.application();
+                t.run(op, hub, || {
+                    c.signal_r_service_send_to_group(
+                        hub,
+                        group,
+                        API_2022,
+                        app,
+                        excluded.as_ref(),
+                        &body,
+                    )
+                })
+                .await
+            }
+        }
+        .map(drop)
+    }
+
+    /// Sends `message` to every connection in each of `groups`, except `excluded` connection
+    /// ids. 1.0-preview does it in one call (without exclusions, and when no name contains a
+    /// comma); 1.0 and 2022-06-01 send to each group concurrently. A connection in two of the
+    /// groups receives the message once per group, as with the service's own list send.
+    ///
+    /// ```no_run
+    /// # async fn run(hub: azure_signalr_rest::HubClient) -> Result<(), azure_signalr_rest::Error> {
+    /// use azure_signalr_rest::Message;
+    /// hub.send_to_groups(&["a", "b"], &Message::new("tick", ())?, &[]).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn send_to_groups(
+        &self,
+        groups: &[&str],
+        message: &Message,
+        excluded: &[&str],
+    ) -> Result<(), Error> {
+        let op = Operation::SendToGroups;
+        self.begin(op)?;
+        self.non_empty_list(op, "group list", groups)?;
+        for group in groups {
+            self.check_group(op, group)?;
+        }
+        self.check_message(op, message)?;
+        let excluded = excluded_list(excluded);
+        let t = &self.service.shared.transport;
+        if let Raw::V1Preview(c) = &t.raw {
+            self.no_exclusions(op, &excluded)?;
+            if !groups.iter().any(|g| g.contains(',')) {
+                let hub = &self.path_hub;
+                let list = groups.join(",");
+                let body = preview_body(message);
+                return t
+                    .run(op, hub, || {
+                        c.hub_proxy_v1_preview_send_to_groups(hub, &list, &body)
+                    })
+                    .await
+                    .map(drop);
+            }
+        }
+        compose(groups, |group| {
+            self.send_to_group_unchecked(op, group, message, &excluded)
+        })
+        .await
+    }
+
+    /// Sends `message` to one connection.
+    ///
+    /// ```no_run
+    /// # async fn run(hub: azure_signalr_rest::HubClient) -> Result<(), azure_signalr_rest::Error> {
+    /// use azure_signalr_rest::Message;
+    /// hub.send_to_connection("conn-id", &Message::new("welcome", ())?).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn send_to_connection(
+        &self,
+        connection: &str,
+        message: &Message,
+    ) -> Result<(), Error> {
+        let op = Operation::SendToConnection;
+        self.begin(op)?;
+        self.check_id(op, "connection id", connection)?;
+        self.check_message(op, message)?;
+        let hub = &self.path_hub;
+        let t = &self.service.shared.transport;
+        match &t.raw {
+            Raw::V1Preview(_) => unreachable!("checked by begin"),
+            Raw::V1(c) => {
+                let body = v1_body(message);
+                t.run(op, hub, || {
+                    c.hub_proxy_v1_send_to_connection(hub, connection, &body)
+                })
+                .await
+            }
+            Raw::V2022(c) => {
+                let body = v2022_body(message);
+                let app = self.application();
+                t.run(op, hub, || {
+                    c.signal_r_service_send_to_connection(hub, connection, API_2022, app, &body)
+                })
+                .await
+            }
+        }
+        .map(drop)
+    }
+
+    /// Adds a connection to a group (membership ends when the connection does).
+    ///
+    /// ```no_run
+    /// # async fn run(hub: azure_signalr_rest::HubClient) -> Result<(), azure_signalr_rest::Error> {
+    /// hub.add_connection_to_group("conn-id", "room 1").await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn add_connection_to_group(
+        &self,
+        connection: &str,
+        group: &str,
+    ) -> Result<(), Error> {
+        let op = Operation::AddConnectionToGroup;
+        self.begin(op)?;
+        self.check_id(op, "connection id", connection)?;
+        self.check_group(op, group)?;
+        let hub = &self.path_hub;
+        let t = &self.service.shared.transport;
+        match &t.raw {
+            Raw::V1Preview(_) => unreachable!("checked by begin"),
+            Raw::V1(c) => {
+                t.run(op, hub, || {
+                    c.hub_proxy_v1_add_connection_to_group(hub, group, connection)
+                })
+                .await
+            }
+            Raw::V2022(c) => {
+                let app = self.application();
+                t.run(op, hub, || {
+                    c.signal_r_service_add_connection_to_group(
+                        hub, group, connection, API_2022, app,
+                    )
+                })
+                .await
+            }
+        }
+        .map(drop)
+    }
+
+    /// Removes a connection from a group.
+    ///
+    /// ```no_run
+    /// # async fn run(hub: azure_signalr_rest::HubClient) -> Result<(), azure_signalr_rest::Error> {
+    /// hub.remove_connection_from_group("conn-id", "room 1").await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn remove_connection_from_group(
+        &self,
+        connection: &str,
+        group: &str,
+    ) -> Result<(), Error> {
+        let op = Operation::RemoveConnectionFromGroup;
+        self.begin(op)?;
+        self.check_id(op, "connection id", connection)?;
+        self.check_group(op, group)?;
+        let hub = &self.path_hub;
+        let t = &self.service.shared.transport;
+        match &t.raw {
+            Raw::V1Preview(_) => unreachable!("checked by begin"),
+            Raw::V1(c) => {
+                t.run(op, hub, || {
+                    c.hub_proxy_v1_remove_connection_from_group(hub, group, connection)
+                })
+                .await
+            }
+            Raw::V2022(c) => {
+                let app = self.application();
+                t.run(op, hub, || {
+                    c.signal_r_service_remove_connection_from_group(
+                        hub, group, connection, API_2022, app,
+                    )
+                })
+                .await
+            }
+        }
+        .map(drop)
+    }
+
+    /// Removes a connection from every group (2022-06-01 only).
+    ///
+    /// ```no_run
+    /// # async fn run(hub: azure_signalr_rest::HubClient) -> Result<(), azure_signalr_rest::Error> {
+    /// hub.remove_connection_from_all_groups("conn-id").await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn remove_connection_from_all_groups(&self, connection: &str) -> Result<(), Error> {
+        let op = Operation::RemoveConnectionFromAllGroups;
+        self.begin(op)?;
+        self.check_id(op, "connection id", connection)?;
+        let hub = &self.path_hub;
+        let t = &self.service.shared.transport;
+        match &t.raw {
+            Raw::V2022(c) => {
+                let app = self.application();
+                t.run(op, hub, || {
+                    c.signal_r_service_remove_connection_from_all_groups(
+                        hub, connection, API_2022, app,
+                    )
+                })
+                .await
+            }
+            Raw::V1Preview(_) | Raw::V1(_) => unreachable!("checked by begin"),
+        }
+        .map(drop)
+    }
+
+    /// Adds a user to a group: for `ttl` (whole seconds; zero adds only the user's current
+    /// connections), or long-lived when `None`.
+    ///
+    /// ```no_run
+    /// # async fn run(hub: azure_signalr_rest::HubClient) -> Result<(), azure_signalr_rest::Error> {
+    /// use std::time::Duration;
+    /// hub.add_user_to_group("alice", "room 1", Some(Duration::from_secs(3600))).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn add_user_to_group(
+        &self,
+        user: &str,
+        group: &str,
+        ttl: Option<Duration>,
+    ) -> Result<(), Error> {
+        let op = Operation::AddUserToGroup;
+        self.begin(op)?;
+        self.check_id(op, "user id", user)?;
+        self.check_group(op, group)?;
+        let ttl = ttl
+            .map(|d| {
+                i32::try_from(d.as_secs()).map_err(|_| {
+                    Error::invalid(op, "ttl", format!("must be at most {} seconds", i32::MAX))
+                })
+            })
+            .transpose()?;
+        let hub = &self.path_hub;
+        let t = &self.service.shared.transport;
+        match &t.raw {
+            Raw::V1Preview(_) => unreachable!("checked by begin"),
+            Raw::V1(c) => {
+                t.run(op, hub, || {
+                    c.hub_proxy_v1_add_user_to_group(hub, group, user, ttl)
+                })
+                .await
+            }
+            Raw::V2022(c) => {
+                let app = self.application();
+                t.run(op, hub, || {
+                    c.signal_r_service_add_user_to_group(hub, user, group, API_2022, app, ttl)
+                })
+                .await
+            }
+        }
+        .map(drop)
+    }
+
+    /// Removes a user from a group.
+    ///
+    /// ```no_run
+    /// # async fn run(hub: azure_signalr_rest::HubClient) -> Result<(), azure_signalr_rest::Error> {
+    /// hub.remove_user_from_group("alice", "room 1").await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn remove_user_from_group(&self, user: &str, group: &str) -> Result<(), Error> {
+        let op = Operation::RemoveUserFromGroup;
+        self.begin(op)?;
+        self.check_id(op, "user id", user)?;
+        self.check_group(op, group)?;
+        let hub = &self.path_hub;
+        let t = &self.service.shared.transport;
+        match &t.raw {
+            Raw::V1Preview(_) => unreachable!("checked by begin"),
+            Raw::V1(c) => {
+                t.run(op, hub, || {
+                    c.hub_proxy_v1_remove_user_from_group(hub, group, user)
+                })
+                .await
+            }
+            Raw::V2022(c) => {
+                let app = self.application();
+                t.run(op, hub, || {
+                    c.signal_r_service_remove_user_from_group(hub, user, group, API_2022, app)
+                })
+                .await
+            }
+        }
+        .map(drop)
+    }
+
+    /// Removes a user from every group.
+    ///
+    /// ```no_run
+    /// # async fn run(hub: azure_signalr_rest::HubClient) -> Result<(), azure_signalr_rest::Error> {
+    /// hub.remove_user_from_all_groups("alice").await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn remove_user_from_all_groups(&self, user: &str) -> Result<(), Error> {
+        let op = Operation::RemoveUserFromAllGroups;
+        self.begin(op)?;
+        self.check_id(op, "user id", user)?;
+        let hub = &self.path_hub;
+        let t = &self.service.shared.transport;
+        match &t.raw {
+            Raw::V1Preview(_) => unreachable!("checked by begin"),
+            Raw::V1(c) => {
+                t.run(op, hub, || {
+                    c.hub_proxy_v1_remove_user_from_all_groups(hub, user)
+                })
+                .await
+            }
+            Raw::V2022(c) => {
+                let app = self.application();
+                t.run(op, hub, || {
+                    c.signal_r_service_remove_user_from_all_groups(hub, user, API_2022, app)
+                })
+                .await
+            }
+        }
+        .map(drop)
+    }
+
+    /// Whether `user` has at least one connection to the hub.
+    ///
+    /// ```no_run
+    /// # async fn run(hub: azure_signalr_rest::HubClient) -> Result<(), azure_signalr_rest::Error> {
+    /// if hub.user_exists("alice").await? { println!("alice is online"); }
+    /// # Ok(()) }
+    /// ```
+    pub async fn user_exists(&self, user: &str) -> Result<bool, Error> {
+        let op = Operation::UserExists;
+        self.begin(op)?;
+        self.check_id(op, "user id", user)?;
+        let hub = &self.path_hub;
+        let t = &self.service.shared.transport;
+        exists(match &t.raw {
+            Raw::V1Preview(_) => unreachable!("checked by begin"),
+            Raw::V1(c) => {
+                t.run(op, hub, || c.hub_proxy_v1_check_user_existence(hub, user))
+                    .await
+            }
+            Raw::V2022(c) => {
+                let app = self.application();
+                t.run(op, hub, || {
+                    c.signal_r_service_check_user_existence(hub, user, API_2022, app)
+                })
+                .await
+            }
+        })
+    }
+
+    /// Whether `group` has at least one connection.
+    ///
+    /// ```no_run
+    /// # async fn run(hub: azure_signalr_rest::HubClient) -> Result<(), azure_signalr_rest::Error> {
+    /// let busy = hub.group_exists("room 1").await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn group_exists(&self, group: &str) -> Result<bool, Error> {
+        let op = Operation::GroupExists;
+        self.begin(op)?;
+        self.check_group(op, group)?;
+        let hub = &self.path_hub;
+        let t = &self.service.shared.transport;
+        exists(match &t.raw {
+            Raw::V1Preview(_) => unreachable!("checked by begin"),
+            Raw::V1(c) => {
+                t.run(op, hub, || c.hub_proxy_v1_check_group_existence(hub, group))
+                    .await
+            }
+            Raw::V2022(c) => {
+                let app = self.application();
+                t.run(op, hub, || {
+                    c.signal_r_service_check_group_existence(hub, group, API_2022, app)
+                })
+                .await
+            }
+        })
+    }
+
+    /// Whether the connection exists.
+    ///
+    /// ```no_run
+    /// # async fn run(hub: azure_signalr_rest::HubClient) -> Result<(), azure_signalr_rest::Error> {
+    /// let alive = hub.connection_exists("conn-id").await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn connection_exists(&self, connection: &str) -> Result<bool, Error> {
+        let op = Operation::ConnectionExists;
+        self.begin(op)?;
+        self.check_id(op, "connection id", connection)?;
+        let hub = &self.path_hub;
+        let t = &self.service.shared.transport;
+        exists(match &t.raw {
+            Raw::V1Preview(_) => unreachable!("checked by begin"),
+            Raw::V1(c) => {
+                t.run(op, hub, || {
+                    c.hub_proxy_v1_check_connection_existence(hub, connection)
+                })
+                .await
+            }
+            Raw::V2022(c) => {
+                let app = self.application();
+                t.run(op, hub, || {
+                    c.signal_r_service_check_connection_existence(hub, connection, API_2022, app)
+                })
+                .await
+            }
+        })
+    }
+
+    /// Whether `user` is in `group`.
+    ///
+    /// ```no_run
+    /// # async fn run(hub: azure_signalr_rest::HubClient) -> Result<(), azure_signalr_rest::Error> {
+    /// let member = hub.user_in_group("alice", "room 1").await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn user_in_group(&self, user: &str, group: &str) -> Result<bool, Error> {
+        let op = Operation::UserInGroup;
+        self.begin(op)?;
+        self.check_id(op, "user id", user)?;
+        self.check_group(op, group)?;
+        let hub = &self.path_hub;
+        let t = &self.service.shared.transport;
+        exists(match &t.raw {
+            Raw::V1Preview(_) => unreachable!("checked by begin"),
+            Raw::V1(c) => {
+                t.run(op, hub, || {
+                    c.hub_proxy_v1_check_user_in_group_existence(hub, group, user)
+                })
+                .await
+            }
+            Raw::V2022(c) => {
+                let app = self.application();
+                t.run(op, hub, || {
+                    c.signal_r_service_check_user_existence_in_group(
+                        hub, user, group, API_2022, app,
+                    )
+                })
+                .await
+            }
+        })
+    }
+
+    /// Closes a connection; the client receives a Close message carrying `reason`.
+    ///
+    /// ```no_run
+    /// # async fn run(hub: azure_signalr_rest::HubClient) -> Result<(), azure_signalr_rest::Error> {
+    /// hub.close_connection("conn-id", Some("kicked by admin")).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn close_connection(
+        &self,
+        connection: &str,
+        reason: Option<&str>,
+    ) -> Result<(), Error> {
+        let op = Operation::CloseConnection;
+        self.begin(op)?;
+        self.check_id(op, "connection id", connection)?;
+        let hub = &self.path_hub;
+        let t = &self.service.shared.transport;
+        match &t.raw {
+            Raw::V1Preview(_) => unreachable!("checked by begin"),
+            Raw::V1(c) => {
+                t.run(op, hub, || {
+                    c.hub_proxy_v1_close_connection(hub, connection, reason)
+                })
+                .await
+            }
+            Raw::V2022(c) => {
+                let app = self.application();
+                t.run(op, hub, || {
+                    c.signal_r_service_close_connection(hub, connection, API_2022, app, reason)
+                })
+                .await
+            }
+        }
+        .map(drop)
+    }
+
+    /// Closes every connection of the hub except `excluded` (2022-06-01 only).
+    ///
+    /// ```no_run
+    /// # async fn run(hub: azure_signalr_rest::HubClient) -> Result<(), azure_signalr_rest::Error> {
+    /// hub.close_all_connections(&[], Some("maintenance")).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn close_all_connections(
+        &self,
+        excluded: &[&str],
+        reason: Option<&str>,
+    ) -> Result<(), Error> {
+        let op = Operation::CloseAllConnections;
+        self.begin(op)?;
+        let hub = &self.path_hub;
+        let excluded = excluded_list(excluded);
+        let t = &self.service.shared.transport;
+        match &t.raw {
+            Raw::V2022(c) => {
+                let app = self.application();
+                t.run(op, hub, || {
+                    c.signal_r_service_close_all_connections(
+                        hub,
+                        API_2022,
+                        app,
+                        excluded.as_ref(),
+                        reason,
+                    )
+                })
+                .await
+            }
+            Raw::V1Preview(_) | Raw::V1(_) => unreachable!("checked by begin"),
+        }
+        .map(drop)
+    }
+
+    /// Closes every connection in `group` except `excluded` (2022-06-01 only).
+    ///
+    /// ```no_run
+    /// # async fn run(hub: azure_signalr_rest::HubClient) -> Result<(), azure_signalr_rest::Error> {
+    /// hub.close_group_connections("room 1", &[], None).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn close_group_connections(
+        &self,
+        group: &str,
+        excluded: &[&str],
+        reason: Option<&str>,
+    ) -> Result<(), Error> {
+        let op = Operation::CloseGroupConnections;
+        self.begin(op)?;
+        self.check_group(op, group)?;
+        let hub = &self.path_hub;
+        let excluded = excluded_list(excluded);
+        let t = &self.service.shared.transport;
+        match &t.raw {
+            Raw::V2022(c) => {
+                let app = self.application();
+                t.run(op, hub, || {
+                    c.signal_r_service_close_group_connections(
+                        hub,
+                        group,
+                        API_2022,
+                        app,
+                        excluded.as_ref(),
+                        reason,
+                    )
+                })
+                .await
+            }
+            Raw::V1Preview(_) | Raw::V1(_) => unreachable!("checked by begin"),
+        }
+        .map(drop)
+    }
+
+    /// Closes every connection of `user` except `excluded` (2022-06-01 only).
+    ///
+    /// ```no_run
+    /// # async fn run(hub: azure_signalr_rest::HubClient) -> Result<(), azure_signalr_rest::Error> {
+    /// hub.close_user_connections("alice", &[], Some("signed out")).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn close_user_connections(
+        &self,
+        user: &str,
+        excluded: &[&str],
+        reason: Option<&str>,
+    ) -> Result<(), Error> {
+        let op = Operation::CloseUserConnections;
+        self.begin(op)?;
+        self.check_id(op, "user id", user)?;
+        let hub = &self.path_hub;
+        let excluded = excluded_list(excluded);
+        let t = &self.service.shared.transport;
+        match &t.raw {
+            Raw::V2022(c) => {
+                let app = self.application();
+                t.run(op, hub, || {
+                    c.signal_r_service_close_user_connections(
+                        hub,
+                        user,
+                        API_2022,
+                        app,
+                        excluded.as_ref(),
+                        reason,
+                    )
+                })
+                .await
+            }
+            Raw::V1Preview(_) | Raw::V1(_) => unreachable!("checked by begin"),
+        }
+        .map(drop)
+    }
+
+    /// 1.0-preview has no `excluded` parameter: refuse rather than send to the excluded ones.
+    fn no_exclusions(
+        &self,
+        operation: Operation,
+        excluded: &Option<Vec<String>>,
+    ) -> Result<(), Error> {
+        match excluded {
+            Some(_) => Err(Error::Unsupported {
+                operation,
+                version: self.service.shared.version,
+            }),
+            None => Ok(()),
+        }
+    }
+
+    fn non_empty_list(
+        &self,
+        operation: Operation,
+        subject: &str,
+        list: &[&str],
+    ) -> Result<(), Error> {
+        if list.is_empty() {
+            return Err(Error::invalid(operation, subject, "must not be empty"));
+        }
+        Ok(())
+    }
+}
+
+/// `None` for no exclusions, so no empty `excluded` parameter is sent.
+fn excluded_list(excluded: &[&str]) -> Option<Vec<String>> {
+    (!excluded.is_empty()).then(|| excluded.iter().map(|s| (*s).to_owned()).collect())
+}
+
+/// 200 means yes, 404 means no.
+fn exists(result: Result<reqwest::StatusCode, Error>) -> Result<bool, Error> {
+    match result {
+        Ok(_) => Ok(true),
+        Err(Error::NotFound { .. }) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// Runs one call per item concurrently (bounded); the first error in item order, if any.
+async fn compose<'a, F, Fut>(items: &'a [&'a str], call: F) -> Result<(), Error>
+where
+    F: Fn(&'a str) -> Fut,
+    Fut: std::future::Future<Output = Result<(), Error>>,
+{
+    let results: Vec<(usize, Result<(), Error>)> = stream::iter(items.iter().enumerate())
+        .map(|(i, item)| {
+            let fut = call(item);
+            async move { (i, fut.await) }
+        })
+        .buffer_unordered(COMPOSED_CONCURRENCY)
+        .collect()
+        .await;
+    let mut failures: Vec<_> = results.into_iter().filter(|(_, r)| r.is_err()).collect();
+    failures.sort_by_key(|(i, _)| *i);
+    match failures.into_iter().next() {
+        Some((_, r)) => r,
+        None => Ok(()),
+    }
+}
+
+fn preview_body(message: &Message) -> v1_preview::types::Message {
+    v1_preview::types::Message {
+        target: Some(message.target.clone()),
+        arguments: message.arguments.clone(),
+    }
+}
+
+fn v1_body(message: &Message) -> v1::types::PayloadMessage {
+    v1::types::PayloadMessage {
+        target: Some(message.target.clone()),
+        arguments: message.arguments.clone(),
+    }
+}
+
+fn v2022_body(message: &Message) -> v2022_06_01::types::PayloadMessage {
+    v2022_06_01::types::PayloadMessage {
+        target: message.target.clone(),
+        arguments: message.arguments.clone(),
+    }
+}

@@ -1,0 +1,497 @@
+//! `ServiceClient`: one endpoint, one credential, one API version.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use url::Url;
+
+use super::connection_string::{trim_slash, ConnectionString, Credential};
+use super::error::Error;
+use super::hub::HubClient;
+use super::message::validate_hub_name;
+use super::retry::RetryPolicy;
+use super::token::{AccessKey, Token, TokenCredential, TokenMinter};
+use super::transport::{Raw, Transport};
+use super::version::{ApiVersion, Operation};
+
+/// The port the 1.0-preview API was served on, for an endpoint that names no port.
+pub const PREVIEW_PORT: u16 = 5002;
+
+/// Default per-attempt timeout.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How REST calls are authorized.
+#[derive(Clone)]
+pub(crate) enum Auth {
+    /// Tokens signed with the access key, one per request URL (cached).
+    Key(Arc<TokenMinter>),
+    /// Tokens from the caller's provider.
+    Credential(Arc<dyn TokenCredential>),
+}
+
+impl Auth {
+    /// The bearer token for a request to `url`, whose audience is the URL without query string
+    /// and without trailing slash.
+    pub(crate) async fn token_for(&self, url: &Url) -> Result<Token, String> {
+        match self {
+            Auth::Key(minter) => minter
+                .rest_token(&audience_of(url))
+                .map_err(|e| e.to_string()),
+            Auth::Credential(credential) => credential
+                .token()
+                .await
+                .map_err(|e| format!("the token credential failed: {e}")),
+        }
+    }
+}
+
+/// The `aud` of a REST token: scheme, host, port and path of `url`, no query, no trailing `/`.
+pub(crate) fn audience_of(url: &Url) -> String {
+    let mut aud = url.clone();
+    aud.set_query(None);
+    aud.set_fragment(None);
+    trim_slash(aud.as_str()).to_owned()
+}
+
+/// A client of one Azure SignalR Service instance (or the emulator) for one API version. Cheap to
+/// clone; clones share the HTTP connection pool and the token cache.
+///
+/// ```
+/// use azure_signalr_rest::{ApiVersion, ServiceClient};
+///
+/// let client = ServiceClient::from_connection_string(
+///     "Endpoint=http://localhost;Port=8888;AccessKey=secret;Version=1.0;",
+/// )
+/// .unwrap();
+/// assert_eq!(client.api_version(), ApiVersion::V2022_06_01);
+/// assert_eq!(client.rest_endpoint(), "http://localhost:8888");
+/// let chat = client.hub("Chat");
+/// assert_eq!(chat.name(), "chat");
+/// ```
+#[derive(Clone)]
+pub struct ServiceClient {
+    pub(crate) shared: Arc<Shared>,
+}
+
+pub(crate) struct Shared {
+    pub(crate) version: ApiVersion,
+    pub(crate) rest_endpoint: String,
+    pub(crate) client_endpoint: String,
+    pub(crate) minter: Option<Arc<TokenMinter>>,
+    pub(crate) application: Option<String>,
+    pub(crate) local_validation: bool,
+    pub(crate) transport: Transport,
+}
+
+impl fmt::Debug for ServiceClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = &self.shared;
+        f.debug_struct("ServiceClient")
+            .field("version", &s.version)
+            .field("rest_endpoint", &s.rest_endpoint)
+            .field("client_endpoint", &s.client_endpoint)
+            .field("application", &s.application)
+            .field("retry", &s.transport.retry)
+            .field("timeout", &s.transport.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ServiceClient {
+    /// A client for the connection string, with the default API version (2022-06-01).
+    /// Connection strings with `AuthType` need a [`TokenCredential`]: use
+    /// [`ServiceClient::builder`] and [`ServiceClientBuilder::credential`].
+    ///
+    /// ```
+    /// use azure_signalr_rest::{Error, ServiceClient};
+    /// let err = ServiceClient::from_connection_string("Endpoint=https://x.service.signalr.net;AuthType=azure")
+    ///     .unwrap_err();
+    /// assert!(matches!(err, Error::Credential { .. }));
+    /// assert!(err.to_string().contains("TokenCredential"));
+    /// ```
+    pub fn from_connection_string(connection_string: &str) -> Result<ServiceClient, Error> {
+        ServiceClient::builder()
+            .connection_string(&connection_string.parse()?)
+            .build()
+    }
+
+    /// A builder for every setting.
+    pub fn builder() -> ServiceClientBuilder {
+        ServiceClientBuilder::default()
+    }
+
+    /// The client for `hub` (lower-cased: hub names are case-insensitive). The name is checked
+    /// when an operation is called.
+    pub fn hub(&self, hub: &str) -> HubClient {
+        HubClient::new(self.clone(), hub)
+    }
+
+    /// The API version in use.
+    pub fn api_version(&self) -> ApiVersion {
+        self.shared.version
+    }
+
+    /// The base URL of REST calls (no trailing slash).
+    pub fn rest_endpoint(&self) -> &str {
+        &self.shared.rest_endpoint
+    }
+
+    /// The base URL handed to clients by negotiate (no trailing slash).
+    pub fn client_endpoint(&self) -> &str {
+        &self.shared.client_endpoint
+    }
+
+    /// The application name that prefixes hubs, if set.
+    pub fn application(&self) -> Option<&str> {
+        self.shared.application.as_deref()
+    }
+
+    /// The minter signing this client's tokens, when it authenticates with an access key.
+    pub fn token_minter(&self) -> Option<&TokenMinter> {
+        self.shared.minter.as_deref()
+    }
+
+    /// Checks the service's health: `Ok(())` when it answers 200.
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), azure_signalr_rest::Error> {
+    /// let client = azure_signalr_rest::ServiceClient::from_connection_string(
+    ///     "Endpoint=http://localhost;Port=8888;AccessKey=k;Version=1.0;",
+    /// )?;
+    /// client.health().await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn health(&self) -> Result<(), Error> {
+        let op = Operation::Health;
+        self.shared.version.require(op)?;
+        let t = &self.shared.transport;
+        match &t.raw {
+            Raw::V1Preview(_) => unreachable!("1.0-preview has no health operation"),
+            Raw::V1(c) => t.run(op, "", || c.health_v1_get_health_status()).await,
+            Raw::V2022(c) => {
+                t.run(op, "", || {
+                    c.health_api_get_health_status(ApiVersion::V2022_06_01.as_str())
+                })
+                .await
+            }
+        }
+        .map(|_| ())
+    }
+}
+
+/// Builds a [`ServiceClient`].
+///
+/// ```
+/// use std::time::Duration;
+/// use azure_signalr_rest::{AccessKey, ApiVersion, RetryPolicy, ServiceClient};
+///
+/// let client = ServiceClient::builder()
+///     .endpoint("https://x.service.signalr.net")
+///     .access_key(AccessKey::new("secret"))
+///     .api_version(ApiVersion::V1Preview)
+///     .timeout(Duration::from_secs(10))
+///     .retry_policy(RetryPolicy::none())
+///     .build()
+///     .unwrap();
+/// // 1.0-preview is served on port 5002 when the endpoint names no port.
+/// assert_eq!(client.rest_endpoint(), "https://x.service.signalr.net:5002");
+/// assert_eq!(client.client_endpoint(), "https://x.service.signalr.net");
+/// ```
+#[derive(Default)]
+pub struct ServiceClientBuilder {
+    endpoint: Option<String>,
+    port: Option<u16>,
+    client_endpoint: Option<Url>,
+    server_endpoint: Option<Url>,
+    key: Option<AccessKey>,
+    entra: Option<&'static str>,
+    credential: Option<Arc<dyn TokenCredential>>,
+    version: ApiVersion,
+    application: Option<String>,
+    timeout: Option<Duration>,
+    retry: RetryPolicy,
+    http: Option<reqwest::Client>,
+    no_local_validation: bool,
+}
+
+impl fmt::Debug for ServiceClientBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ServiceClientBuilder")
+            .field("endpoint", &self.endpoint)
+            .field("version", &self.version)
+            .field("application", &self.application)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ServiceClientBuilder {
+    /// Takes endpoint, port, client/server endpoints and credential from a connection string.
+    pub fn connection_string(mut self, cs: &ConnectionString) -> ServiceClientBuilder {
+        self.endpoint = Some(cs.endpoint().to_string());
+        self.port = cs.port();
+        self.client_endpoint = cs.client_endpoint().cloned();
+        self.server_endpoint = cs.server_endpoint().cloned();
+        match cs.credential() {
+            Credential::AccessKey(key) => self.key = Some(key.clone()),
+            Credential::EntraId(e) => self.entra = Some(e.auth_type.as_str()),
+        }
+        self
+    }
+
+    /// The service endpoint, e.g. `https://<name>.service.signalr.net`.
+    pub fn endpoint(mut self, endpoint: impl Into<String>) -> ServiceClientBuilder {
+        self.endpoint = Some(endpoint.into());
+        self
+    }
+
+    /// Signs tokens with this access key.
+    pub fn access_key(mut self, key: AccessKey) -> ServiceClientBuilder {
+        self.key = Some(key);
+        self
+    }
+
+    /// Gets bearer tokens from `credential` instead of signing them (e.g. Microsoft Entra ID).
+    /// Negotiate needs an access key and is unavailable with a credential.
+    pub fn credential(mut self, credential: Arc<dyn TokenCredential>) -> ServiceClientBuilder {
+        self.credential = Some(credential);
+        self
+    }
+
+    /// The API version (default 2022-06-01).
+    pub fn api_version(mut self, version: ApiVersion) -> ServiceClientBuilder {
+        self.version = version;
+        self
+    }
+
+    /// Prefixes every hub with an application name (same rule as hub names).
+    pub fn application(mut self, application: impl Into<String>) -> ServiceClientBuilder {
+        self.application = Some(application.into());
+        self
+    }
+
+    /// Timeout of each attempt (default 30 s).
+    pub fn timeout(mut self, timeout: Duration) -> ServiceClientBuilder {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// When to retry failed calls (default [`RetryPolicy::default`]).
+    pub fn retry_policy(mut self, retry: RetryPolicy) -> ServiceClientBuilder {
+        self.retry = retry;
+        self
+    }
+
+    /// Sends through this `reqwest::Client` (proxies, TLS settings, connection pool).
+    pub fn http_client(mut self, http: reqwest::Client) -> ServiceClientBuilder {
+        self.http = Some(http);
+        self
+    }
+
+    /// Whether names, messages and sizes are checked before sending (default `true`). Turning it
+    /// off lets the service judge them, e.g. to test a server's validation.
+    pub fn local_validation(mut self, enabled: bool) -> ServiceClientBuilder {
+        self.no_local_validation = !enabled;
+        self
+    }
+
+    /// Builds the client.
+    ///
+    /// ```
+    /// use azure_signalr_rest::ServiceClient;
+    /// let err = ServiceClient::builder().endpoint("https://h").build().unwrap_err();
+    /// assert!(err.to_string().contains("access key"));
+    /// ```
+    pub fn build(self) -> Result<ServiceClient, Error> {
+        let op = Operation::BuildClient;
+        let endpoint = self
+            .endpoint
+            .ok_or_else(|| Error::invalid(op, "endpoint", "is required"))?;
+        let endpoint = Url::parse(&endpoint)
+            .ok()
+            .filter(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some())
+            .ok_or_else(|| {
+                Error::invalid(
+                    op,
+                    "endpoint",
+                    format!("must be an http or https URL, got `{endpoint}`"),
+                )
+            })?;
+        let explicit_port = self.port.is_some() || endpoint.port().is_some();
+
+        let (auth, minter) = match (self.key, self.credential, self.entra) {
+            (Some(_), Some(_), _) => {
+                return Err(Error::invalid(
+                    op,
+                    "credential",
+                    "give either an access key or a token credential, not both",
+                ))
+            }
+            (Some(key), None, _) => {
+                let minter = Arc::new(TokenMinter::new(key));
+                (Auth::Key(minter.clone()), Some(minter))
+            }
+            (None, Some(credential), _) => (Auth::Credential(credential), None),
+            (None, None, Some(auth_type)) => {
+                return Err(Error::Credential {
+                    operation: op,
+                    message: format!(
+                        "AuthType={auth_type} (Microsoft Entra ID) needs a token provider: this \
+                         crate cannot sign in to Entra ID itself; pass a TokenCredential with \
+                         ServiceClientBuilder::credential"
+                    ),
+                })
+            }
+            (None, None, None) => {
+                return Err(Error::Credential {
+                    operation: op,
+                    message: "an access key or a TokenCredential is required".into(),
+                })
+            }
+        };
+
+        if let Some(app) = &self.application {
+            validate_hub_name(op, "application", app)?;
+        }
+
+        let client_endpoint =
+            trim_slash(self.client_endpoint.as_ref().unwrap_or(&endpoint).as_str()).to_owned();
+        let mut rest = self.server_endpoint.unwrap_or(endpoint);
+        if self.version == ApiVersion::V1Preview && !explicit_port && rest.port().is_none() {
+            rest.set_port(Some(PREVIEW_PORT))
+                .map_err(|()| Error::invalid(op, "endpoint", "cannot carry a port"))?;
+        }
+        let rest_endpoint = trim_slash(rest.as_str()).to_owned();
+
+        let http = match self.http {
+            Some(http) => http,
+            None => reqwest::Client::builder()
+                .connect_timeout(Duration::from_secs(10))
+                .build()
+                .map_err(|source| Error::Transport {
+                    operation: op,
+                    source,
+                })?,
+        };
+        let transport = Transport::new(
+            self.version,
+            &rest_endpoint,
+            http,
+            auth,
+            self.retry,
+            self.timeout.unwrap_or(DEFAULT_TIMEOUT),
+        );
+        Ok(ServiceClient {
+            shared: Arc::new(Shared {
+                version: self.version,
+                rest_endpoint,
+                client_endpoint,
+                minter,
+                application: self.application.map(|a| a.to_lowercase()),
+                local_validation: !self.no_local_validation,
+                transport,
+            }),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn build(cs: &str, version: ApiVersion) -> ServiceClient {
+        ServiceClient::builder()
+            .connection_string(&cs.parse().unwrap())
+            .api_version(version)
+            .build()
+            .unwrap()
+    }
+
+    #[test]
+    fn preview_port_only_without_explicit_port() {
+        let c = build(
+            "Endpoint=https://h.example;AccessKey=k",
+            ApiVersion::V1Preview,
+        );
+        assert_eq!(c.rest_endpoint(), "https://h.example:5002");
+        assert_eq!(c.client_endpoint(), "https://h.example");
+        let c = build(
+            "Endpoint=https://h.example:7000;AccessKey=k",
+            ApiVersion::V1Preview,
+        );
+        assert_eq!(c.rest_endpoint(), "https://h.example:7000");
+        for version in ApiVersion::ALL {
+            let c = build("Endpoint=http://localhost;Port=8888;AccessKey=k", version);
+            assert_eq!(c.rest_endpoint(), "http://localhost:8888", "{version}");
+            assert_eq!(c.client_endpoint(), "http://localhost:8888", "{version}");
+        }
+        let c = build("Endpoint=https://h.example;AccessKey=k", ApiVersion::V1);
+        assert_eq!(c.rest_endpoint(), "https://h.example");
+    }
+
+    #[test]
+    fn client_and_server_endpoints() {
+        let c = build(
+            "Endpoint=https://h.example;AccessKey=k;ClientEndpoint=https://proxy.example/sr/;ServerEndpoint=http://10.0.0.1:81",
+            ApiVersion::V1,
+        );
+        assert_eq!(c.rest_endpoint(), "http://10.0.0.1:81");
+        assert_eq!(c.client_endpoint(), "https://proxy.example/sr");
+    }
+
+    #[test]
+    fn entra_id_needs_a_credential() {
+        struct Fixed;
+        impl TokenCredential for Fixed {
+            fn token(
+                &self,
+            ) -> futures::future::BoxFuture<
+                '_,
+                Result<Token, Box<dyn std::error::Error + Send + Sync>>,
+            > {
+                Box::pin(async { Ok(Token::new("t")) })
+            }
+        }
+        let cs: ConnectionString = "Endpoint=https://h;AuthType=azure.msi".parse().unwrap();
+        let err = ServiceClient::builder()
+            .connection_string(&cs)
+            .build()
+            .unwrap_err();
+        assert!(err.to_string().contains("azure.msi"), "{err}");
+        let client = ServiceClient::builder()
+            .connection_string(&cs)
+            .credential(Arc::new(Fixed))
+            .build()
+            .unwrap();
+        assert!(client.token_minter().is_none());
+    }
+
+    #[test]
+    fn bad_application_refused() {
+        let err = ServiceClient::builder()
+            .endpoint("https://h")
+            .access_key(AccessKey::new("k"))
+            .application("no spaces")
+            .build()
+            .unwrap_err();
+        assert!(err.to_string().contains("application name"), "{err}");
+    }
+
+    #[test]
+    fn audience_drops_query_and_trailing_slash() {
+        let url =
+            Url::parse("http://localhost:8888/api/hubs/chat/:send?api-version=2022-06-01").unwrap();
+        assert_eq!(
+            audience_of(&url),
+            "http://localhost:8888/api/hubs/chat/:send"
+        );
+        let url = Url::parse("https://h/api/v1/health/").unwrap();
+        assert_eq!(audience_of(&url), "https://h/api/v1/health");
+    }
+
+    #[test]
+    fn debug_shows_no_key() {
+        let c = build("Endpoint=https://h;AccessKey=topsecretkey", ApiVersion::V1);
+        assert!(!format!("{c:?}").contains("topsecretkey"));
+    }
+}

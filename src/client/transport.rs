@@ -1,0 +1,293 @@
+//! Every REST call: through the raw client of the chosen version, with a per-request token,
+//! a timeout, retries, a tracing span and one error mapping.
+
+use std::future::Future;
+use std::time::Duration;
+
+use progenitor_client::{Error as RawError, ResponseValue};
+use reqwest::StatusCode;
+use tracing::{field, Instrument};
+
+use super::error::Error;
+use super::retry::{Failure, RetryPolicy};
+use super::service::Auth;
+use super::version::{ApiVersion, Operation};
+use crate::raw;
+
+/// Longest service message quoted in an error.
+const MAX_MESSAGE_CHARS: usize = 1024;
+
+/// The raw client of the chosen version.
+pub(crate) enum Raw {
+    V1Preview(raw::v1_preview::Client),
+    V1(raw::v1::Client),
+    V2022(raw::v2022_06_01::Client),
+}
+
+pub(crate) struct Transport {
+    pub(crate) version: ApiVersion,
+    pub(crate) raw: Raw,
+    pub(crate) retry: RetryPolicy,
+    pub(crate) timeout: Duration,
+}
+
+impl Transport {
+    pub(crate) fn new(
+        version: ApiVersion,
+        base_url: &str,
+        http: reqwest::Client,
+        auth: Auth,
+        retry: RetryPolicy,
+        timeout: Duration,
+    ) -> Transport {
+        let hook = || request_hook(auth.clone());
+        let raw = match version {
+            ApiVersion::V1Preview => Raw::V1Preview(raw::v1_preview::Client::new_with_client(
+                base_url,
+                http,
+                hook(),
+            )),
+            ApiVersion::V1 => Raw::V1(raw::v1::Client::new_with_client(base_url, http, hook())),
+            ApiVersion::V2022_06_01 => Raw::V2022(raw::v2022_06_01::Client::new_with_client(
+                base_url,
+                http,
+                hook(),
+            )),
+        };
+        Transport {
+            version,
+            raw,
+            retry,
+            timeout,
+        }
+    }
+
+    /// Runs `call` (one raw-client call) with timeout and retries; the status of the successful
+    /// response, or the error of the last attempt.
+    pub(crate) async fn run<F, Fut>(
+        &self,
+        operation: Operation,
+        hub: &str,
+        call: F,
+    ) -> Result<StatusCode, Error>
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = Result<ResponseValue<()>, RawError<()>>>,
+    {
+        let span = tracing::info_span!(
+            "signalr_rest",
+            operation = %operation,
+            hub = hub,
+            version = %self.version,
+            attempt = field::Empty,
+            status = field::Empty,
+        );
+        async {
+            let mut attempt = 1;
+            loop {
+                tracing::Span::current().record("attempt", attempt);
+                let (error, failure) = match tokio::time::timeout(self.timeout, call()).await {
+                    Ok(Ok(response)) => {
+                        let status = response.status();
+                        tracing::Span::current().record("status", status.as_u16());
+                        tracing::debug!("accepted");
+                        return Ok(status);
+                    }
+                    Ok(Err(raw_error)) => match classify(operation, raw_error).await {
+                        Outcome::Success(status) => {
+                            tracing::Span::current().record("status", status.as_u16());
+                            tracing::debug!("accepted with an undocumented success status");
+                            return Ok(status);
+                        }
+                        Outcome::Failed(error, failure) => (error, failure),
+                    },
+                    Err(_elapsed) => (
+                        Error::Timeout {
+                            operation,
+                            timeout: self.timeout,
+                        },
+                        Some(Failure::MaybeDelivered),
+                    ),
+                };
+                if let Some(status) = error.status() {
+                    tracing::Span::current().record("status", status.as_u16());
+                }
+                let wait = failure.and_then(|f| self.retry.retry_after(operation, f, attempt));
+                match wait {
+                    Some(wait) => {
+                        tracing::warn!(error = %error, retry_in = ?wait, "attempt failed, retrying");
+                        tokio::time::sleep(wait).await;
+                        attempt += 1;
+                    }
+                    None => {
+                        tracing::debug!(error = %error, "failed");
+                        return Err(error);
+                    }
+                }
+            }
+        }
+        .instrument(span)
+        .await
+    }
+}
+
+enum Outcome {
+    /// A 2xx the spec does not list: the service did what was asked.
+    Success(StatusCode),
+    /// The error, and how it failed if retrying could help.
+    Failed(Error, Option<Failure>),
+}
+
+/// Maps a raw-client error to the client's error and its retry class.
+async fn classify(operation: Operation, error: RawError<()>) -> Outcome {
+    match error {
+        RawError::CommunicationError(source) | RawError::ResponseBodyError(source) => {
+            let failure = if source.is_connect() {
+                Failure::NotSent
+            } else {
+                Failure::MaybeDelivered
+            };
+            Outcome::Failed(Error::Transport { operation, source }, Some(failure))
+        }
+        RawError::InvalidUpgrade(source) => {
+            Outcome::Failed(Error::Transport { operation, source }, None)
+        }
+        RawError::UnexpectedResponse(response) => {
+            let status = response.status();
+            if status.is_success() {
+                return Outcome::Success(status);
+            }
+            let retry_after = retry_after(response.headers());
+            let message = read_message(response).await;
+            failed_with(operation, status, message, retry_after)
+        }
+        RawError::ErrorResponse(response) => {
+            let retry_after = retry_after(response.headers());
+            failed_with(operation, response.status(), String::new(), retry_after)
+        }
+        RawError::InvalidResponsePayload(_, e) => Outcome::Failed(
+            Error::UnexpectedStatus {
+                operation,
+                status: StatusCode::OK,
+                message: format!("unreadable response body: {e}"),
+            },
+            None,
+        ),
+        // Raised by the request hook: no token could be had.
+        RawError::Custom(message) => {
+            Outcome::Failed(Error::Credential { operation, message }, None)
+        }
+        RawError::InvalidRequest(message) => {
+            Outcome::Failed(Error::invalid(operation, "request", message), None)
+        }
+    }
+}
+
+fn failed_with(
+    operation: Operation,
+    status: StatusCode,
+    message: String,
+    retry_after: Option<Duration>,
+) -> Outcome {
+    let failure = match status.as_u16() {
+        429 => Some(Failure::Throttled { retry_after }),
+        408 | 500..=599 => Some(Failure::MaybeDelivered),
+        _ => None,
+    };
+    Outcome::Failed(
+        Error::from_status(operation, status, message, retry_after),
+        failure,
+    )
+}
+
+/// `Retry-After` in seconds (the HTTP-date form is not used by the service).
+fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+    headers
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse::<u64>()
+        .ok()
+        .map(Duration::from_secs)
+}
+
+/// The service's message: `message` of a JSON error body, else the text, shortened.
+async fn read_message(response: reqwest::Response) -> String {
+    let text = response.text().await.unwrap_or_default();
+    let message = serde_json::from_str::<serde_json::Value>(&text)
+        .ok()
+        .and_then(|v| {
+            ["message", "Message", "error"]
+                .iter()
+                .find_map(|k| v.get(k).and_then(|m| m.as_str()).map(str::to_owned))
+        })
+        .unwrap_or(text);
+    let message = message.trim();
+    match message.char_indices().nth(MAX_MESSAGE_CHARS) {
+        Some((cut, _)) => format!("{}...", &message[..cut]),
+        None => message.to_owned(),
+    }
+}
+
+/// The raw clients' request hook, carrying this client's authorization.
+fn request_hook(auth: Auth) -> raw::RequestHook {
+    raw::RequestHook::new(auth)
+}
+
+/// Adds `Authorization: Bearer <token>` whose audience is the request's own URL.
+impl raw::PrepareRequest for Auth {
+    fn prepare<'a>(&'a self, request: &'a mut reqwest::Request) -> raw::PrepareFuture<'a> {
+        Box::pin(async move {
+            let token = self.token_for(request.url()).await?;
+            let mut value = reqwest::header::HeaderValue::from_str(&format!(
+                "Bearer {}",
+                token.expose_secret()
+            ))
+            .map_err(|_| "the token is not a valid header value".to_owned())?;
+            // Keeps the token out of HTTP-level debug logs.
+            value.set_sensitive(true);
+            request
+                .headers_mut()
+                .insert(reqwest::header::AUTHORIZATION, value);
+            Ok(())
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::header::{HeaderMap, HeaderValue, RETRY_AFTER};
+
+    #[test]
+    fn retry_after_seconds() {
+        let mut h = HeaderMap::new();
+        assert_eq!(retry_after(&h), None);
+        h.insert(RETRY_AFTER, HeaderValue::from_static(" 7 "));
+        assert_eq!(retry_after(&h), Some(Duration::from_secs(7)));
+        h.insert(
+            RETRY_AFTER,
+            HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT"),
+        );
+        assert_eq!(retry_after(&h), None);
+    }
+
+    #[test]
+    fn failure_classes() {
+        let op = Operation::SendToUser;
+        for (code, class) in [
+            (400, None),
+            (401, None),
+            (404, None),
+            (429, Some(Failure::Throttled { retry_after: None })),
+            (500, Some(Failure::MaybeDelivered)),
+            (503, Some(Failure::MaybeDelivered)),
+        ] {
+            match failed_with(op, StatusCode::from_u16(code).unwrap(), String::new(), None) {
+                Outcome::Failed(_, f) => assert_eq!(f, class, "{code}"),
+                Outcome::Success(_) => panic!("{code}"),
+            }
+        }
+    }
+}

@@ -1,0 +1,729 @@
+//! The client endpoint: negotiate, the three transports and the per-connection session.
+//!
+//! Every transport feeds one session task: received bytes arrive on an `inbound` channel,
+//! records leave through a [`Wire`]. The session does the handshake, registers the
+//! connection, pumps its bounded outbound queue, pings, and watches for close requests.
+
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{FromRequestParts, Request, State};
+use axum::http::{header, HeaderMap, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, post};
+use axum::{Json, Router};
+use base64::Engine as _;
+use bytes::{BufMut, Bytes, BytesMut};
+use futures::stream::SplitSink;
+use futures::{SinkExt, StreamExt};
+use rand::RngCore;
+use serde_json::json;
+use tokio::sync::{mpsc, watch};
+
+use super::auth::{self, Audience};
+use super::rest::valid_hub_name;
+use super::state::{Activity, CloseRequest, ConnHandle, Inner, Negotiated, Transport};
+use super::upstream::{self, UpstreamEvent};
+use super::ConnectionInfo;
+use crate::protocol::{
+    HandshakeReader, HandshakeRequest, HandshakeResponse, HubMessage, HubProtocol, MessageReader,
+};
+
+/// Frames from an HTTP-transport client waiting for the session.
+const INBOUND_QUEUE: usize = 16;
+/// Records waiting for an SSE stream or a long poll to take them.
+const WIRE_QUEUE: usize = 64;
+/// How long a closing connection may take to write its last records.
+const CLOSE_WRITE_TIMEOUT: Duration = Duration::from_secs(2);
+/// A long poll returns at most this many bytes at once.
+const MAX_POLL_BYTES: usize = 1024 * 1024;
+
+pub(crate) fn router(inner: Arc<Inner>) -> Router {
+    Router::new()
+        .route("/client/negotiate", post(negotiate))
+        .route("/client/negotiate/", post(negotiate))
+        .route("/client", any(transport))
+        .route("/client/", any(transport))
+        .with_state(inner)
+}
+
+fn random_id(bytes: usize) -> String {
+    let mut buf = vec![0u8; bytes];
+    rand::rng().fill_bytes(&mut buf);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(buf)
+}
+
+fn query_param(uri: &Uri, name: &str) -> Option<String> {
+    url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+}
+
+fn json_error(status: StatusCode, error: impl Into<String>) -> Response {
+    (status, Json(json!({ "error": error.into() }))).into_response()
+}
+
+/// Checks the hub parameter and the client token; returns (lower-cased hub, user id).
+#[allow(clippy::result_large_err)]
+fn authorize(inner: &Inner, headers: &HeaderMap, uri: &Uri) -> Result<(String, Option<String>), Response> {
+    let Some(hub) = query_param(uri, "hub") else {
+        return Err(json_error(StatusCode::BAD_REQUEST, "the 'hub' query parameter is required"));
+    };
+    if !valid_hub_name(&hub) {
+        return Err(json_error(
+            StatusCode::BAD_REQUEST,
+            "invalid hub name: must match ^[A-Za-z][A-Za-z0-9_`,.[\\]]{0,127}$",
+        ));
+    }
+    let token = auth::bearer_token(headers, uri);
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+    match auth::verify(
+        token.as_deref(),
+        &inner.config.access_key,
+        host,
+        Audience::Client { hub: &hub },
+    ) {
+        Ok(v) => Ok((hub.to_lowercase(), v.user_id)),
+        Err(reason) => Err(json_error(StatusCode::UNAUTHORIZED, reason)),
+    }
+}
+
+async fn negotiate(State(inner): State<Arc<Inner>>, headers: HeaderMap, uri: Uri) -> Response {
+    if inner.is_shutting_down() {
+        return json_error(StatusCode::SERVICE_UNAVAILABLE, "the service is shutting down");
+    }
+    let (hub, user_id) = match authorize(&inner, &headers, &uri) {
+        Ok(ok) => ok,
+        Err(response) => return response,
+    };
+    let version: u32 = query_param(&uri, "negotiateVersion")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let connection_id = random_id(16);
+    let token = if version >= 1 {
+        random_id(32)
+    } else {
+        connection_id.clone()
+    };
+    let negotiated = Negotiated {
+        connection_id: connection_id.clone(),
+        hub,
+        user_id,
+        created: std::time::Instant::now(),
+    };
+    if !inner.add_negotiation(token.clone(), negotiated) {
+        return json_error(StatusCode::TOO_MANY_REQUESTS, "too many pending negotiations");
+    }
+    let transports = json!([
+        {"transport": "WebSockets", "transferFormats": ["Text", "Binary"]},
+        {"transport": "ServerSentEvents", "transferFormats": ["Text"]},
+        {"transport": "LongPolling", "transferFormats": ["Text", "Binary"]},
+    ]);
+    let body = if version >= 1 {
+        json!({
+            "connectionId": connection_id,
+            "connectionToken": token,
+            "negotiateVersion": 1,
+            "availableTransports": transports,
+        })
+    } else {
+        json!({
+            "connectionId": connection_id,
+            "negotiateVersion": 0,
+            "availableTransports": transports,
+        })
+    };
+    Json(body).into_response()
+}
+
+/// The HTTP side of an SSE or Long Polling connection.
+#[derive(Debug)]
+pub(crate) struct HttpConn {
+    transport: Transport,
+    hub: String,
+    inbound: Mutex<Option<mpsc::Sender<Bytes>>>,
+    poll: Option<tokio::sync::Mutex<mpsc::Receiver<Bytes>>>,
+    activity: Arc<Activity>,
+}
+
+async fn transport(State(inner): State<Arc<Inner>>, request: Request) -> Response {
+    let (mut parts, body) = request.into_parts();
+    let (hub, user_id) = match authorize(&inner, &parts.headers, &parts.uri) {
+        Ok(ok) => ok,
+        Err(response) => return response,
+    };
+    let id = query_param(&parts.uri, "id");
+    let is_upgrade = parts
+        .headers
+        .get(header::UPGRADE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
+
+    if parts.method == Method::GET && is_upgrade {
+        let negotiated = match id {
+            Some(id) => match inner.take_negotiation(&id) {
+                Some(n) if n.hub == hub => n,
+                _ => return json_error(StatusCode::NOT_FOUND, "no such connection"),
+            },
+            // A client that skipped negotiation gets a connection here.
+            None => Negotiated {
+                connection_id: random_id(16),
+                hub,
+                user_id,
+                created: std::time::Instant::now(),
+            },
+        };
+        let upgrade = match WebSocketUpgrade::from_request_parts(&mut parts, &()).await {
+            Ok(u) => u,
+            Err(rejection) => return rejection.into_response(),
+        };
+        let limit = inner.config.max_message_size + 4096;
+        return upgrade
+            .max_message_size(limit)
+            .max_frame_size(limit)
+            .on_upgrade(move |socket| websocket_session(inner, negotiated, socket));
+    }
+
+    let Some(id) = id else {
+        return json_error(StatusCode::BAD_REQUEST, "the 'id' query parameter is required");
+    };
+    let existing = inner.http_conns_get(&id);
+    match parts.method {
+        Method::GET => {
+            let wants_sse = parts
+                .headers
+                .get(header::ACCEPT)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.contains("text/event-stream"));
+            match existing {
+                Some(conn) if conn.transport == Transport::LongPolling && conn.hub == hub => {
+                    long_poll(&inner, &id, &conn).await
+                }
+                Some(_) => json_error(StatusCode::CONFLICT, "this connection already has a transport"),
+                None => {
+                    let Some(negotiated) = inner.take_negotiation(&id).filter(|n| n.hub == hub) else {
+                        return json_error(StatusCode::NOT_FOUND, "no such connection");
+                    };
+                    if wants_sse {
+                        start_sse(inner, id, negotiated)
+                    } else {
+                        start_long_polling(inner, id, negotiated)
+                    }
+                }
+            }
+        }
+        Method::POST => {
+            let Some(conn) = existing.filter(|c| c.hub == hub) else {
+                return json_error(StatusCode::NOT_FOUND, "no such connection");
+            };
+            let limit = inner.config.max_message_size + 4096;
+            let data = match axum::body::to_bytes(body, limit).await {
+                Ok(d) => d,
+                Err(_) => return json_error(StatusCode::PAYLOAD_TOO_LARGE, "message too large"),
+            };
+            conn.activity.touch();
+            let sender = conn
+                .inbound
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone();
+            match sender {
+                Some(tx) if tx.send(data).await.is_ok() => StatusCode::OK.into_response(),
+                _ => json_error(StatusCode::NOT_FOUND, "connection has ended"),
+            }
+        }
+        Method::DELETE => {
+            let Some(conn) = existing.filter(|c| c.hub == hub) else {
+                return json_error(StatusCode::NOT_FOUND, "no such connection");
+            };
+            // Dropping the inbound sender tells the session the client has left.
+            conn.inbound
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .take();
+            StatusCode::ACCEPTED.into_response()
+        }
+        _ => StatusCode::METHOD_NOT_ALLOWED.into_response(),
+    }
+}
+
+impl Inner {
+    fn http_conns_get(&self, token: &str) -> Option<Arc<HttpConn>> {
+        self.http_conns
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(token)
+            .cloned()
+    }
+
+    fn http_conns_remove(&self, token: &str) {
+        self.http_conns
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(token);
+    }
+}
+
+/// Registers the HTTP side of a new SSE / Long Polling connection under its token.
+fn new_http_conn(
+    inner: &Inner,
+    token: &str,
+    transport: Transport,
+    hub: &str,
+    poll: Option<mpsc::Receiver<Bytes>>,
+) -> (Arc<HttpConn>, mpsc::Receiver<Bytes>) {
+    let (in_tx, in_rx) = mpsc::channel(INBOUND_QUEUE);
+    let activity = Arc::new(Activity::new());
+    activity.touch();
+    let conn = Arc::new(HttpConn {
+        transport,
+        hub: hub.to_string(),
+        inbound: Mutex::new(Some(in_tx)),
+        poll: poll.map(tokio::sync::Mutex::new),
+        activity,
+    });
+    inner
+        .http_conns
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(token.to_string(), conn.clone());
+    (conn, in_rx)
+}
+
+fn start_sse(inner: Arc<Inner>, token: String, negotiated: Negotiated) -> Response {
+    let (out_tx, out_rx) = mpsc::channel(WIRE_QUEUE);
+    let (conn, in_rx) = new_http_conn(
+        &inner,
+        &token,
+        Transport::ServerSentEvents,
+        &negotiated.hub,
+        None,
+    );
+    let activity = conn.activity.clone();
+    let session_inner = inner.clone();
+    tokio::spawn(async move {
+        run_session(
+            session_inner.clone(),
+            negotiated,
+            Transport::ServerSentEvents,
+            Wire::Sse(out_tx),
+            in_rx,
+            activity,
+        )
+        .await;
+        session_inner.http_conns_remove(&token);
+    });
+    // An SSE comment first, so the client sees the stream open before any record.
+    let opening = futures::stream::once(async { Ok::<Bytes, std::convert::Infallible>(Bytes::from_static(b":\r\n\r\n")) });
+    let records = tokio_stream::wrappers::ReceiverStream::new(out_rx).map(Ok);
+    Response::builder()
+        .status(StatusCode::OK)
+        .header(header::CONTENT_TYPE, "text/event-stream")
+        .header(header::CACHE_CONTROL, "no-cache")
+        .header("X-Accel-Buffering", "no")
+        .body(Body::from_stream(opening.chain(records)))
+        .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+}
+
+fn start_long_polling(inner: Arc<Inner>, token: String, negotiated: Negotiated) -> Response {
+    let (out_tx, out_rx) = mpsc::channel(WIRE_QUEUE);
+    let (conn, in_rx) = new_http_conn(
+        &inner,
+        &token,
+        Transport::LongPolling,
+        &negotiated.hub,
+        Some(out_rx),
+    );
+    let activity = conn.activity.clone();
+    let session_inner = inner.clone();
+    tokio::spawn(async move {
+        run_session(
+            session_inner.clone(),
+            negotiated,
+            Transport::LongPolling,
+            Wire::LongPolling(out_tx),
+            in_rx,
+            activity,
+        )
+        .await;
+        // Leave the connection for a last poll to collect what remains and see 204.
+        tokio::time::sleep(Duration::from_secs(30)).await;
+        session_inner.http_conns_remove(&token);
+    });
+    // The first poll only establishes the connection and returns at once, without data.
+    StatusCode::OK.into_response()
+}
+
+async fn long_poll(inner: &Inner, token: &str, conn: &HttpConn) -> Response {
+    let Some(poll) = &conn.poll else {
+        return StatusCode::CONFLICT.into_response();
+    };
+    conn.activity.touch();
+    let mut rx = poll.lock().await;
+    conn.activity.polling.store(true, Ordering::Relaxed);
+    let first = tokio::time::timeout(inner.config.long_poll_timeout, rx.recv()).await;
+    conn.activity.polling.store(false, Ordering::Relaxed);
+    conn.activity.touch();
+    match first {
+        Err(_) => StatusCode::OK.into_response(),
+        Ok(None) => {
+            drop(rx);
+            inner.http_conns_remove(token);
+            StatusCode::NO_CONTENT.into_response()
+        }
+        Ok(Some(first)) => {
+            let mut body = BytesMut::from(&first[..]);
+            while body.len() < MAX_POLL_BYTES {
+                match rx.try_recv() {
+                    Ok(more) => body.extend_from_slice(&more),
+                    Err(_) => break,
+                }
+            }
+            (
+                StatusCode::OK,
+                [(header::CONTENT_TYPE, "application/octet-stream")],
+                body.freeze(),
+            )
+                .into_response()
+        }
+    }
+}
+
+async fn websocket_session(inner: Arc<Inner>, negotiated: Negotiated, socket: WebSocket) {
+    let (sink, mut stream) = socket.split();
+    let (in_tx, in_rx) = mpsc::channel::<Bytes>(INBOUND_QUEUE);
+    let activity = Arc::new(Activity::new());
+    activity.touch();
+    let reader = tokio::spawn(async move {
+        while let Some(Ok(message)) = stream.next().await {
+            let data = match message {
+                Message::Text(t) => Bytes::copy_from_slice(t.as_str().as_bytes()),
+                Message::Binary(b) => b,
+                Message::Close(_) => break,
+                Message::Ping(_) | Message::Pong(_) => continue,
+            };
+            if in_tx.send(data).await.is_err() {
+                break;
+            }
+        }
+    });
+    run_session(
+        inner,
+        negotiated,
+        Transport::WebSockets,
+        Wire::WebSocket(sink),
+        in_rx,
+        activity,
+    )
+    .await;
+    reader.abort();
+}
+
+/// Where a session's records go.
+enum Wire {
+    WebSocket(SplitSink<WebSocket, Message>),
+    Sse(mpsc::Sender<Bytes>),
+    LongPolling(mpsc::Sender<Bytes>),
+}
+
+impl Wire {
+    async fn send(&mut self, record: Bytes, binary: bool) -> Result<(), ()> {
+        match self {
+            Wire::WebSocket(sink) => {
+                let message = if binary {
+                    Message::Binary(record)
+                } else {
+                    let text = String::from_utf8(record.to_vec()).map_err(|_| ())?;
+                    Message::Text(text.into())
+                };
+                sink.send(message).await.map_err(|_| ())
+            }
+            Wire::Sse(tx) => {
+                let mut framed = BytesMut::with_capacity(record.len() + 16);
+                for line in record.split(|&b| b == b'\n') {
+                    framed.put_slice(b"data: ");
+                    framed.put_slice(line.strip_suffix(b"\r").unwrap_or(line));
+                    framed.put_slice(b"\r\n");
+                }
+                framed.put_slice(b"\r\n");
+                tx.send(framed.freeze()).await.map_err(|_| ())
+            }
+            Wire::LongPolling(tx) => tx.send(record).await.map_err(|_| ()),
+        }
+    }
+
+    /// Resolves when the client can no longer receive (SSE stream dropped).
+    async fn gone(&self) {
+        match self {
+            Wire::Sse(tx) => tx.closed().await,
+            _ => std::future::pending().await,
+        }
+    }
+
+    async fn finish(self) {
+        if let Wire::WebSocket(mut sink) = self {
+            let _ = tokio::time::timeout(CLOSE_WRITE_TIMEOUT, async {
+                let _ = sink.send(Message::Close(None)).await;
+                let _ = sink.close().await;
+            })
+            .await;
+        }
+    }
+}
+
+/// Reads the handshake; answers it. Returns the protocol and bytes that followed it.
+async fn handshake(
+    inner: &Inner,
+    transport: Transport,
+    wire: &mut Wire,
+    inbound: &mut mpsc::Receiver<Bytes>,
+) -> Option<(HubProtocol, Vec<u8>)> {
+    let mut reader = HandshakeReader::new();
+    let deadline = tokio::time::sleep(inner.config.handshake_timeout);
+    tokio::pin!(deadline);
+    let (record, rest) = loop {
+        tokio::select! {
+            data = inbound.recv() => {
+                let data = data?;
+                match reader.take(&data) {
+                    Ok(Some(done)) => break done,
+                    Ok(None) => continue,
+                    Err(e) => {
+                        let _ = wire.send(HandshakeResponse::error(e.to_string()).encode().into(), false).await;
+                        return None;
+                    }
+                }
+            }
+            _ = &mut deadline => {
+                tracing::debug!("handshake timed out");
+                return None;
+            }
+        }
+    };
+    let failure = |message: String| HandshakeResponse::error(message).encode();
+    let protocol = match HandshakeRequest::parse(&record) {
+        Err(e) => Err(failure(e.to_string())),
+        Ok(request) => match request.hub_protocol() {
+            None => Err(failure(format!(
+                "the protocol '{}' is not supported",
+                request.protocol
+            ))),
+            Some(_) if request.version != 1 => Err(failure(format!(
+                "protocol version {} is not supported",
+                request.version
+            ))),
+            Some(HubProtocol::MessagePack) if transport == Transport::ServerSentEvents => Err(
+                failure("the messagepack protocol cannot be used over Server-Sent Events".into()),
+            ),
+            Some(p) => Ok(p),
+        },
+    };
+    match protocol {
+        Ok(p) => {
+            let ok = HandshakeResponse::ok().encode();
+            wire.send(ok.into(), p.is_binary()).await.ok()?;
+            Some((p, rest))
+        }
+        Err(response) => {
+            let _ = wire.send(response.into(), false).await;
+            None
+        }
+    }
+}
+
+async fn run_session(
+    inner: Arc<Inner>,
+    negotiated: Negotiated,
+    transport: Transport,
+    mut wire: Wire,
+    mut inbound: mpsc::Receiver<Bytes>,
+    activity: Arc<Activity>,
+) {
+    let Some((protocol, rest)) = handshake(&inner, transport, &mut wire, &mut inbound).await else {
+        wire.finish().await;
+        return;
+    };
+    let binary = protocol.is_binary();
+    let info = ConnectionInfo {
+        connection_id: negotiated.connection_id,
+        hub: negotiated.hub,
+        user_id: negotiated.user_id,
+        transport,
+        protocol,
+    };
+    let (queue_tx, mut queue_rx) = mpsc::channel(inner.config.outbound_queue);
+    let (close_tx, mut close_rx) = watch::channel(None::<CloseRequest>);
+    let handle = Arc::new(ConnHandle::new(info.clone(), queue_tx, close_tx));
+    if !inner.register(handle.clone()) {
+        let close = HubMessage::Close {
+            error: Some("The service is shutting down.".into()),
+            allow_reconnect: false,
+        };
+        if let Ok(bytes) = protocol.encode(&close) {
+            let _ = tokio::time::timeout(CLOSE_WRITE_TIMEOUT, wire.send(bytes.into(), binary)).await;
+        }
+        wire.finish().await;
+        return;
+    }
+    let (reply_tx, mut reply_rx) = mpsc::channel::<HubMessage>(16);
+    let upstream = inner
+        .config
+        .upstream
+        .clone()
+        .map(|url| upstream::spawn(inner.clone(), url, info.clone(), reply_tx));
+    if let Some(up) = &upstream {
+        let _ = up.try_send(UpstreamEvent::Connected);
+    }
+
+    let ping = protocol.encode(&HubMessage::Ping).map(Bytes::from).unwrap_or_default();
+    let mut ping_timer = tokio::time::interval(inner.config.ping_interval);
+    ping_timer.reset();
+    let check_every = (inner.config.client_timeout / 4).max(Duration::from_millis(50));
+    let mut timeout_timer = tokio::time::interval(check_every);
+    let mut reader = MessageReader::new(protocol, inner.config.max_message_size);
+    let mut pending_input = Some(rest);
+
+    // Why the loop ended: a Close to send (graceful) or nothing to send.
+    let close: Option<CloseRequest> = 'session: loop {
+        if let Some(data) = pending_input.take() {
+            if !data.is_empty() {
+                if let Some(req) = handle_input(&inner, &info, &mut reader, &data, upstream.as_ref()) {
+                    break 'session Some(req);
+                }
+            }
+        }
+        tokio::select! {
+            biased;
+            _ = close_rx.changed() => {
+                break 'session close_rx.borrow().clone();
+            }
+            item = queue_rx.recv() => {
+                let Some(message) = item else { break 'session None };
+                let Some(bytes) = message.bytes(protocol) else { continue };
+                let sent = tokio::select! {
+                    r = wire.send(bytes, binary) => r,
+                    _ = close_rx.changed() => break 'session close_rx.borrow().clone(),
+                };
+                if sent.is_err() {
+                    break 'session None;
+                }
+                inner.record_delivery(&info, &message);
+            }
+            reply = reply_rx.recv() => {
+                if let Some(reply) = reply {
+                    if let Ok(bytes) = protocol.encode(&reply) {
+                        if wire.send(bytes.into(), binary).await.is_err() {
+                            break 'session None;
+                        }
+                    }
+                }
+            }
+            data = inbound.recv() => {
+                let Some(data) = data else { break 'session None };
+                activity.touch();
+                pending_input = Some(data.to_vec());
+            }
+            _ = ping_timer.tick() => {
+                let sent = tokio::select! {
+                    r = wire.send(ping.clone(), binary) => r,
+                    _ = close_rx.changed() => break 'session None,
+                };
+                if sent.is_err() {
+                    break 'session None;
+                }
+            }
+            _ = timeout_timer.tick() => {
+                if activity.idle() > inner.config.client_timeout {
+                    tracing::info!(connection_id = %info.connection_id, "client timed out");
+                    break 'session Some(CloseRequest {
+                        error: Some("Connection closed: the client sent nothing within the timeout".into()),
+                        graceful: true,
+                    });
+                }
+            }
+            _ = wire.gone() => break 'session None,
+        }
+    };
+
+    // Leave the hub first: from here on nothing new is queued for this connection.
+    inner.unregister(&info);
+    if let Some(request) = close.filter(|r| r.graceful) {
+        let _ = tokio::time::timeout(CLOSE_WRITE_TIMEOUT, async {
+            // Messages accepted before the close still go out, then the Close itself.
+            while let Ok(message) = queue_rx.try_recv() {
+                if let Some(bytes) = message.bytes(protocol) {
+                    if wire.send(bytes, binary).await.is_err() {
+                        return;
+                    }
+                    inner.record_delivery(&info, &message);
+                }
+            }
+            let close = HubMessage::Close {
+                error: request.error,
+                allow_reconnect: false,
+            };
+            if let Ok(bytes) = protocol.encode(&close) {
+                let _ = wire.send(bytes.into(), binary).await;
+            }
+        })
+        .await;
+    }
+    if let Some(up) = upstream {
+        let _ = up.try_send(UpstreamEvent::Disconnected);
+    }
+    wire.finish().await;
+}
+
+/// Handles bytes from the client; returns a close request when the connection must end.
+fn handle_input(
+    inner: &Inner,
+    info: &ConnectionInfo,
+    reader: &mut MessageReader,
+    data: &[u8],
+    upstream: Option<&mpsc::Sender<UpstreamEvent>>,
+) -> Option<CloseRequest> {
+    let protocol_error = |e: crate::protocol::ProtocolError| {
+        tracing::debug!(connection_id = %info.connection_id, error = %e, "bad message from client");
+        Some(CloseRequest {
+            error: Some(format!("Connection closed with an error: {e}")),
+            graceful: true,
+        })
+    };
+    if let Err(e) = reader.push(data) {
+        return protocol_error(e);
+    }
+    loop {
+        match reader.next_message() {
+            Ok(None) => return None,
+            Err(e) => return protocol_error(e),
+            Ok(Some(HubMessage::Close { .. })) => {
+                return Some(CloseRequest {
+                    error: None,
+                    graceful: false,
+                })
+            }
+            Ok(Some(HubMessage::Invocation(inv) | HubMessage::StreamInvocation(inv))) => {
+                match upstream {
+                    Some(up) => {
+                        if up.try_send(UpstreamEvent::Message(inv)).is_err() {
+                            tracing::warn!(connection_id = %info.connection_id, "upstream queue full; invocation dropped");
+                        }
+                    }
+                    None => {
+                        let _ = inner;
+                        return Some(CloseRequest {
+                            error: Some(
+                                "Connection closed with an error: invocations are not supported in serverless mode without an upstream URL".into(),
+                            ),
+                            graceful: true,
+                        });
+                    }
+                }
+            }
+            Ok(Some(_)) => {}
+        }
+    }
+}

@@ -1,0 +1,804 @@
+//! Hub state (connections, users, groups) and fan-out.
+//!
+//! One mutex guards all hubs: every operation touches a handful of map entries and never
+//! awaits while holding it. Recipients are found through indexes (user -> connections,
+//! group -> connections, group -> users), never by scanning every connection.
+
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::time::{Duration, Instant, SystemTime};
+
+use bytes::Bytes;
+use serde_json::Value;
+use tokio::sync::{broadcast, mpsc, watch, Notify};
+
+use super::{Config, ConnectionInfo, Delivery, HubSnapshot};
+use crate::protocol::{HubMessage, HubProtocol, Invocation};
+
+/// How a client is connected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Transport {
+    /// A WebSocket.
+    WebSockets,
+    /// Server-Sent Events down, HTTP POST up.
+    ServerSentEvents,
+    /// Long polling down, HTTP POST up.
+    LongPolling,
+}
+
+/// Groups kept per user without a ttl; older ones are dropped first.
+const MAX_LONG_LIVED_GROUPS_PER_USER: usize = 100;
+/// "Long-lived" user-group membership still ends after a year.
+const LONG_LIVED: Duration = Duration::from_secs(365 * 24 * 3600);
+
+/// A message to fan out: encoded at most once per protocol, however many receive it.
+#[derive(Debug)]
+pub(crate) struct Outgoing {
+    pub invocation: Invocation,
+    json: OnceLock<Option<Bytes>>,
+    msgpack: OnceLock<Option<Bytes>>,
+}
+
+impl Outgoing {
+    pub fn new(target: String, arguments: Vec<Value>) -> Arc<Self> {
+        Arc::new(Outgoing {
+            invocation: Invocation::new(target, arguments),
+            json: OnceLock::new(),
+            msgpack: OnceLock::new(),
+        })
+    }
+
+    /// The encoded record, `None` if the message cannot be encoded in this protocol.
+    pub fn bytes(&self, protocol: HubProtocol) -> Option<Bytes> {
+        let cell = match protocol {
+            HubProtocol::Json => &self.json,
+            HubProtocol::MessagePack => &self.msgpack,
+        };
+        cell.get_or_init(|| {
+            protocol
+                .encode(&HubMessage::Invocation(self.invocation.clone()))
+                .ok()
+                .map(Bytes::from)
+        })
+        .clone()
+    }
+}
+
+/// Why and how a connection is to be closed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct CloseRequest {
+    /// The error carried by the Close message (`None`: a normal close).
+    pub error: Option<String>,
+    /// Whether the client can write at all (false for a client that stopped reading).
+    pub graceful: bool,
+}
+
+/// The emulator's handle on one live connection.
+#[derive(Debug)]
+pub(crate) struct ConnHandle {
+    pub info: ConnectionInfo,
+    queue: mpsc::Sender<Arc<Outgoing>>,
+    close: watch::Sender<Option<CloseRequest>>,
+}
+
+impl ConnHandle {
+    pub fn new(
+        info: ConnectionInfo,
+        queue: mpsc::Sender<Arc<Outgoing>>,
+        close: watch::Sender<Option<CloseRequest>>,
+    ) -> Self {
+        ConnHandle { info, queue, close }
+    }
+
+    fn deliver(&self, message: &Arc<Outgoing>) {
+        match self.queue.try_send(message.clone()) {
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                tracing::warn!(
+                    connection_id = %self.info.connection_id,
+                    "client is not reading fast enough; closing it"
+                );
+                self.request_close(CloseRequest {
+                    error: Some(
+                        "Connection closed: the client did not keep up with its messages".into(),
+                    ),
+                    graceful: false,
+                });
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => {}
+        }
+    }
+
+    /// Asks the connection's session to close; the first request wins.
+    pub fn request_close(&self, request: CloseRequest) {
+        self.close.send_if_modified(|current| {
+            if current.is_none() {
+                *current = Some(request);
+                true
+            } else {
+                false
+            }
+        });
+    }
+}
+
+#[derive(Debug)]
+struct UserMembership {
+    expires: Instant,
+    /// Set for memberships without ttl, ordering them for the per-user cap.
+    long_lived_seq: Option<u64>,
+}
+
+#[derive(Debug, Default)]
+struct Hub {
+    connections: HashMap<String, Arc<ConnHandle>>,
+    /// user -> its connection ids
+    users: HashMap<String, HashSet<String>>,
+    /// group -> connection ids added directly
+    groups: HashMap<String, HashSet<String>>,
+    /// connection -> groups it was added to directly
+    conn_groups: HashMap<String, HashSet<String>>,
+    /// user -> group -> membership (outlives the user's connections)
+    user_groups: HashMap<String, HashMap<String, UserMembership>>,
+    /// group -> users with a membership
+    group_users: HashMap<String, HashSet<String>>,
+}
+
+impl Hub {
+    fn user_in_group_live(&self, user: &str, group: &str, now: Instant) -> bool {
+        self.user_groups
+            .get(user)
+            .and_then(|g| g.get(group))
+            .is_some_and(|m| m.expires > now)
+    }
+
+    /// Connection ids in `group`, directly or through their user.
+    fn group_members(&self, group: &str, now: Instant) -> HashSet<String> {
+        let mut ids: HashSet<String> = self.groups.get(group).cloned().unwrap_or_default();
+        if let Some(users) = self.group_users.get(group) {
+            for user in users {
+                if self.user_in_group_live(user, group, now) {
+                    if let Some(conns) = self.users.get(user) {
+                        ids.extend(conns.iter().cloned());
+                    }
+                }
+            }
+        }
+        ids
+    }
+
+    fn remove_user_membership(&mut self, user: &str, group: &str) -> bool {
+        let removed = self
+            .user_groups
+            .get_mut(user)
+            .and_then(|g| g.remove(group))
+            .is_some();
+        if self.user_groups.get(user).is_some_and(HashMap::is_empty) {
+            self.user_groups.remove(user);
+        }
+        if let Some(users) = self.group_users.get_mut(group) {
+            users.remove(user);
+            if users.is_empty() {
+                self.group_users.remove(group);
+            }
+        }
+        removed
+    }
+
+    fn remove_conn_from_group(&mut self, conn: &str, group: &str) -> bool {
+        let removed = self
+            .groups
+            .get_mut(group)
+            .is_some_and(|members| members.remove(conn));
+        if self.groups.get(group).is_some_and(HashSet::is_empty) {
+            self.groups.remove(group);
+        }
+        if let Some(groups) = self.conn_groups.get_mut(conn) {
+            groups.remove(group);
+            if groups.is_empty() {
+                self.conn_groups.remove(conn);
+            }
+        }
+        removed
+    }
+
+    fn remove_conn_from_all_groups(&mut self, conn: &str) {
+        for group in self.conn_groups.remove(conn).unwrap_or_default() {
+            if let Some(members) = self.groups.get_mut(&group) {
+                members.remove(conn);
+                if members.is_empty() {
+                    self.groups.remove(&group);
+                }
+            }
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.connections.is_empty() && self.user_groups.is_empty() && self.groups.is_empty()
+    }
+}
+
+/// What the inspection API listens to.
+#[derive(Debug, Clone)]
+pub(crate) enum Event {
+    Delivered(Arc<Delivery>),
+    Connected(ConnectionInfo),
+    Disconnected(ConnectionInfo),
+}
+
+/// A connection that negotiated but has not opened its transport yet.
+#[derive(Debug, Clone)]
+pub(crate) struct Negotiated {
+    pub connection_id: String,
+    pub hub: String,
+    pub user_id: Option<String>,
+    pub created: Instant,
+}
+
+/// Negotiations left unused are forgotten after this long.
+const NEGOTIATION_LIFETIME: Duration = Duration::from_secs(120);
+const MAX_PENDING_NEGOTIATIONS: usize = 10_000;
+
+/// Milliseconds-since-start clock shared by a session and its HTTP requests.
+#[derive(Debug)]
+pub(crate) struct Activity {
+    origin: Instant,
+    last_ms: AtomicU64,
+    /// A long poll is waiting: the client is there even though it sends nothing.
+    pub polling: AtomicBool,
+}
+
+impl Activity {
+    pub fn new() -> Self {
+        Activity {
+            origin: Instant::now(),
+            last_ms: AtomicU64::new(0),
+            polling: AtomicBool::new(false),
+        }
+    }
+
+    pub fn touch(&self) {
+        let ms = self.origin.elapsed().as_millis() as u64;
+        self.last_ms.store(ms, Ordering::Relaxed);
+    }
+
+    pub fn idle(&self) -> Duration {
+        if self.polling.load(Ordering::Relaxed) {
+            return Duration::ZERO;
+        }
+        let now = self.origin.elapsed().as_millis() as u64;
+        Duration::from_millis(now.saturating_sub(self.last_ms.load(Ordering::Relaxed)))
+    }
+}
+
+pub(crate) struct Inner {
+    pub config: Config,
+    hubs: Mutex<HashMap<String, Hub>>,
+    pending: Mutex<HashMap<String, Negotiated>>,
+    record: Mutex<VecDeque<Delivery>>,
+    pub events: broadcast::Sender<Event>,
+    shutting_down: AtomicBool,
+    all_closed: Notify,
+    seq: AtomicU64,
+    pub http: reqwest::Client,
+    /// HTTP-transport connections (SSE, Long Polling) by connection token.
+    pub http_conns: Mutex<HashMap<String, Arc<super::client::HttpConn>>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding the lock cannot leave these maps half-updated in a way that
+    // matters more than stopping the emulator would.
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl Inner {
+    pub fn new(config: Config) -> Self {
+        let (events, _) = broadcast::channel(1024);
+        Inner {
+            config,
+            hubs: Mutex::new(HashMap::new()),
+            pending: Mutex::new(HashMap::new()),
+            record: Mutex::new(VecDeque::new()),
+            events,
+            shutting_down: AtomicBool::new(false),
+            all_closed: Notify::new(),
+            seq: AtomicU64::new(0),
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(30))
+                .build()
+                .unwrap_or_default(),
+            http_conns: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub fn is_shutting_down(&self) -> bool {
+        self.shutting_down.load(Ordering::SeqCst)
+    }
+
+    // ---- negotiation ----
+
+    pub fn add_negotiation(&self, token: String, negotiated: Negotiated) -> bool {
+        let mut pending = lock(&self.pending);
+        pending.retain(|_, n| n.created.elapsed() < NEGOTIATION_LIFETIME);
+        if pending.len() >= MAX_PENDING_NEGOTIATIONS {
+            return false;
+        }
+        pending.insert(token, negotiated);
+        true
+    }
+
+    pub fn take_negotiation(&self, token: &str) -> Option<Negotiated> {
+        lock(&self.pending)
+            .remove(token)
+            .filter(|n| n.created.elapsed() < NEGOTIATION_LIFETIME)
+    }
+
+    // ---- connections ----
+
+    /// Adds a connection after its handshake; false when the emulator is shutting down.
+    pub fn register(&self, conn: Arc<ConnHandle>) -> bool {
+        {
+            let mut hubs = lock(&self.hubs);
+            if self.is_shutting_down() {
+                return false;
+            }
+            let hub = hubs.entry(conn.info.hub.clone()).or_default();
+            let id = conn.info.connection_id.clone();
+            if let Some(user) = &conn.info.user_id {
+                hub.users.entry(user.clone()).or_default().insert(id.clone());
+            }
+            hub.connections.insert(id, conn.clone());
+        }
+        tracing::info!(hub = %conn.info.hub, connection_id = %conn.info.connection_id,
+            transport = ?conn.info.transport, protocol = conn.info.protocol.name(), "client connected");
+        let _ = self.events.send(Event::Connected(conn.info.clone()));
+        true
+    }
+
+    pub fn unregister(&self, info: &ConnectionInfo) {
+        let now_empty = {
+            let mut hubs = lock(&self.hubs);
+            if let Some(hub) = hubs.get_mut(&info.hub) {
+                hub.connections.remove(&info.connection_id);
+                if let Some(user) = &info.user_id {
+                    if let Some(conns) = hub.users.get_mut(user) {
+                        conns.remove(&info.connection_id);
+                        if conns.is_empty() {
+                            hub.users.remove(user);
+                        }
+                    }
+                }
+                hub.remove_conn_from_all_groups(&info.connection_id);
+                if hub.is_empty() {
+                    hubs.remove(&info.hub);
+                }
+            }
+            hubs.values().all(|h| h.connections.is_empty())
+        };
+        tracing::info!(hub = %info.hub, connection_id = %info.connection_id, "client disconnected");
+        let _ = self.events.send(Event::Disconnected(info.clone()));
+        if now_empty {
+            self.all_closed.notify_waiters();
+        }
+    }
+
+    pub fn begin_shutdown(&self) {
+        self.shutting_down.store(true, Ordering::SeqCst);
+        let hubs = lock(&self.hubs);
+        for conn in hubs.values().flat_map(|h| h.connections.values()) {
+            conn.request_close(CloseRequest {
+                error: Some("The service is shutting down.".into()),
+                graceful: true,
+            });
+        }
+    }
+
+    pub async fn wait_all_closed(&self) {
+        loop {
+            let notified = self.all_closed.notified();
+            if lock(&self.hubs).values().all(|h| h.connections.is_empty()) {
+                return;
+            }
+            notified.await;
+        }
+    }
+
+    // ---- queries ----
+
+    pub fn connection_exists(&self, hub: &str, conn: &str) -> bool {
+        lock(&self.hubs)
+            .get(hub)
+            .is_some_and(|h| h.connections.contains_key(conn))
+    }
+
+    pub fn user_exists(&self, hub: &str, user: &str) -> bool {
+        lock(&self.hubs)
+            .get(hub)
+            .is_some_and(|h| h.users.get(user).is_some_and(|c| !c.is_empty()))
+    }
+
+    pub fn group_exists(&self, hub: &str, group: &str) -> bool {
+        lock(&self.hubs)
+            .get(hub)
+            .is_some_and(|h| !h.group_members(group, Instant::now()).is_empty())
+    }
+
+    pub fn user_in_group(&self, hub: &str, group: &str, user: &str) -> bool {
+        let hubs = lock(&self.hubs);
+        let Some(h) = hubs.get(hub) else {
+            return false;
+        };
+        let now = Instant::now();
+        h.user_in_group_live(user, group, now)
+            || h.users.get(user).is_some_and(|conns| {
+                h.groups
+                    .get(group)
+                    .is_some_and(|members| conns.iter().any(|c| members.contains(c)))
+            })
+    }
+
+    // ---- sends ----
+
+    fn fan_out(&self, hub: &str, message: Arc<Outgoing>, pick: impl FnOnce(&Hub) -> Vec<Arc<ConnHandle>>) {
+        let recipients = {
+            let hubs = lock(&self.hubs);
+            match hubs.get(hub) {
+                Some(h) => pick(h),
+                None => Vec::new(),
+            }
+        };
+        tracing::debug!(hub, target = %message.invocation.target, recipients = recipients.len(), "fan-out");
+        for conn in recipients {
+            conn.deliver(&message);
+        }
+    }
+
+    pub fn send_all(&self, hub: &str, message: Arc<Outgoing>, excluded: &HashSet<String>) {
+        self.fan_out(hub, message, |h| {
+            h.connections
+                .iter()
+                .filter(|(id, _)| !excluded.contains(*id))
+                .map(|(_, c)| c.clone())
+                .collect()
+        });
+    }
+
+    pub fn send_users(&self, hub: &str, message: Arc<Outgoing>, users: &[String]) {
+        self.fan_out(hub, message, |h| {
+            let ids: HashSet<&String> = users
+                .iter()
+                .filter_map(|u| h.users.get(u))
+                .flatten()
+                .collect();
+            ids.into_iter()
+                .filter_map(|id| h.connections.get(id).cloned())
+                .collect()
+        });
+    }
+
+    pub fn send_connection(&self, hub: &str, message: Arc<Outgoing>, conn: &str) {
+        self.fan_out(hub, message, |h| h.connections.get(conn).cloned().into_iter().collect());
+    }
+
+    pub fn send_groups(
+        &self,
+        hub: &str,
+        message: Arc<Outgoing>,
+        groups: &[String],
+        excluded: &HashSet<String>,
+    ) {
+        let now = Instant::now();
+        self.fan_out(hub, message, |h| {
+            let mut ids = HashSet::new();
+            for g in groups {
+                ids.extend(h.group_members(g, now));
+            }
+            ids.into_iter()
+                .filter(|id| !excluded.contains(id))
+                .filter_map(|id| h.connections.get(&id).cloned())
+                .collect()
+        });
+    }
+
+    // ---- membership ----
+
+    /// Adds a connection to a group; false when the connection does not exist.
+    pub fn add_conn_to_group(&self, hub: &str, group: &str, conn: &str) -> bool {
+        let mut hubs = lock(&self.hubs);
+        let Some(h) = hubs.get_mut(hub) else {
+            return false;
+        };
+        if !h.connections.contains_key(conn) {
+            return false;
+        }
+        h.groups
+            .entry(group.to_string())
+            .or_default()
+            .insert(conn.to_string());
+        h.conn_groups
+            .entry(conn.to_string())
+            .or_default()
+            .insert(group.to_string());
+        true
+    }
+
+    /// Removes a connection from a group; false when the connection does not exist.
+    pub fn remove_conn_from_group(&self, hub: &str, group: &str, conn: &str) -> bool {
+        let mut hubs = lock(&self.hubs);
+        let Some(h) = hubs.get_mut(hub) else {
+            return false;
+        };
+        if !h.connections.contains_key(conn) {
+            return false;
+        }
+        h.remove_conn_from_group(conn, group);
+        true
+    }
+
+    /// Removes a connection from every group; false when the connection does not exist.
+    pub fn remove_conn_from_all_groups(&self, hub: &str, conn: &str) -> bool {
+        let mut hubs = lock(&self.hubs);
+        let Some(h) = hubs.get_mut(hub) else {
+            return false;
+        };
+        if !h.connections.contains_key(conn) {
+            return false;
+        }
+        h.remove_conn_from_all_groups(conn);
+        true
+    }
+
+    /// Adds a user to a group. `ttl` of zero adds only the user's current connections;
+    /// `None` is long-lived (latest 100 per user kept).
+    pub fn add_user_to_group(&self, hub: &str, group: &str, user: &str, ttl: Option<u64>) {
+        let mut hubs = lock(&self.hubs);
+        let h = hubs.entry(hub.to_string()).or_default();
+        let now = Instant::now();
+        match ttl {
+            Some(0) => {
+                let conns: Vec<String> = h
+                    .users
+                    .get(user)
+                    .map(|c| c.iter().cloned().collect())
+                    .unwrap_or_default();
+                for conn in conns {
+                    h.groups
+                        .entry(group.to_string())
+                        .or_default()
+                        .insert(conn.clone());
+                    h.conn_groups
+                        .entry(conn)
+                        .or_default()
+                        .insert(group.to_string());
+                }
+            }
+            ttl => {
+                let membership = match ttl {
+                    Some(secs) => UserMembership {
+                        expires: now + Duration::from_secs(secs.min(LONG_LIVED.as_secs())),
+                        long_lived_seq: None,
+                    },
+                    None => UserMembership {
+                        expires: now + LONG_LIVED,
+                        long_lived_seq: Some(self.seq.fetch_add(1, Ordering::Relaxed)),
+                    },
+                };
+                let groups = h.user_groups.entry(user.to_string()).or_default();
+                groups.retain(|_, m| m.expires > now);
+                groups.insert(group.to_string(), membership);
+                let mut long_lived: Vec<(u64, String)> = groups
+                    .iter()
+                    .filter_map(|(g, m)| m.long_lived_seq.map(|s| (s, g.clone())))
+                    .collect();
+                let mut dropped = Vec::new();
+                if long_lived.len() > MAX_LONG_LIVED_GROUPS_PER_USER {
+                    long_lived.sort();
+                    let excess = long_lived.len() - MAX_LONG_LIVED_GROUPS_PER_USER;
+                    for (_, g) in long_lived.into_iter().take(excess) {
+                        groups.remove(&g);
+                        dropped.push(g);
+                    }
+                }
+                for g in dropped {
+                    if let Some(users) = h.group_users.get_mut(&g) {
+                        users.remove(user);
+                    }
+                }
+                h.group_users
+                    .entry(group.to_string())
+                    .or_default()
+                    .insert(user.to_string());
+            }
+        }
+    }
+
+    /// Removes a user (its membership and its connections' direct membership) from a group.
+    pub fn remove_user_from_group(&self, hub: &str, group: &str, user: &str) {
+        let mut hubs = lock(&self.hubs);
+        let Some(h) = hubs.get_mut(hub) else {
+            return;
+        };
+        h.remove_user_membership(user, group);
+        let conns: Vec<String> = h
+            .users
+            .get(user)
+            .map(|c| c.iter().cloned().collect())
+            .unwrap_or_default();
+        for conn in conns {
+            h.remove_conn_from_group(&conn, group);
+        }
+    }
+
+    pub fn remove_user_from_all_groups(&self, hub: &str, user: &str) {
+        let mut hubs = lock(&self.hubs);
+        let Some(h) = hubs.get_mut(hub) else {
+            return;
+        };
+        let groups: Vec<String> = h
+            .user_groups
+            .get(user)
+            .map(|g| g.keys().cloned().collect())
+            .unwrap_or_default();
+        for g in groups {
+            h.remove_user_membership(user, &g);
+        }
+        let conns: Vec<String> = h
+            .users
+            .get(user)
+            .map(|c| c.iter().cloned().collect())
+            .unwrap_or_default();
+        for conn in conns {
+            h.remove_conn_from_all_groups(&conn);
+        }
+    }
+
+    // ---- closing ----
+
+    /// Asks connections to close. `which` picks them; returns how many.
+    fn close_where(
+        &self,
+        hub: &str,
+        reason: Option<String>,
+        excluded: &HashSet<String>,
+        which: impl FnOnce(&Hub) -> Vec<Arc<ConnHandle>>,
+    ) -> usize {
+        let targets = {
+            let hubs = lock(&self.hubs);
+            hubs.get(hub).map(which).unwrap_or_default()
+        };
+        let mut count = 0;
+        for conn in targets {
+            if excluded.contains(&conn.info.connection_id) {
+                continue;
+            }
+            conn.request_close(CloseRequest {
+                error: reason.clone(),
+                graceful: true,
+            });
+            count += 1;
+        }
+        count
+    }
+
+    pub fn close_connection(&self, hub: &str, conn: &str, reason: Option<String>) -> bool {
+        self.close_where(hub, reason, &HashSet::new(), |h| {
+            h.connections.get(conn).cloned().into_iter().collect()
+        }) > 0
+    }
+
+    pub fn close_all(&self, hub: &str, reason: Option<String>, excluded: &HashSet<String>) {
+        self.close_where(hub, reason, excluded, |h| {
+            h.connections.values().cloned().collect()
+        });
+    }
+
+    pub fn close_group(
+        &self,
+        hub: &str,
+        group: &str,
+        reason: Option<String>,
+        excluded: &HashSet<String>,
+    ) {
+        let now = Instant::now();
+        self.close_where(hub, reason, excluded, |h| {
+            h.group_members(group, now)
+                .iter()
+                .filter_map(|id| h.connections.get(id).cloned())
+                .collect()
+        });
+    }
+
+    pub fn close_user(
+        &self,
+        hub: &str,
+        user: &str,
+        reason: Option<String>,
+        excluded: &HashSet<String>,
+    ) {
+        self.close_where(hub, reason, excluded, |h| {
+            h.users
+                .get(user)
+                .map(|ids| {
+                    ids.iter()
+                        .filter_map(|id| h.connections.get(id).cloned())
+                        .collect()
+                })
+                .unwrap_or_default()
+        });
+    }
+
+    // ---- inspection ----
+
+    pub fn record_delivery(&self, info: &ConnectionInfo, message: &Outgoing) {
+        let delivery = Delivery {
+            hub: info.hub.clone(),
+            connection_id: info.connection_id.clone(),
+            user_id: info.user_id.clone(),
+            target: message.invocation.target.clone(),
+            arguments: message.invocation.arguments.clone(),
+            at: SystemTime::now(),
+        };
+        {
+            let mut record = lock(&self.record);
+            if self.config.delivery_record > 0 {
+                while record.len() >= self.config.delivery_record {
+                    record.pop_front();
+                }
+                record.push_back(delivery.clone());
+            }
+        }
+        let _ = self.events.send(Event::Delivered(Arc::new(delivery)));
+    }
+
+    pub fn deliveries(&self) -> Vec<Delivery> {
+        lock(&self.record).iter().cloned().collect()
+    }
+
+    pub fn all_connections(&self) -> Vec<ConnectionInfo> {
+        lock(&self.hubs)
+            .values()
+            .flat_map(|h| h.connections.values().map(|c| c.info.clone()))
+            .collect()
+    }
+
+    pub fn hub_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = lock(&self.hubs).keys().cloned().collect();
+        names.sort();
+        names
+    }
+
+    pub fn snapshot(&self, hub: &str) -> HubSnapshot {
+        let hubs = lock(&self.hubs);
+        let Some(h) = hubs.get(hub) else {
+            return HubSnapshot::default();
+        };
+        let now = Instant::now();
+        let mut connections: Vec<ConnectionInfo> =
+            h.connections.values().map(|c| c.info.clone()).collect();
+        connections.sort_by(|a, b| a.connection_id.cmp(&b.connection_id));
+        let sorted = |ids: HashSet<String>| {
+            let mut v: Vec<String> = ids.into_iter().collect();
+            v.sort();
+            v
+        };
+        let users: BTreeMap<String, Vec<String>> = h
+            .users
+            .iter()
+            .map(|(u, ids)| (u.clone(), sorted(ids.clone())))
+            .collect();
+        let group_names: HashSet<&String> = h.groups.keys().chain(h.group_users.keys()).collect();
+        let groups = group_names
+            .into_iter()
+            .filter_map(|g| {
+                let members = h.group_members(g, now);
+                (!members.is_empty()).then(|| (g.clone(), sorted(members)))
+            })
+            .collect();
+        HubSnapshot {
+            connections,
+            users,
+            groups,
+        }
+    }
+}

@@ -1,0 +1,309 @@
+//! The `json` hub protocol: each message is a JSON object followed by 0x1E.
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use super::{
+    CompletionResult, Headers, HubMessage, Invocation, ProtocolError, MAX_NESTING,
+    RECORD_SEPARATOR,
+};
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct InvocationOut<'a> {
+    #[serde(rename = "type")]
+    kind: u8,
+    #[serde(skip_serializing_if = "Headers::is_empty")]
+    headers: &'a Headers,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    invocation_id: Option<&'a str>,
+    target: &'a str,
+    arguments: &'a [Value],
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    stream_ids: &'a [String],
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct StreamItemOut<'a> {
+    #[serde(rename = "type")]
+    kind: u8,
+    #[serde(skip_serializing_if = "Headers::is_empty")]
+    headers: &'a Headers,
+    invocation_id: &'a str,
+    item: &'a Value,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct CompletionOut<'a> {
+    #[serde(rename = "type")]
+    kind: u8,
+    #[serde(skip_serializing_if = "Headers::is_empty")]
+    headers: &'a Headers,
+    invocation_id: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    result: Option<&'a Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct CancelOut<'a> {
+    #[serde(rename = "type")]
+    kind: u8,
+    #[serde(skip_serializing_if = "Headers::is_empty")]
+    headers: &'a Headers,
+    invocation_id: &'a str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct CloseOut<'a> {
+    #[serde(rename = "type")]
+    kind: u8,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<&'a str>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    allow_reconnect: bool,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SequenceOut {
+    #[serde(rename = "type")]
+    kind: u8,
+    sequence_id: u64,
+}
+
+#[derive(Serialize)]
+struct PingOut {
+    #[serde(rename = "type")]
+    kind: u8,
+}
+
+fn invocation_out(kind: u8, inv: &Invocation) -> InvocationOut<'_> {
+    InvocationOut {
+        kind,
+        headers: &inv.headers,
+        invocation_id: inv.invocation_id.as_deref(),
+        target: &inv.target,
+        arguments: &inv.arguments,
+        stream_ids: &inv.stream_ids,
+    }
+}
+
+pub(super) fn encode(message: &HubMessage) -> Result<Vec<u8>, ProtocolError> {
+    let kind = message.type_id();
+    let encoded = match message {
+        HubMessage::Invocation(inv) | HubMessage::StreamInvocation(inv) => {
+            serde_json::to_vec(&invocation_out(kind, inv))
+        }
+        HubMessage::StreamItem {
+            invocation_id,
+            item,
+            headers,
+        } => serde_json::to_vec(&StreamItemOut {
+            kind,
+            headers,
+            invocation_id,
+            item,
+        }),
+        HubMessage::Completion {
+            invocation_id,
+            result,
+            headers,
+        } => {
+            let (result, error) = match result {
+                CompletionResult::Void => (None, None),
+                CompletionResult::Value(v) => (Some(v), None),
+                CompletionResult::Error(e) => (None, Some(e.as_str())),
+            };
+            serde_json::to_vec(&CompletionOut {
+                kind,
+                headers,
+                invocation_id,
+                result,
+                error,
+            })
+        }
+        HubMessage::CancelInvocation {
+            invocation_id,
+            headers,
+        } => serde_json::to_vec(&CancelOut {
+            kind,
+            headers,
+            invocation_id,
+        }),
+        HubMessage::Ping => serde_json::to_vec(&PingOut { kind }),
+        HubMessage::Close {
+            error,
+            allow_reconnect,
+        } => serde_json::to_vec(&CloseOut {
+            kind,
+            error: error.as_deref(),
+            allow_reconnect: *allow_reconnect,
+        }),
+        HubMessage::Ack { sequence_id } | HubMessage::Sequence { sequence_id } => {
+            serde_json::to_vec(&SequenceOut {
+                kind,
+                sequence_id: *sequence_id,
+            })
+        }
+    };
+    let mut out = encoded.map_err(|e| ProtocolError::Unencodable(e.to_string()))?;
+    out.push(RECORD_SEPARATOR);
+    Ok(out)
+}
+
+/// Removes the first complete record from `buffer` and decodes it.
+pub(super) fn take_record(
+    buffer: &mut Vec<u8>,
+    max_size: usize,
+) -> Result<Option<HubMessage>, ProtocolError> {
+    let Some(end) = buffer.iter().position(|&b| b == RECORD_SEPARATOR) else {
+        return Ok(None);
+    };
+    if end > max_size {
+        return Err(ProtocolError::TooLarge {
+            size: end,
+            limit: max_size,
+        });
+    }
+    let record: Vec<u8> = buffer.drain(..=end).collect();
+    decode(&record[..end]).map(Some)
+}
+
+fn decode(record: &[u8]) -> Result<HubMessage, ProtocolError> {
+    let value: Value = serde_json::from_slice(record)
+        .map_err(|e| ProtocolError::malformed(format!("invalid JSON: {e}")))?;
+    if depth(&value) > MAX_NESTING {
+        return Err(ProtocolError::malformed("message nests too deeply"));
+    }
+    let Value::Object(mut obj) = value else {
+        return Err(ProtocolError::malformed("a message must be a JSON object"));
+    };
+    let kind = obj
+        .get("type")
+        .and_then(Value::as_i64)
+        .ok_or_else(|| ProtocolError::malformed("missing integer property 'type'"))?;
+    let headers = headers(&mut obj)?;
+    Ok(match kind {
+        1 | 4 => {
+            let inv = Invocation {
+                invocation_id: opt_string(&obj, "invocationId")?,
+                target: req_string(&obj, "target")?,
+                arguments: match obj.remove("arguments") {
+                    Some(Value::Array(a)) => a,
+                    None => Vec::new(),
+                    Some(_) => return Err(ProtocolError::malformed("'arguments' must be an array")),
+                },
+                stream_ids: match obj.remove("streamIds") {
+                    Some(Value::Array(a)) => a
+                        .into_iter()
+                        .map(|v| match v {
+                            Value::String(s) => Ok(s),
+                            _ => Err(ProtocolError::malformed("'streamIds' must hold strings")),
+                        })
+                        .collect::<Result<_, _>>()?,
+                    None | Some(Value::Null) => Vec::new(),
+                    Some(_) => return Err(ProtocolError::malformed("'streamIds' must be an array")),
+                },
+                headers,
+            };
+            if kind == 1 {
+                HubMessage::Invocation(inv)
+            } else {
+                HubMessage::StreamInvocation(inv)
+            }
+        }
+        2 => HubMessage::StreamItem {
+            invocation_id: req_string(&obj, "invocationId")?,
+            item: obj.remove("item").unwrap_or(Value::Null),
+            headers,
+        },
+        3 => {
+            let invocation_id = req_string(&obj, "invocationId")?;
+            let result = match (opt_string(&obj, "error")?, obj.remove("result")) {
+                (Some(e), _) => CompletionResult::Error(e),
+                (None, Some(v)) => CompletionResult::Value(v),
+                (None, None) => CompletionResult::Void,
+            };
+            HubMessage::Completion {
+                invocation_id,
+                result,
+                headers,
+            }
+        }
+        5 => HubMessage::CancelInvocation {
+            invocation_id: req_string(&obj, "invocationId")?,
+            headers,
+        },
+        6 => HubMessage::Ping,
+        7 => HubMessage::Close {
+            error: opt_string(&obj, "error")?,
+            allow_reconnect: match obj.get("allowReconnect") {
+                None | Some(Value::Null) => false,
+                Some(Value::Bool(b)) => *b,
+                Some(_) => return Err(ProtocolError::malformed("'allowReconnect' must be a boolean")),
+            },
+        },
+        8 => HubMessage::Ack {
+            sequence_id: req_u64(&obj, "sequenceId")?,
+        },
+        9 => HubMessage::Sequence {
+            sequence_id: req_u64(&obj, "sequenceId")?,
+        },
+        other => return Err(ProtocolError::UnknownType(other)),
+    })
+}
+
+/// Nesting depth of a value, computed without recursion so hostile input cannot overflow
+/// the stack (serde_json already bounds parsing depth; this bounds what we hand on).
+fn depth(value: &Value) -> usize {
+    let mut max = 0;
+    let mut stack = vec![(value, 1usize)];
+    while let Some((v, d)) = stack.pop() {
+        max = max.max(d);
+        match v {
+            Value::Array(a) => stack.extend(a.iter().map(|c| (c, d + 1))),
+            Value::Object(o) => stack.extend(o.values().map(|c| (c, d + 1))),
+            _ => {}
+        }
+    }
+    max
+}
+
+fn headers(obj: &mut Map<String, Value>) -> Result<Headers, ProtocolError> {
+    match obj.remove("headers") {
+        None | Some(Value::Null) => Ok(Headers::new()),
+        Some(Value::Object(map)) => map
+            .into_iter()
+            .map(|(k, v)| match v {
+                Value::String(s) => Ok((k, s)),
+                _ => Err(ProtocolError::malformed("header values must be strings")),
+            })
+            .collect(),
+        Some(_) => Err(ProtocolError::malformed("'headers' must be an object")),
+    }
+}
+
+fn opt_string(obj: &Map<String, Value>, key: &str) -> Result<Option<String>, ProtocolError> {
+    match obj.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(_) => Err(ProtocolError::malformed(format!("'{key}' must be a string"))),
+    }
+}
+
+fn req_string(obj: &Map<String, Value>, key: &str) -> Result<String, ProtocolError> {
+    opt_string(obj, key)?
+        .ok_or_else(|| ProtocolError::malformed(format!("missing string property '{key}'")))
+}
+
+fn req_u64(obj: &Map<String, Value>, key: &str) -> Result<u64, ProtocolError> {
+    obj.get(key)
+        .and_then(Value::as_u64)
+        .ok_or_else(|| ProtocolError::malformed(format!("missing integer property '{key}'")))
+}

@@ -1,0 +1,763 @@
+//! Request shape of every operation of every version, checked against a capturing HTTP server on
+//! 127.0.0.1 (a mock: it checks what the client sends, not what the service does; the behaviour
+//! is tested against the emulator in `client_operations.rs`).
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use azure_signalr_rest::{
+    AccessKey, ApiVersion, Error, HubClient, Message, Operation, RetryPolicy, ServiceClient,
+    Support,
+};
+use jsonwebtoken::{decode, Algorithm, DecodingKey, Validation};
+use serde_json::{json, Map, Value};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpListener;
+
+const KEY: &str = "request-shape-test-key";
+
+#[derive(Clone, Debug)]
+struct Captured {
+    method: String,
+    /// Path and query, as sent.
+    target: String,
+    authorization: Option<String>,
+    body: Vec<u8>,
+}
+
+impl Captured {
+    fn path(&self) -> &str {
+        self.target.split('?').next().unwrap()
+    }
+
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).expect("JSON body")
+    }
+}
+
+/// A reply of the mock: status, extra headers, body; `None` never answers.
+type Reply = Option<(u16, Vec<(&'static str, String)>, String)>;
+type Responder = Arc<dyn Fn(usize, &Captured) -> Reply + Send + Sync>;
+
+struct Mock {
+    port: u16,
+    seen: Arc<Mutex<Vec<Captured>>>,
+}
+
+impl Mock {
+    async fn start(responder: impl Fn(usize, &Captured) -> Reply + Send + Sync + 'static) -> Mock {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let responder: Responder = Arc::new(responder);
+        let count = Arc::new(AtomicUsize::new(0));
+        let seen2 = seen.clone();
+        tokio::spawn(async move {
+            loop {
+                let Ok((socket, _)) = listener.accept().await else {
+                    return;
+                };
+                let (seen, responder, count) = (seen2.clone(), responder.clone(), count.clone());
+                tokio::spawn(async move {
+                    let (read, mut write) = socket.into_split();
+                    let mut read = BufReader::new(read);
+                    loop {
+                        let mut line = String::new();
+                        if read.read_line(&mut line).await.unwrap_or(0) == 0 {
+                            return;
+                        }
+                        let mut parts = line.split_whitespace();
+                        let method = parts.next().unwrap_or_default().to_owned();
+                        let target = parts.next().unwrap_or_default().to_owned();
+                        let mut length = 0;
+                        let mut authorization = None;
+                        loop {
+                            let mut header = String::new();
+                            read.read_line(&mut header).await.unwrap();
+                            let header = header.trim_end();
+                            if header.is_empty() {
+                                break;
+                            }
+                            let (name, value) = header.split_once(':').unwrap();
+                            match name.to_ascii_lowercase().as_str() {
+                                "content-length" => length = value.trim().parse().unwrap(),
+                                "authorization" => authorization = Some(value.trim().to_owned()),
+                                _ => {}
+                            }
+                        }
+                        let mut body = vec![0; length];
+                        read.read_exact(&mut body).await.unwrap();
+                        let captured = Captured {
+                            method,
+                            target,
+                            authorization,
+                            body,
+                        };
+                        let n = count.fetch_add(1, Ordering::SeqCst);
+                        let reply = responder(n, &captured);
+                        seen.lock().unwrap().push(captured);
+                        let Some((status, headers, body)) = reply else {
+                            // Hold the connection open without answering.
+                            std::future::pending::<()>().await;
+                            return;
+                        };
+                        let mut response =
+                            format!("HTTP/1.1 {status} X\r\ncontent-length: {}\r\n", body.len());
+                        for (name, value) in headers {
+                            response.push_str(&format!("{name}: {value}\r\n"));
+                        }
+                        response.push_str("\r\n");
+                        response.push_str(&body);
+                        if write.write_all(response.as_bytes()).await.is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        Mock { port, seen }
+    }
+
+    fn seen(&self) -> Vec<Captured> {
+        self.seen.lock().unwrap().clone()
+    }
+
+    fn client(&self, version: ApiVersion) -> azure_signalr_rest::ServiceClientBuilder {
+        ServiceClient::builder()
+            .connection_string(
+                &format!(
+                    "Endpoint=http://127.0.0.1;Port={};AccessKey={KEY};Version=1.0;",
+                    self.port
+                )
+                .parse()
+                .unwrap(),
+            )
+            .api_version(version)
+            .retry_policy(RetryPolicy::none())
+    }
+}
+
+/// Replies with the status the spec documents for a success of that method and path.
+fn documented_success(_: usize, c: &Captured) -> Reply {
+    let path = c.path();
+    let status = match c.method.as_str() {
+        "HEAD" | "GET" => 200,
+        "PUT" if path.contains("/groups/") && path.contains("/connections/") => 200,
+        "PUT" if path.starts_with("/api/hubs/") => 200,
+        "PUT" => 202,
+        "DELETE" if path.starts_with("/api/hubs/") && path.contains("/users/") => 204,
+        "DELETE" if path.starts_with("/api/hubs/") => 200,
+        "DELETE" if path.contains("/groups/") && path.contains("/connections/") => 200,
+        "DELETE" if path.ends_with("/groups") => 200,
+        "DELETE" => 202,
+        "POST" if path.ends_with(":closeConnections") => 204,
+        _ => 202,
+    };
+    Some((status, vec![], String::new()))
+}
+
+/// Checks the bearer token: signed with the key, `aud` = the URL without query string.
+fn assert_authorized(c: &Captured, port: u16) {
+    let header = c.authorization.as_deref().expect("Authorization header");
+    let token = header.strip_prefix("Bearer ").expect("Bearer token");
+    let aud = format!("http://127.0.0.1:{port}{}", c.path());
+    let mut validation = Validation::new(Algorithm::HS256);
+    validation.set_audience(&[&aud]);
+    let claims = decode::<Map<String, Value>>(
+        token,
+        &DecodingKey::from_secret(KEY.as_bytes()),
+        &validation,
+    )
+    .unwrap_or_else(|e| panic!("token for {aud}: {e}"))
+    .claims;
+    assert!(claims["exp"].as_u64().unwrap() > claims["iat"].as_u64().unwrap());
+}
+
+fn msg() -> Message {
+    Message::new("newMessage", ("hello", 42, json!({"k": [1, 2]}))).unwrap()
+}
+
+/// Runs every operation on `hub`; `(operation, result)` for each.
+async fn run_all(hub: &HubClient, client: &ServiceClient) -> Vec<(Operation, Result<(), Error>)> {
+    let m = msg();
+    let ttl = Some(Duration::from_secs(30));
+    let mut out = vec![
+        (Operation::Health, client.health().await),
+        (Operation::Broadcast, hub.broadcast(&m, &["c1", "c2"]).await),
+        (Operation::SendToUser, hub.send_to_user("u 1", &m).await),
+        (
+            Operation::SendToUsers,
+            hub.send_to_users(&["u1", "u2"], &m).await,
+        ),
+        (
+            Operation::SendToGroup,
+            hub.send_to_group("g 1", &m, &["c1"]).await,
+        ),
+        (
+            Operation::SendToGroups,
+            hub.send_to_groups(&["g1", "g2"], &m, &[]).await,
+        ),
+        (
+            Operation::SendToConnection,
+            hub.send_to_connection("c1", &m).await,
+        ),
+        (
+            Operation::AddConnectionToGroup,
+            hub.add_connection_to_group("c1", "g1").await,
+        ),
+        (
+            Operation::RemoveConnectionFromGroup,
+            hub.remove_connection_from_group("c1", "g1").await,
+        ),
+        (
+            Operation::RemoveConnectionFromAllGroups,
+            hub.remove_connection_from_all_groups("c1").await,
+        ),
+        (
+            Operation::AddUserToGroup,
+            hub.add_user_to_group("u1", "g1", ttl).await,
+        ),
+        (
+            Operation::RemoveUserFromGroup,
+            hub.remove_user_from_group("u1", "g1").await,
+        ),
+        (
+            Operation::RemoveUserFromAllGroups,
+            hub.remove_user_from_all_groups("u1").await,
+        ),
+        (
+            Operation::CloseConnection,
+            hub.close_connection("c1", Some("bye now")).await,
+        ),
+        (
+            Operation::CloseAllConnections,
+            hub.close_all_connections(&["c9"], Some("r")).await,
+        ),
+        (
+            Operation::CloseGroupConnections,
+            hub.close_group_connections("g1", &[], None).await,
+        ),
+        (
+            Operation::CloseUserConnections,
+            hub.close_user_connections("u1", &[], Some("r")).await,
+        ),
+    ];
+    for (op, r) in [
+        (Operation::UserExists, hub.user_exists("u1").await),
+        (Operation::GroupExists, hub.group_exists("g1").await),
+        (
+            Operation::ConnectionExists,
+            hub.connection_exists("c1").await,
+        ),
+        (Operation::UserInGroup, hub.user_in_group("u1", "g1").await),
+    ] {
+        out.push((op, r.map(|exists| assert!(exists, "{op}"))));
+    }
+    out
+}
+
+/// `(method, path?query)` of each request the operations above make, per version.
+fn expected_requests(version: ApiVersion) -> Vec<(&'static str, &'static str)> {
+    match version {
+        ApiVersion::V1Preview => vec![
+            // broadcast with exclusions is unsupported on the preview
+            ("POST", "/api/v1-preview/hub/chat/user/u%201"),
+            ("POST", "/api/v1-preview/hub/chat/users/u1,u2"),
+            // send_to_group with exclusions is unsupported on the preview
+            ("POST", "/api/v1-preview/hub/chat/groups/g1,g2"),
+        ],
+        ApiVersion::V1 => vec![
+            ("HEAD", "/api/v1/health"),
+            ("POST", "/api/v1/hubs/chat?excluded=c1&excluded=c2"),
+            ("POST", "/api/v1/hubs/chat/users/u%201"),
+            ("POST", "/api/v1/hubs/chat/users/u1"),
+            ("POST", "/api/v1/hubs/chat/users/u2"),
+            ("POST", "/api/v1/hubs/chat/groups/g%201?excluded=c1"),
+            ("POST", "/api/v1/hubs/chat/groups/g1"),
+            ("POST", "/api/v1/hubs/chat/groups/g2"),
+            ("POST", "/api/v1/hubs/chat/connections/c1"),
+            ("PUT", "/api/v1/hubs/chat/groups/g1/connections/c1"),
+            ("DELETE", "/api/v1/hubs/chat/groups/g1/connections/c1"),
+            ("PUT", "/api/v1/hubs/chat/groups/g1/users/u1?ttl=30"),
+            ("DELETE", "/api/v1/hubs/chat/groups/g1/users/u1"),
+            ("DELETE", "/api/v1/hubs/chat/users/u1/groups"),
+            ("DELETE", "/api/v1/hubs/chat/connections/c1?reason=bye+now"),
+            ("HEAD", "/api/v1/hubs/chat/users/u1"),
+            ("HEAD", "/api/v1/hubs/chat/groups/g1"),
+            ("HEAD", "/api/v1/hubs/chat/connections/c1"),
+            ("HEAD", "/api/v1/hubs/chat/groups/g1/users/u1"),
+        ],
+        ApiVersion::V2022_06_01 => vec![
+            ("HEAD", "/api/health?api-version=2022-06-01"),
+            (
+                "POST",
+                "/api/hubs/chat/:send?api-version=2022-06-01&excluded=c1&excluded=c2",
+            ),
+            (
+                "POST",
+                "/api/hubs/chat/users/u%201/:send?api-version=2022-06-01",
+            ),
+            (
+                "POST",
+                "/api/hubs/chat/users/u1/:send?api-version=2022-06-01",
+            ),
+            (
+                "POST",
+                "/api/hubs/chat/users/u2/:send?api-version=2022-06-01",
+            ),
+            (
+                "POST",
+                "/api/hubs/chat/groups/g%201/:send?api-version=2022-06-01&excluded=c1",
+            ),
+            (
+                "POST",
+                "/api/hubs/chat/groups/g1/:send?api-version=2022-06-01",
+            ),
+            (
+                "POST",
+                "/api/hubs/chat/groups/g2/:send?api-version=2022-06-01",
+            ),
+            (
+                "POST",
+                "/api/hubs/chat/connections/c1/:send?api-version=2022-06-01",
+            ),
+            (
+                "PUT",
+                "/api/hubs/chat/groups/g1/connections/c1?api-version=2022-06-01",
+            ),
+            (
+                "DELETE",
+                "/api/hubs/chat/groups/g1/connections/c1?api-version=2022-06-01",
+            ),
+            (
+                "DELETE",
+                "/api/hubs/chat/connections/c1/groups?api-version=2022-06-01",
+            ),
+            (
+                "PUT",
+                "/api/hubs/chat/users/u1/groups/g1?api-version=2022-06-01&ttl=30",
+            ),
+            (
+                "DELETE",
+                "/api/hubs/chat/users/u1/groups/g1?api-version=2022-06-01",
+            ),
+            (
+                "DELETE",
+                "/api/hubs/chat/users/u1/groups?api-version=2022-06-01",
+            ),
+            (
+                "DELETE",
+                "/api/hubs/chat/connections/c1?api-version=2022-06-01&reason=bye+now",
+            ),
+            (
+                "POST",
+                "/api/hubs/chat/:closeConnections?api-version=2022-06-01&excluded=c9&reason=r",
+            ),
+            (
+                "POST",
+                "/api/hubs/chat/groups/g1/:closeConnections?api-version=2022-06-01",
+            ),
+            (
+                "POST",
+                "/api/hubs/chat/users/u1/:closeConnections?api-version=2022-06-01&reason=r",
+            ),
+            ("HEAD", "/api/hubs/chat/users/u1?api-version=2022-06-01"),
+            ("HEAD", "/api/hubs/chat/groups/g1?api-version=2022-06-01"),
+            (
+                "HEAD",
+                "/api/hubs/chat/connections/c1?api-version=2022-06-01",
+            ),
+            (
+                "HEAD",
+                "/api/hubs/chat/users/u1/groups/g1?api-version=2022-06-01",
+            ),
+        ],
+    }
+}
+
+#[tokio::test]
+async fn every_operation_of_every_version() {
+    for version in ApiVersion::ALL {
+        let mock = Mock::start(documented_success).await;
+        let client = mock.client(version).build().unwrap();
+        let hub = client.hub("Chat");
+        for (op, result) in run_all(&hub, &client).await {
+            let excluded_on_preview = version == ApiVersion::V1Preview
+                && matches!(op, Operation::Broadcast | Operation::SendToGroup);
+            if version.support(op) == Support::Unsupported || excluded_on_preview {
+                match result {
+                    Err(Error::Unsupported {
+                        operation,
+                        version: v,
+                    }) => {
+                        assert_eq!((operation, v), (op, version));
+                    }
+                    other => panic!("{op} on {version}: {other:?}"),
+                }
+            } else {
+                result.unwrap_or_else(|e| panic!("{op} on {version}: {e}"));
+            }
+        }
+        let mut seen: Vec<(String, String)> = mock
+            .seen()
+            .iter()
+            .map(|c| {
+                assert_authorized(c, mock.port);
+                (c.method.clone(), c.target.clone())
+            })
+            .collect();
+        // Composed sends run concurrently: compare as sets.
+        seen.sort();
+        let mut expected: Vec<(String, String)> = expected_requests(version)
+            .into_iter()
+            .map(|(m, t)| (m.to_owned(), t.to_owned()))
+            .collect();
+        expected.sort();
+        assert_eq!(seen, expected, "{version}");
+    }
+}
+
+#[tokio::test]
+async fn message_property_names_per_version() {
+    for (version, target, arguments) in [
+        (ApiVersion::V1Preview, "target", "arguments"),
+        (ApiVersion::V1, "Target", "Arguments"),
+        (ApiVersion::V2022_06_01, "target", "arguments"),
+    ] {
+        let mock = Mock::start(documented_success).await;
+        let client = mock.client(version).build().unwrap();
+        client.hub("chat").send_to_user("u", &msg()).await.unwrap();
+        let body = mock.seen()[0].json();
+        assert_eq!(
+            body,
+            json!({ target: "newMessage", arguments: ["hello", 42, {"k": [1, 2]}] }),
+            "{version}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn names_are_percent_encoded_once() {
+    let mock = Mock::start(documented_success).await;
+    let client = mock.client(ApiVersion::V2022_06_01).build().unwrap();
+    let hub = client.hub("chat");
+    let awkward = "a b/c?d#e%f&g=h+ü";
+    hub.send_to_user(awkward, &msg()).await.unwrap();
+    hub.add_user_to_group(awkward, awkward, None).await.unwrap();
+    let seen = mock.seen();
+    let encoded = "a%20b%2Fc%3Fd%23e%25f&g=h+%C3%BC";
+    assert_eq!(
+        seen[0].path(),
+        format!("/api/hubs/chat/users/{encoded}/:send")
+    );
+    assert_eq!(
+        seen[1].path(),
+        format!("/api/hubs/chat/users/{encoded}/groups/{encoded}")
+    );
+    for c in &seen {
+        assert_authorized(c, mock.port);
+    }
+}
+
+#[tokio::test]
+async fn application_is_a_parameter_or_a_hub_prefix() {
+    for (version, expected) in [
+        (
+            ApiVersion::V2022_06_01,
+            "/api/hubs/chat/users/u/:send?api-version=2022-06-01&application=myapp",
+        ),
+        (ApiVersion::V1, "/api/v1/hubs/myapp_chat/users/u"),
+        (
+            ApiVersion::V1Preview,
+            "/api/v1-preview/hub/myapp_chat/user/u",
+        ),
+    ] {
+        let mock = Mock::start(documented_success).await;
+        let client = mock.client(version).application("MyApp").build().unwrap();
+        let hub = client.hub("Chat");
+        hub.send_to_user("u", &msg()).await.unwrap();
+        assert_eq!(mock.seen()[0].target, expected, "{version}");
+        let negotiate = hub.negotiate(Default::default()).unwrap();
+        assert_eq!(
+            negotiate.url,
+            format!("http://127.0.0.1:{}/client/?hub=myapp_chat", mock.port)
+        );
+    }
+}
+
+#[tokio::test]
+async fn tokens_are_cached_per_url() {
+    let mock = Mock::start(documented_success).await;
+    let client = mock.client(ApiVersion::V1).build().unwrap();
+    let hub = client.hub("chat");
+    hub.user_exists("u1").await.unwrap();
+    hub.user_exists("u1").await.unwrap();
+    assert_eq!(client.token_minter().unwrap().signatures(), 1);
+    hub.user_exists("u2").await.unwrap();
+    assert_eq!(client.token_minter().unwrap().signatures(), 2);
+    let seen = mock.seen();
+    assert_eq!(seen[0].authorization, seen[1].authorization);
+    assert_ne!(seen[0].authorization, seen[2].authorization);
+}
+
+#[tokio::test]
+async fn local_validation_refuses_before_sending() {
+    let mock = Mock::start(documented_success).await;
+    let client = mock.client(ApiVersion::V2022_06_01).build().unwrap();
+    let cases: Vec<(Result<(), Error>, &str)> = vec![
+        (client.hub("1bad").broadcast(&msg(), &[]).await, "hub name"),
+        (
+            client.hub("chat").send_to_group("   ", &msg(), &[]).await,
+            "group name",
+        ),
+        (
+            client
+                .hub("chat")
+                .send_to_group(&"g".repeat(1025), &msg(), &[])
+                .await,
+            "group name",
+        ),
+        (client.hub("chat").send_to_user("", &msg()).await, "user id"),
+        (
+            client
+                .hub("chat")
+                .broadcast(&Message::new("", ()).unwrap(), &[])
+                .await,
+            "target",
+        ),
+        (
+            client
+                .hub("chat")
+                .broadcast(&Message::new("t", ("x".repeat(1024 * 1024),)).unwrap(), &[])
+                .await,
+            "body",
+        ),
+        (
+            client.hub("chat").send_to_users(&[], &msg()).await,
+            "user list",
+        ),
+    ];
+    for (result, rule) in cases {
+        match result {
+            Err(e @ Error::InvalidInput { .. }) => assert!(e.to_string().contains(rule), "{e}"),
+            other => panic!("{rule}: {other:?}"),
+        }
+    }
+    assert!(mock.seen().is_empty());
+
+    // Without local validation the service judges.
+    let client = mock
+        .client(ApiVersion::V2022_06_01)
+        .local_validation(false)
+        .build()
+        .unwrap();
+    client.hub("1bad").broadcast(&msg(), &[]).await.unwrap();
+    assert_eq!(mock.seen()[0].path(), "/api/hubs/1bad/:send");
+}
+
+#[tokio::test]
+async fn service_errors_are_mapped_with_their_message() {
+    let mock = Mock::start(|_, c| {
+        let user = c.path().split('/').nth(5).unwrap_or_default().to_owned();
+        Some(match user.as_str() {
+            "bad" => (400, vec![], "Invalid user id".into()),
+            "json" => (
+                400,
+                vec![("content-type", "application/json".into())],
+                r#"{"code":"InvalidUser","message":"user id too long","target":null}"#.into(),
+            ),
+            "noauth" => (401, vec![], String::new()),
+            "forbidden" => (403, vec![], String::new()),
+            "missing" => (404, vec![], String::new()),
+            "busy" => (429, vec![("retry-after", "7".into())], String::new()),
+            "broken" => (500, vec![], "boom".into()),
+            _ => (202, vec![], String::new()),
+        })
+    })
+    .await;
+    let client = mock.client(ApiVersion::V2022_06_01).build().unwrap();
+    let hub = client.hub("chat");
+    let send = |user: &'static str| {
+        let hub = hub.clone();
+        async move { hub.send_to_user(user, &msg()).await.unwrap_err() }
+    };
+    match send("bad").await {
+        Error::BadRequest {
+            operation,
+            status,
+            message,
+        } => {
+            assert_eq!(operation, Operation::SendToUser);
+            assert_eq!(status.as_u16(), 400);
+            assert_eq!(message, "Invalid user id");
+        }
+        other => panic!("{other:?}"),
+    }
+    match send("json").await {
+        Error::BadRequest { message, .. } => assert_eq!(message, "user id too long"),
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(send("noauth").await, Error::Unauthorized { .. }));
+    assert!(matches!(send("forbidden").await, Error::Forbidden { .. }));
+    assert!(matches!(send("missing").await, Error::NotFound { .. }));
+    match send("busy").await {
+        Error::Throttled { retry_after, .. } => {
+            assert_eq!(retry_after, Some(Duration::from_secs(7)))
+        }
+        other => panic!("{other:?}"),
+    }
+    match send("broken").await {
+        e @ Error::Server { .. } => {
+            assert_eq!(e.status().unwrap().as_u16(), 500);
+            assert!(e.to_string().contains("boom"));
+        }
+        other => panic!("{other:?}"),
+    }
+    // No error text carries the token or the key.
+    let all = format!("{:?}", send("bad").await);
+    assert!(!all.contains(KEY));
+    assert!(!all.contains(mock.seen()[0].authorization.as_deref().unwrap()));
+}
+
+#[tokio::test]
+async fn existence_checks_answer_false_on_404() {
+    let mock = Mock::start(|_, _| Some((404, vec![], String::new()))).await;
+    for version in [ApiVersion::V1, ApiVersion::V2022_06_01] {
+        let client = mock.client(version).build().unwrap();
+        let hub = client.hub("chat");
+        assert!(!hub.user_exists("u").await.unwrap());
+        assert!(!hub.group_exists("g").await.unwrap());
+        assert!(!hub.connection_exists("c").await.unwrap());
+        assert!(!hub.user_in_group("u", "g").await.unwrap());
+    }
+}
+
+fn retrying() -> RetryPolicy {
+    RetryPolicy::default()
+        .max_attempts(3)
+        .initial_backoff(Duration::from_millis(1))
+        .max_backoff(Duration::from_millis(5))
+}
+
+#[tokio::test]
+async fn idempotent_operations_are_retried_sends_are_not() {
+    // First request fails with 503, the rest succeed.
+    let flaky = |n: usize, c: &Captured| {
+        if n == 0 {
+            Some((503, vec![], String::new()))
+        } else {
+            documented_success(n, c)
+        }
+    };
+    let mock = Mock::start(flaky).await;
+    let client = mock
+        .client(ApiVersion::V1)
+        .retry_policy(retrying())
+        .build()
+        .unwrap();
+    assert!(client.hub("chat").user_exists("u").await.unwrap());
+    assert_eq!(mock.seen().len(), 2);
+
+    let mock = Mock::start(flaky).await;
+    let client = mock
+        .client(ApiVersion::V1)
+        .retry_policy(retrying())
+        .build()
+        .unwrap();
+    let err = client
+        .hub("chat")
+        .send_to_user("u", &msg())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Server { .. }), "{err:?}");
+    assert_eq!(
+        mock.seen().len(),
+        1,
+        "a send that may have been delivered is not repeated"
+    );
+
+    let mock = Mock::start(flaky).await;
+    let client = mock
+        .client(ApiVersion::V1)
+        .retry_policy(retrying().retry_sends(true))
+        .build()
+        .unwrap();
+    client.hub("chat").send_to_user("u", &msg()).await.unwrap();
+    assert_eq!(mock.seen().len(), 2);
+
+    // 429 means not acted on: a send is retried.
+    let mock = Mock::start(|n, c| {
+        if n == 0 {
+            Some((429, vec![("retry-after", "0".into())], String::new()))
+        } else {
+            documented_success(n, c)
+        }
+    })
+    .await;
+    let client = mock
+        .client(ApiVersion::V1)
+        .retry_policy(retrying())
+        .build()
+        .unwrap();
+    client.hub("chat").send_to_user("u", &msg()).await.unwrap();
+    assert_eq!(mock.seen().len(), 2);
+
+    // Attempts are bounded.
+    let mock = Mock::start(|_, _| Some((503, vec![], String::new()))).await;
+    let client = mock
+        .client(ApiVersion::V1)
+        .retry_policy(retrying())
+        .build()
+        .unwrap();
+    assert!(client.hub("chat").user_exists("u").await.is_err());
+    assert_eq!(mock.seen().len(), 3);
+}
+
+#[tokio::test]
+async fn per_request_timeout() {
+    let mock = Mock::start(|_, _| None).await;
+    let client = mock
+        .client(ApiVersion::V1)
+        .timeout(Duration::from_millis(200))
+        .build()
+        .unwrap();
+    match client.hub("chat").send_to_user("u", &msg()).await {
+        Err(Error::Timeout { operation, timeout }) => {
+            assert_eq!(operation, Operation::SendToUser);
+            assert_eq!(timeout, Duration::from_millis(200));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(mock.seen().len(), 1);
+}
+
+#[tokio::test]
+async fn connect_failure_is_a_transport_error() {
+    // A port nobody listens on: bind, note it, close.
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let client = ServiceClient::builder()
+        .endpoint(format!("http://127.0.0.1:{port}"))
+        .access_key(AccessKey::new(KEY))
+        .retry_policy(retrying())
+        .build()
+        .unwrap();
+    let err = client
+        .hub("chat")
+        .send_to_user("u", &msg())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Transport {
+                operation: Operation::SendToUser,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+}
