@@ -1,0 +1,214 @@
+//! The per-user config file: the connection string and hub, so they need not be typed each time
+//! (the quickstart's user-secrets, without .NET).
+//!
+//! JSON at `$ASRS_CONFIG` (a file path, for tests and scripts), else
+//! `$XDG_CONFIG_HOME/asrs/config.json`, else `~/.config/asrs/config.json`. Written with mode 0600
+//! on Unix, since it holds an access key.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{bail, Context as _};
+use azure_signalr_rest::ConnectionString;
+use clap::{Subcommand, ValueEnum};
+use serde::{Deserialize, Serialize};
+
+/// Environment variable naming the config file to use instead of the per-user one.
+pub const CONFIG_ENV: &str = "ASRS_CONFIG";
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Store a value in the config file.
+    Set {
+        /// What to set.
+        key: ConfigKey,
+        /// The value.
+        value: String,
+    },
+    /// Remove a value from the config file.
+    Unset {
+        /// What to remove.
+        key: ConfigKey,
+    },
+    /// Print the config file's path and contents (the access key redacted).
+    Show,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ConfigKey {
+    /// The connection string used when neither -c nor the environment gives one.
+    ConnectionString,
+    /// The hub used when -h/--hub is not given.
+    Hub,
+}
+
+/// The file's contents.
+#[derive(Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Config {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connection_string: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hub: Option<String>,
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field(
+                "connection_string",
+                &self.connection_string.as_ref().map(|_| "<redacted>"),
+            )
+            .field("hub", &self.hub)
+            .finish()
+    }
+}
+
+/// Where the config file is (it may not exist).
+pub fn path() -> anyhow::Result<PathBuf> {
+    if let Some(path) = non_empty_env(CONFIG_ENV) {
+        return Ok(PathBuf::from(path));
+    }
+    let dir = match non_empty_env("XDG_CONFIG_HOME") {
+        Some(dir) => PathBuf::from(dir),
+        None => match non_empty_env("HOME") {
+            Some(home) => PathBuf::from(home).join(".config"),
+            None => bail!(
+                "cannot place the config file: none of {CONFIG_ENV}, XDG_CONFIG_HOME, HOME is set"
+            ),
+        },
+    };
+    Ok(dir.join("asrs").join("config.json"))
+}
+
+fn non_empty_env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+/// The config at `path`; empty when the file does not exist.
+pub fn load(path: &Path) -> anyhow::Result<Config> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => serde_json::from_str(&text)
+            // serde_json's message gives line and column, never the file's text.
+            .with_context(|| format!("reading the config file {}", path.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Config::default()),
+        Err(e) => Err(e).with_context(|| format!("reading the config file {}", path.display())),
+    }
+}
+
+/// Writes `config` to `path` (through a temporary file, so a crash never leaves half a file).
+pub fn save(path: &Path, config: &Config) -> anyhow::Result<()> {
+    let context = || format!("writing the config file {}", path.display());
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(context)?;
+    }
+    let mut text = serde_json::to_string_pretty(config).expect("plain strings serialize");
+    text.push('\n');
+    let temporary = path.with_extension("json.tmp");
+    write_private(&temporary, text.as_bytes()).with_context(context)?;
+    std::fs::rename(&temporary, path).with_context(context)
+}
+
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path)?;
+    file.write_all(bytes)?;
+    file.sync_all()
+}
+
+pub fn run(command: ConfigCommand) -> anyhow::Result<ExitCode> {
+    let path = path()?;
+    let mut config = load(&path)?;
+    match command {
+        ConfigCommand::Set { key, value } => {
+            let value = value.trim().to_owned();
+            match key {
+                ConfigKey::ConnectionString => {
+                    // Refuse a string that would fail later; the error never quotes the key.
+                    value
+                        .parse::<ConnectionString>()
+                        .context("not saved: invalid connection string")?;
+                    config.connection_string = Some(value);
+                }
+                ConfigKey::Hub => {
+                    if value.is_empty() {
+                        bail!("not saved: the hub name is empty");
+                    }
+                    config.hub = Some(value);
+                }
+            }
+            save(&path, &config)?;
+            println!("saved {} to {}", key_name(key), path.display());
+        }
+        ConfigCommand::Unset { key } => {
+            match key {
+                ConfigKey::ConnectionString => config.connection_string = None,
+                ConfigKey::Hub => config.hub = None,
+            }
+            save(&path, &config)?;
+            println!("removed {} from {}", key_name(key), path.display());
+        }
+        ConfigCommand::Show => {
+            println!("config file: {}", path.display());
+            let connection_string = match &config.connection_string {
+                None => "(not set)".to_owned(),
+                // Display redacts the key.
+                Some(s) => match s.parse::<ConnectionString>() {
+                    Ok(cs) => cs.to_string(),
+                    Err(e) => format!("(invalid: {e})"),
+                },
+            };
+            println!("connection-string: {connection_string}");
+            println!("hub: {}", config.hub.as_deref().unwrap_or("(not set)"));
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn key_name(key: ConfigKey) -> &'static str {
+    match key {
+        ConfigKey::ConnectionString => "connection-string",
+        ConfigKey::Hub => "hub",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn save_then_load_round_trips_and_debug_redacts() {
+        let dir = std::env::temp_dir().join(format!("asrs-config-test-{}", std::process::id()));
+        let path = dir.join("nested").join("config.json");
+        let config = Config {
+            connection_string: Some("Endpoint=http://localhost;AccessKey=s3cret;".into()),
+            hub: Some("chat".into()),
+        };
+        save(&path, &config).unwrap();
+        let loaded = load(&path).unwrap();
+        assert_eq!(loaded.connection_string, config.connection_string);
+        assert_eq!(loaded.hub.as_deref(), Some("chat"));
+        assert!(!format!("{loaded:?}").contains("s3cret"));
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o077, 0, "config file readable by others: {mode:o}");
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn missing_file_is_an_empty_config() {
+        let config = load(Path::new("/nonexistent/asrs/config.json")).unwrap();
+        assert!(config.connection_string.is_none() && config.hub.is_none());
+    }
+}
