@@ -17,6 +17,7 @@ use std::fmt;
 use std::process::ExitCode;
 
 use azure_signalr_rest::ApiVersion;
+use clap::builder::TypedValueParser as _;
 use clap::{ArgAction, Args, Parser, Subcommand};
 
 /// Command-line tool for the Azure SignalR Service data-plane REST API, and a local emulator.
