@@ -310,23 +310,24 @@ impl Proxy {
                             _ = pump(&mut out_read, &mut in_write) => {}
                         }
                     };
-                    tokio::select! {
-                        _ = pipe => {}
-                        _ = async {
-                            loop {
-                                if changes.changed().await.is_err() {
-                                    std::future::pending::<()>().await;
-                                }
-                                let (current, cut) = *changes.borrow();
-                                if current > born {
-                                    if cut {
-                                        return;
-                                    }
-                                    // Frozen: hold the sockets open, pass nothing.
-                                    std::future::pending::<()>().await;
-                                }
+                    let watcher = async {
+                        loop {
+                            if changes.changed().await.is_err() {
+                                std::future::pending::<()>().await;
                             }
-                        } => {}
+                            let (current, cut) = *changes.borrow();
+                            if current > born {
+                                return cut;
+                            }
+                        }
+                    };
+                    let frozen = tokio::select! {
+                        _ = pipe => false,
+                        cut = watcher => !cut,
+                    };
+                    if frozen {
+                        // Hold the sockets open, passing nothing.
+                        std::future::pending::<()>().await;
                     }
                     // Dropping the halves closes both sockets.
                 });
@@ -582,7 +583,10 @@ async fn listener_debug_shows_no_secrets() {
         .await
         .unwrap();
     let debug = format!("{listener:?}");
-    assert!(debug.contains(&listener.connection_id().unwrap()), "{debug}");
+    assert!(
+        debug.contains(&listener.connection_id().unwrap()),
+        "{debug}"
+    );
     assert!(!debug.contains(emu.access_key()));
     assert!(!debug.contains("eyJ"), "no JWT in {debug}");
     listener.close().await;
@@ -598,7 +602,10 @@ async fn bad_configurations_are_refused_before_connecting() {
         .connect()
         .await
         .unwrap_err();
-    assert!(sse_msgpack.to_string().contains("binary transport"), "{sse_msgpack}");
+    assert!(
+        sse_msgpack.to_string().contains("binary transport"),
+        "{sse_msgpack}"
+    );
 
     let nothing = Listener::builder().connect().await.unwrap_err();
     assert!(matches!(nothing, ListenerError::Config(_)));
@@ -608,8 +615,12 @@ async fn bad_configurations_are_refused_before_connecting() {
         .unwrap_err();
     assert!(matches!(bad, ListenerError::Client(_)), "{bad:?}");
 
-    let bad_hub = Listener::connect("Endpoint=http://127.0.0.1;Port=9;AccessKey=k;", "9hub", None)
-        .await
-        .unwrap_err();
+    let bad_hub = Listener::connect(
+        "Endpoint=http://127.0.0.1;Port=9;AccessKey=k;",
+        "9hub",
+        None,
+    )
+    .await
+    .unwrap_err();
     assert!(bad_hub.to_string().contains("hub"), "{bad_hub}");
 }

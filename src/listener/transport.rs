@@ -205,7 +205,11 @@ async fn open_websocket(url: Url, access_token: &Token) -> Result<Opened, String
     Ok((rx, Sender::WebSocket(sink), reader))
 }
 
-async fn open_sse(http: &reqwest::Client, url: Url, access_token: &Token) -> Result<Opened, String> {
+async fn open_sse(
+    http: &reqwest::Client,
+    url: Url,
+    access_token: &Token,
+) -> Result<Opened, String> {
     let response = http
         .get(url.clone())
         .bearer_auth(access_token.expose_secret())
@@ -226,7 +230,10 @@ async fn open_sse(http: &reqwest::Client, url: Url, access_token: &Token) -> Res
         while let Some(part) = body.next().await {
             let events = match part {
                 Ok(bytes) => parser.push(&bytes),
-                Err(e) => Err(format!("Server-Sent Events receive failed: {}", describe(e))),
+                Err(e) => Err(format!(
+                    "Server-Sent Events receive failed: {}",
+                    describe(e)
+                )),
             };
             match events {
                 Ok(events) => {
@@ -370,7 +377,10 @@ mod tests {
         let mut p = SseParser::default();
         assert!(p.push(b":\r\n\r\n").unwrap().is_empty());
         assert!(p.push(b"data: {\"type\":6}\x1e").unwrap().is_empty());
-        assert_eq!(p.push(b"\r\n\r\n").unwrap(), vec![b"{\"type\":6}\x1e".to_vec()]);
+        assert_eq!(
+            p.push(b"\r\n\r\n").unwrap(),
+            vec![b"{\"type\":6}\x1e".to_vec()]
+        );
         let two = p.push(b"data: a\ndata:b\n\ndata: c\n\n").unwrap();
         assert_eq!(two, vec![b"a\nb".to_vec(), b"c".to_vec()]);
     }
