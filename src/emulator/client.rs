@@ -29,7 +29,8 @@ use super::state::{Activity, CloseRequest, ConnHandle, Inner, Negotiated, Transp
 use super::upstream::{self, UpstreamEvent};
 use super::ConnectionInfo;
 use crate::protocol::{
-    HandshakeReader, HandshakeRequest, HandshakeResponse, HubMessage, HubProtocol, MessageReader,
+    HandshakeReader, HandshakeRecord, HandshakeRequest, HandshakeResponse, HubMessage, HubProtocol,
+    MessageReader,
 };
 
 /// Frames from an HTTP-transport client waiting for the session.
@@ -506,7 +507,7 @@ async fn handshake(
     let mut reader = HandshakeReader::new();
     let deadline = tokio::time::sleep(inner.config.handshake_timeout);
     tokio::pin!(deadline);
-    let (record, rest) = loop {
+    let HandshakeRecord { record, rest } = loop {
         tokio::select! {
             data = inbound.recv() => {
                 let data = data?;

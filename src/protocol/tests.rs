@@ -303,7 +303,7 @@ fn handshake_records() {
     );
     let mut reader = HandshakeReader::new();
     assert_eq!(reader.take(b"{\"protocol\":\"json\",").unwrap(), None);
-    let (record, rest) = reader
+    let HandshakeRecord { record, rest } = reader
         .take(b"\"version\":1}\x1e{\"type\":6}\x1e")
         .unwrap()
         .unwrap();

@@ -9,8 +9,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use azure_signalr_rest::emulator::{Emulator, EmulatorHandle};
 use azure_signalr_rest::protocol::{
-    HandshakeReader, HandshakeRequest, HandshakeResponse, HubMessage, HubProtocol, Invocation,
-    MessageReader, DEFAULT_MAX_MESSAGE_SIZE,
+    HandshakeReader, HandshakeRecord, HandshakeRequest, HandshakeResponse, HubMessage, HubProtocol,
+    Invocation, MessageReader, DEFAULT_MAX_MESSAGE_SIZE,
 };
 use futures::{SinkExt, StreamExt};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
@@ -200,7 +200,8 @@ impl WsClient {
                 .expect("handshake answer in time")
                 .expect("socket open")
                 .expect("frame");
-            if let Some((record, rest)) = reader.take(&frame.into_data()).unwrap() {
+            if let Some(HandshakeRecord { record, rest }) = reader.take(&frame.into_data()).unwrap()
+            {
                 assert_eq!(
                     HandshakeResponse::parse(&record).unwrap(),
                     HandshakeResponse::ok()
