@@ -233,8 +233,8 @@ pub struct Delivery {
     pub user_id: Option<String>,
     /// The invoked client method.
     pub target: String,
-    /// The arguments.
-    pub arguments: Vec<Value>,
+    /// The arguments (shared with every other receiver of the same message).
+    pub arguments: Arc<Vec<Value>>,
     /// When it was written to the transport.
     pub at: SystemTime,
 }
