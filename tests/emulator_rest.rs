@@ -744,7 +744,7 @@ async fn unauthorized_requests_get_401_with_a_reason() {
     let path = "/api/v1/hubs/chat";
     let url = format!("{}{path}", emu.endpoint());
     let key = emu.access_key().to_string();
-    let http = reqwest::Client::new();
+    let http = http();
     let call = |token: Option<String>| {
         let mut r = http.post(&url).json(&json!({"target": "x"}));
         if let Some(t) = token {
@@ -962,7 +962,7 @@ async fn invalid_requests_get_400_naming_the_rule() {
     assert_eq!(r.error_code.as_deref(), Some("BadRequest"));
     // Not JSON at all.
     let (url, token) = rest_url(&emu, "/api/v1/hubs/chat");
-    let r = reqwest::Client::new()
+    let r = http()
         .post(&url)
         .bearer_auth(token)
         .body("{not json")
@@ -1118,7 +1118,7 @@ async fn garbage_from_clients_never_breaks_the_emulator() {
         b"\"just a string\"".to_vec(),
         b"{\"target\":{}}".to_vec(),
     ] {
-        let r = reqwest::Client::new()
+        let r = http()
             .post(&url)
             .bearer_auth(&token)
             .body(body)
@@ -1130,7 +1130,7 @@ async fn garbage_from_clients_never_breaks_the_emulator() {
     let r = rest(&emu, "GET", "/api/v1/hubs/chat/%ff%fe/x/y/z", None).await;
     assert_eq!(r.status, 404);
     // Negotiate without a token, with a bad hub.
-    let r = reqwest::Client::new()
+    let r = http()
         .post(format!(
             "{}/client/negotiate?hub=chat&negotiateVersion=1",
             emu.endpoint()
@@ -1139,7 +1139,7 @@ async fn garbage_from_clients_never_breaks_the_emulator() {
         .await
         .unwrap();
     assert_eq!(r.status(), 401);
-    let r = reqwest::Client::new()
+    let r = http()
         .post(format!(
             "{}/client/negotiate?hub=9&negotiateVersion=1",
             emu.endpoint()
@@ -1177,7 +1177,7 @@ async fn negotiate_version_zero_uses_the_connection_id() {
     let emu = start().await;
     let aud = format!("{}/client/?hub=chat", emu.endpoint());
     let t = token(emu.access_key(), &aud, Some("zed"), None);
-    let reply: Value = reqwest::Client::new()
+    let reply: Value = http()
         .post(format!(
             "{}/client/negotiate?hub=chat&access_token={t}",
             emu.endpoint()

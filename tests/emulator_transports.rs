@@ -12,7 +12,7 @@ async fn long_polling_round_trip() {
     let emu = start().await;
     let (id, connection_token, token) = negotiate(&emu, "chat", Some("lp")).await;
     let url = format!("{}/client/?hub=chat&id={connection_token}", emu.endpoint());
-    let http = reqwest::Client::new();
+    let http = http();
     // The first poll establishes the connection and returns at once without data.
     let first = http.get(&url).bearer_auth(&token).send().await.unwrap();
     assert_eq!(first.status(), 200);
@@ -84,7 +84,7 @@ async fn long_polling_round_trip() {
 #[tokio::test]
 async fn server_sent_events_frame_records_and_refuse_messagepack() {
     let emu = start().await;
-    let http = reqwest::Client::new();
+    let http = http();
     for (protocol, accepted) in [("json", true), ("messagepack", false)] {
         let (_, connection_token, token) = negotiate(&emu, "chat", None).await;
         let url = format!("{}/client/?hub=chat&id={connection_token}", emu.endpoint());
