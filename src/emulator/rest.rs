@@ -1,8 +1,10 @@
 //! The data-plane REST API of the three published versions, on one port.
 //!
 //! Paths are matched segment by segment here rather than by the router: the 2022-06-01 API
-//! has literal `:send` / `:closeConnections` segments, which axum 0.8 refuses in route
-//! patterns, and the 1.0 API accepts two orders of the same resources.
+//! has literal `:send` / `:closeConnections` segments, which axum 0.8 rejects in route
+//! patterns unless its 0.7-migration checks are switched off; segments are compared after
+//! percent-decoding (`%3Asend`, user ids with `/`); and the 1.0 API accepts two orders of
+//! the same resources.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -563,7 +565,7 @@ async fn execute(
     };
 
     match route.op {
-        Op::Health => unreachable!("handled above"),
+        Op::Health => Ok(StatusCode::OK), // answered above, before authentication
         Op::SendAll | Op::SendUsers(_) | Op::SendConnection(_) | Op::SendGroups(_) => {
             match &route.op {
                 Op::SendUsers(users) => {

@@ -317,3 +317,29 @@ fn handshake_records() {
         HandshakeResponse::ok()
     );
 }
+
+#[test]
+fn many_tiny_pushes_and_records_stay_linear() {
+    // 200k one-byte pushes of an unterminated record, then 100k records in one push: both
+    // would take minutes if the reader rescanned or shifted its buffer each time.
+    let started = std::time::Instant::now();
+    let mut reader = MessageReader::new(HubProtocol::Json, 1024 * 1024);
+    for _ in 0..200_000 {
+        reader.push(b" ").unwrap();
+        assert_eq!(reader.next_message().unwrap(), None);
+    }
+    let mut reader = HubProtocol::Json.reader();
+    let batch: Vec<u8> = b"{\"type\":6}\x1e".repeat(100_000);
+    reader.push(&batch).unwrap();
+    let mut count = 0;
+    while let Some(m) = reader.next_message().unwrap() {
+        assert_eq!(m, HubMessage::Ping);
+        count += 1;
+    }
+    assert_eq!(count, 100_000);
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(20),
+        "{:?}",
+        started.elapsed()
+    );
+}
