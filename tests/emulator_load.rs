@@ -62,11 +62,19 @@ async fn broadcasts_reach_every_receiver() {
         })
         .collect();
     for n in 0..messages {
-        let r = rest(&emu, "POST", "/api/v1/hubs/load", msg("tick", json!([n, payload]))).await;
+        let r = rest(
+            &emu,
+            "POST",
+            "/api/v1/hubs/load",
+            msg("tick", json!([n, payload])),
+        )
+        .await;
         assert_eq!(r.status, 202);
     }
     for reader in readers {
-        reader.await.expect("every receiver got every message in order");
+        reader
+            .await
+            .expect("every receiver got every message in order");
     }
     let elapsed = started.elapsed();
     let deliveries = clients * messages;
