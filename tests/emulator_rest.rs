@@ -960,8 +960,17 @@ async fn invalid_requests_get_400_naming_the_rule() {
     assert_eq!(r.status, 400);
     assert!(r.content_type.starts_with("application/json"));
     assert_eq!(r.error_code.as_deref(), Some("BadRequest"));
-    assert!(r.body.starts_with("{\"code\":\"BadRequest\",\"message\":\""), "{}", r.body);
-    assert!(r.body.ends_with(",\"target\":null,\"details\":null}"), "{}", r.body);
+    assert!(
+        r.body
+            .starts_with("{\"code\":\"BadRequest\",\"message\":\""),
+        "{}",
+        r.body
+    );
+    assert!(
+        r.body.ends_with(",\"target\":null,\"details\":null}"),
+        "{}",
+        r.body
+    );
     // Not JSON at all.
     let (url, token) = rest_url(&emu, "/api/v1/hubs/chat");
     let r = http()
