@@ -598,6 +598,16 @@ async fn user_group_membership_ttl_and_lifetimes() {
             .status,
         404
     );
+
+    // Only the latest 100 groups without ttl are kept per user.
+    for i in 0..101 {
+        let path = format!("/api/v1/hubs/chat/groups/cap{i}/users/carol");
+        assert_eq!(rest(&emu, "PUT", &path, None).await.status, 202);
+    }
+    let member = |i: usize| format!("/api/v1/hubs/chat/groups/cap{i}/users/carol");
+    assert_eq!(rest(&emu, "HEAD", &member(0), None).await.status, 404);
+    assert_eq!(rest(&emu, "HEAD", &member(1), None).await.status, 200);
+    assert_eq!(rest(&emu, "HEAD", &member(100), None).await.status, 200);
     drop(a1);
     emu.shutdown().await;
 }
