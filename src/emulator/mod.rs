@@ -7,6 +7,15 @@
 //! The handle also lets a test look inside: which connections, users and groups a hub has,
 //! and what was delivered to whom.
 //!
+//! Where it differs from the service, knowingly:
+//! - no throttling (never 429), no per-unit connection or message quotas, no CORS;
+//! - stateful reconnect (Ack/Sequence) is decoded but not honoured;
+//! - upstream requests always carry a JSON body (`{"type":1,"target",...}` for messages, `{}`
+//!   for connection events), also for MessagePack clients;
+//! - a client that stops reading is closed once its outbound queue
+//!   ([`EmulatorBuilder::outbound_queue`]) is full, without a Close message (it could not read
+//!   one).
+//!
 //! ```
 //! use std::time::Duration;
 //! use azure_signalr_rest::emulator::Emulator;
