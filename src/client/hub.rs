@@ -64,11 +64,21 @@ impl HubClient {
     }
 
     /// The hub name as used in requests (lower-cased).
+    ///
+    /// ```
+    /// let client = azure_signalr_rest::ServiceClient::from_connection_string("Endpoint=https://h;AccessKey=k").unwrap();
+    /// assert_eq!(client.hub("MyHub").name(), "myhub");
+    /// ```
     pub fn name(&self) -> &str {
         &self.name
     }
 
     /// The client this hub belongs to.
+    ///
+    /// ```
+    /// let client = azure_signalr_rest::ServiceClient::from_connection_string("Endpoint=https://h;AccessKey=k").unwrap();
+    /// assert_eq!(client.hub("chat").service().rest_endpoint(), "https://h");
+    /// ```
     pub fn service(&self) -> &ServiceClient {
         &self.service
     }
