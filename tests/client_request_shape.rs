@@ -494,6 +494,28 @@ async fn application_is_a_parameter_or_a_hub_prefix() {
 }
 
 #[tokio::test]
+async fn preview_lists_fall_back_to_single_sends_for_names_with_commas() {
+    let mock = Mock::start(documented_success).await;
+    let client = mock.client(ApiVersion::V1Preview).build().unwrap();
+    let hub = client.hub("chat");
+    hub.send_to_users(&["a,b", "c"], &msg()).await.unwrap();
+    hub.send_to_groups(&["g,1", "g2"], &msg(), &[])
+        .await
+        .unwrap();
+    let mut seen: Vec<String> = mock.seen().iter().map(|c| c.target.clone()).collect();
+    seen.sort();
+    assert_eq!(
+        seen,
+        [
+            "/api/v1-preview/hub/chat/group/g,1",
+            "/api/v1-preview/hub/chat/group/g2",
+            "/api/v1-preview/hub/chat/user/a,b",
+            "/api/v1-preview/hub/chat/user/c",
+        ]
+    );
+}
+
+#[tokio::test]
 async fn tokens_are_cached_per_url() {
     let mock = Mock::start(documented_success).await;
     let client = mock.client(ApiVersion::V1).build().unwrap();
