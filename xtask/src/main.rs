@@ -1,1 +1,251 @@
-fn main() {}
+//! Project chores: `cargo xtask regen`, `cargo xtask spec-diff`, `cargo xtask test`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(about = "Project chores for azure-signalr-rest")]
+struct Cli {
+    #[command(subcommand)]
+    command: Chore,
+}
+
+#[derive(Subcommand)]
+enum Chore {
+    /// Rebuild the raw clients, update the snapshots and summarize what changed.
+    Regen,
+    /// Compare a published API description against the vendored spec of a version.
+    /// Exits 1 when they differ, 0 when they agree.
+    SpecDiff {
+        /// A Swagger 2.0 or OpenAPI 3.0 document (JSON).
+        file: PathBuf,
+        /// The API version to compare with: 1.0-preview, 1.0 or 2022-06-01.
+        #[arg(long)]
+        version: String,
+    },
+    /// Run every check CI runs: Node packages for the official-client tests, rustfmt, clippy
+    /// and the whole test suite.
+    Test,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Chore::Regen => regen(),
+        Chore::SpecDiff { file, version } => spec_diff(&file, &version),
+        Chore::Test => test(),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives in the workspace")
+        .to_path_buf()
+}
+
+const SNAPSHOTS: &str = "tests/snapshots";
+
+/// Operations of a surface snapshot: route -> its signature block.
+fn surface_operations(text: &str) -> BTreeMap<String, String> {
+    // Skip insta's front matter (between the first two `---` lines).
+    let body = match text.splitn(3, "---\n").collect::<Vec<_>>().as_slice() {
+        [_, _, body] => body.to_string(),
+        _ => text.to_string(),
+    };
+    body.split("\n\n")
+        .filter_map(|block| {
+            let block = block.trim();
+            let (route, rest) = block.split_once('\n')?;
+            Some((route.to_string(), rest.to_string()))
+        })
+        .collect()
+}
+
+fn read_surfaces(dir: &Path) -> Result<BTreeMap<String, BTreeMap<String, String>>> {
+    let mut out = BTreeMap::new();
+    if !dir.exists() {
+        return Ok(out);
+    }
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        let name = path.file_name().unwrap_or_default().to_string_lossy().to_string();
+        if let Some(module) = name
+            .strip_prefix("generated_surface__")
+            .and_then(|n| n.strip_suffix("_surface.snap"))
+        {
+            let text = std::fs::read_to_string(&path)?;
+            out.insert(module.to_string(), surface_operations(&text));
+        }
+    }
+    Ok(out)
+}
+
+fn regen() -> Result<ExitCode> {
+    let root = root();
+    let before = read_surfaces(&root.join(SNAPSHOTS))?;
+    let status = Command::new(env!("CARGO"))
+        .args(["test", "--quiet", "--test", "generated_surface"])
+        .env("INSTA_UPDATE", "always")
+        .env("INSTA_FORCE_PASS", "1")
+        .current_dir(&root)
+        .status()
+        .context("running cargo test")?;
+    if !status.success() {
+        bail!("the build or the snapshot tests failed");
+    }
+    let after = read_surfaces(&root.join(SNAPSHOTS))?;
+    let mut changed_any = false;
+    let modules: std::collections::BTreeSet<&String> = before.keys().chain(after.keys()).collect();
+    for module in modules {
+        let empty = BTreeMap::new();
+        let old = before.get(module).unwrap_or(&empty);
+        let new = after.get(module).unwrap_or(&empty);
+        let mut lines = Vec::new();
+        for (route, sig) in new {
+            match old.get(route) {
+                None => lines.push(format!("  + {route}")),
+                Some(prev) if prev != sig => lines.push(format!("  ~ {route}")),
+                Some(_) => {}
+            }
+        }
+        for route in old.keys().filter(|r| !new.contains_key(*r)) {
+            lines.push(format!("  - {route}"));
+        }
+        if lines.is_empty() {
+            println!("{module}: {} operations, unchanged", new.len());
+        } else {
+            changed_any = true;
+            println!("{module}: {} operations", new.len());
+            for line in lines {
+                println!("{line}");
+            }
+        }
+    }
+    if changed_any {
+        println!("snapshots updated: review `git diff {SNAPSHOTS}`");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn vendored_spec(version: &str) -> Result<PathBuf> {
+    let dir = root().join("specs");
+    let mut known = Vec::new();
+    for entry in std::fs::read_dir(&dir)? {
+        let path = entry?.path();
+        if path.extension().is_some_and(|e| e == "json") {
+            let spec = asrs_codegen::load(&path)?;
+            if spec.api_version() == version {
+                return Ok(path);
+            }
+            known.push(spec.api_version().to_string());
+        }
+    }
+    known.sort();
+    bail!(
+        "no vendored spec has version `{version}` (known: {})",
+        known.join(", ")
+    )
+}
+
+fn spec_diff(file: &Path, version: &str) -> Result<ExitCode> {
+    let vendored_path = vendored_spec(version)?;
+    let vendored = asrs_codegen::load(&vendored_path)?;
+    let published = asrs_codegen::load(file)?;
+    let diff = asrs_codegen::operations::diff(
+        &asrs_codegen::operations::list(&vendored.openapi),
+        &asrs_codegen::operations::list(&published.openapi),
+    );
+    if diff.is_empty() {
+        println!(
+            "{} agrees with {} ({version})",
+            file.display(),
+            vendored_path.display()
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!(
+        "{} differs from {} ({version}): {} added, {} removed, {} changed",
+        file.display(),
+        vendored_path.display(),
+        diff.added.len(),
+        diff.removed.len(),
+        diff.changed.len()
+    );
+    print!("{diff}");
+    Ok(ExitCode::from(1))
+}
+
+fn run(cmd: &mut Command) -> Result<()> {
+    eprintln!("$ {cmd:?}");
+    let status = cmd
+        .current_dir(root())
+        .status()
+        .with_context(|| format!("starting {cmd:?}"))?;
+    if !status.success() {
+        bail!("{cmd:?} failed: {status}");
+    }
+    Ok(())
+}
+
+fn test() -> Result<ExitCode> {
+    let root = root();
+    let node = root.join("tests/node");
+    if node.join("package.json").exists() {
+        run(Command::new("npm").args(["ci", "--no-audit", "--no-fund", "--prefix"]).arg(&node))?;
+    }
+    let cargo = env!("CARGO");
+    run(Command::new(cargo).args(["fmt", "--all", "--check"]))?;
+    run(Command::new(cargo).args([
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--all-features",
+        "--",
+        "-D",
+        "warnings",
+    ]))?;
+    run(Command::new(cargo).args(["test", "--workspace", "--all-features"]))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn surface_operations_reads_blocks_after_front_matter() {
+        let snap = "---\nsource: tests/generated_surface.rs\nexpression: surface\n---\nPOST /a\n  a\n    -> R\n\nHEAD /b\n  b\n    -> R\n";
+        let ops = surface_operations(snap);
+        assert_eq!(ops.keys().collect::<Vec<_>>(), ["HEAD /b", "POST /a"]);
+        assert_eq!(ops["POST /a"], "  a\n    -> R");
+    }
+
+    #[test]
+    fn spec_diff_agrees_with_itself_and_flags_a_modified_copy() {
+        let path = vendored_spec("1.0").unwrap();
+        assert_eq!(spec_diff(&path, "1.0").unwrap(), ExitCode::SUCCESS);
+
+        let mut doc: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let paths = doc["paths"].as_object_mut().unwrap();
+        let removed = paths.keys().next().unwrap().clone();
+        paths.remove(&removed);
+        let copy = std::env::temp_dir().join(format!("spec-diff-{}.json", std::process::id()));
+        std::fs::write(&copy, serde_json::to_string(&doc).unwrap()).unwrap();
+        let code = spec_diff(&copy, "1.0").unwrap();
+        std::fs::remove_file(&copy).unwrap();
+        assert_eq!(code, ExitCode::from(1));
+    }
+}
