@@ -195,10 +195,12 @@ impl EmulatorBuilder {
                 addr: self.config.bind.clone(),
                 source,
             })?;
-        let local_addr = listener.local_addr().map_err(|source| EmulatorError::Bind {
-            addr: self.config.bind.clone(),
-            source,
-        })?;
+        let local_addr = listener
+            .local_addr()
+            .map_err(|source| EmulatorError::Bind {
+                addr: self.config.bind.clone(),
+                source,
+            })?;
         let inner = Arc::new(Inner::new(self.config));
         let app = rest::router(inner.clone()).merge(client::router(inner.clone()));
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
@@ -367,12 +369,7 @@ impl EmulatorHandle {
         timeout: Duration,
     ) -> Result<ConnectionInfo, WaitTimeout> {
         let mut events = self.inner.events.subscribe();
-        let current = || {
-            self.inner
-                .all_connections()
-                .into_iter()
-                .find(|c| filter(c))
-        };
+        let current = || self.inner.all_connections().into_iter().find(|c| filter(c));
         if let Some(found) = current() {
             return Ok(found);
         }

@@ -143,7 +143,11 @@ fn match_route(method: &Method, path: &str) -> Result<Route, Miss> {
     match s.as_slice() {
         // ---- 1.0-preview ----
         ["api", "v1-preview", "hub", hub] => {
-            if is(&Method::POST) { found(Preview, Some(hub), Op::SendAll) } else { none }
+            if is(&Method::POST) {
+                found(Preview, Some(hub), Op::SendAll)
+            } else {
+                none
+            }
         }
         ["api", "v1-preview", "hub", hub, kind, list] if is(&Method::POST) => match *kind {
             "user" => found(Preview, Some(hub), Op::SendUsers(vec![list.to_string()])),
@@ -154,10 +158,18 @@ fn match_route(method: &Method, path: &str) -> Result<Route, Miss> {
         },
         // ---- 1.0 ----
         ["api", "v1", "health"] => {
-            if get_or_head { found(V1, None, Op::Health) } else { none }
+            if get_or_head {
+                found(V1, None, Op::Health)
+            } else {
+                none
+            }
         }
         ["api", "v1", "hubs", hub] => {
-            if is(&Method::POST) { found(V1, Some(hub), Op::SendAll) } else { none }
+            if is(&Method::POST) {
+                found(V1, Some(hub), Op::SendAll)
+            } else {
+                none
+            }
         }
         ["api", "v1", "hubs", hub, "users", user] => match method {
             m if m == Method::POST => found(V1, Some(hub), Op::SendUsers(vec![user.to_string()])),
@@ -207,13 +219,21 @@ fn match_route(method: &Method, path: &str) -> Result<Route, Miss> {
         }
         // ---- 2022-06-01 ----
         ["api", "health"] => {
-            if get_or_head { found(V2022, None, Op::Health) } else { none }
+            if get_or_head {
+                found(V2022, None, Op::Health)
+            } else {
+                none
+            }
         }
         ["api", "hubs", hub, action @ (":send" | ":closeConnections")] => {
             if !is(&Method::POST) {
                 return none;
             }
-            let op = if *action == ":send" { Op::SendAll } else { Op::CloseAll };
+            let op = if *action == ":send" {
+                Op::SendAll
+            } else {
+                Op::CloseAll
+            };
             found(V2022, Some(hub), op)
         }
         ["api", "hubs", hub, "connections", conn] => match method {
@@ -232,7 +252,11 @@ fn match_route(method: &Method, path: &str) -> Result<Route, Miss> {
         }
         ["api", "hubs", hub, "connections", conn, "groups"] => {
             if is(&Method::DELETE) {
-                found(V2022, Some(hub), Op::RemoveConnFromAllGroups(conn.to_string()))
+                found(
+                    V2022,
+                    Some(hub),
+                    Op::RemoveConnFromAllGroups(conn.to_string()),
+                )
             } else {
                 none
             }
@@ -258,7 +282,9 @@ fn match_route(method: &Method, path: &str) -> Result<Route, Miss> {
         ["api", "hubs", hub, "groups", group, "connections", conn] => {
             let (group, conn) = (group.to_string(), conn.to_string());
             match method {
-                m if m == Method::PUT => found(V2022, Some(hub), Op::AddConnToGroup { group, conn }),
+                m if m == Method::PUT => {
+                    found(V2022, Some(hub), Op::AddConnToGroup { group, conn })
+                }
                 m if m == Method::DELETE => {
                     found(V2022, Some(hub), Op::RemoveConnFromGroup { group, conn })
                 }
@@ -285,7 +311,11 @@ fn match_route(method: &Method, path: &str) -> Result<Route, Miss> {
         }
         ["api", "hubs", hub, "users", user, "groups"] => {
             if is(&Method::DELETE) {
-                found(V2022, Some(hub), Op::RemoveUserFromAllGroups(user.to_string()))
+                found(
+                    V2022,
+                    Some(hub),
+                    Op::RemoveUserFromAllGroups(user.to_string()),
+                )
             } else {
                 none
             }
@@ -315,7 +345,8 @@ pub(crate) fn valid_hub_name(name: &str) -> bool {
     };
     first.is_ascii_alphabetic()
         && name.len() <= 128
-        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '`' | ',' | '.' | '[' | ']'))
+        && chars
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '`' | ',' | '.' | '[' | ']'))
 }
 
 const HUB_RULE: &str = "must match ^[A-Za-z][A-Za-z0-9_`,.[\\]]{0,127}$";
@@ -440,7 +471,9 @@ async fn handle(State(inner): State<Arc<Inner>>, request: Request) -> Response {
                 Version::V1
             };
             let err = match miss {
-                Miss::NotFound => ApiError::new(StatusCode::NOT_FOUND, "NotFound", "no such API path"),
+                Miss::NotFound => {
+                    ApiError::new(StatusCode::NOT_FOUND, "NotFound", "no such API path")
+                }
                 Miss::MethodNotAllowed => ApiError::new(
                     StatusCode::METHOD_NOT_ALLOWED,
                     "MethodNotAllowed",
@@ -521,16 +554,17 @@ async fn execute(
         if exists {
             Ok(StatusCode::OK)
         } else {
-            Err(ApiError::new(StatusCode::NOT_FOUND, "NotFound", "not found"))
+            Err(ApiError::new(
+                StatusCode::NOT_FOUND,
+                "NotFound",
+                "not found",
+            ))
         }
     };
 
     match route.op {
         Op::Health => unreachable!("handled above"),
-        Op::SendAll
-        | Op::SendUsers(_)
-        | Op::SendConnection(_)
-        | Op::SendGroups(_) => {
+        Op::SendAll | Op::SendUsers(_) | Op::SendConnection(_) | Op::SendGroups(_) => {
             match &route.op {
                 Op::SendUsers(users) => {
                     if users.is_empty() {
@@ -681,7 +715,9 @@ mod tests {
 
     #[test]
     fn message_binding_is_case_insensitive() {
-        let (t, a) = parse_message(br#"{"Target":"go","Arguments":[1,"x"]}"#).ok().unwrap();
+        let (t, a) = parse_message(br#"{"Target":"go","Arguments":[1,"x"]}"#)
+            .ok()
+            .unwrap();
         assert_eq!(t, "go");
         assert_eq!(a, vec![json!(1), json!("x")]);
         assert!(parse_message(br#"{"target":""}"#).is_err());
@@ -692,12 +728,20 @@ mod tests {
 
     #[test]
     fn alternate_path_orders_match_the_same_operation() {
-        let a = match_route(&Method::PUT, "/api/v1/hubs/h/groups/g/users/u").ok().unwrap();
-        let b = match_route(&Method::PUT, "/api/v1/hubs/h/users/u/groups/g").ok().unwrap();
+        let a = match_route(&Method::PUT, "/api/v1/hubs/h/groups/g/users/u")
+            .ok()
+            .unwrap();
+        let b = match_route(&Method::PUT, "/api/v1/hubs/h/users/u/groups/g")
+            .ok()
+            .unwrap();
         for r in [a, b] {
-            assert!(matches!(r.op, Op::AddUserToGroup { ref group, ref user } if group == "g" && user == "u"));
+            assert!(
+                matches!(r.op, Op::AddUserToGroup { ref group, ref user } if group == "g" && user == "u")
+            );
         }
-        let r = match_route(&Method::POST, "/api/hubs/h/groups/g%20x/:send").ok().unwrap();
+        let r = match_route(&Method::POST, "/api/hubs/h/groups/g%20x/:send")
+            .ok()
+            .unwrap();
         assert!(matches!(r.op, Op::SendGroups(ref g) if g == &vec!["g x".to_string()]));
         assert!(matches!(
             match_route(&Method::GET, "/api/hubs/h/:send"),

@@ -346,7 +346,10 @@ impl Inner {
             let hub = hubs.entry(conn.info.hub.clone()).or_default();
             let id = conn.info.connection_id.clone();
             if let Some(user) = &conn.info.user_id {
-                hub.users.entry(user.clone()).or_default().insert(id.clone());
+                hub.users
+                    .entry(user.clone())
+                    .or_default()
+                    .insert(id.clone());
             }
             hub.connections.insert(id, conn.clone());
         }
@@ -440,7 +443,12 @@ impl Inner {
 
     // ---- sends ----
 
-    fn fan_out(&self, hub: &str, message: Arc<Outgoing>, pick: impl FnOnce(&Hub) -> Vec<Arc<ConnHandle>>) {
+    fn fan_out(
+        &self,
+        hub: &str,
+        message: Arc<Outgoing>,
+        pick: impl FnOnce(&Hub) -> Vec<Arc<ConnHandle>>,
+    ) {
         let recipients = {
             let hubs = lock(&self.hubs);
             match hubs.get(hub) {
@@ -478,7 +486,9 @@ impl Inner {
     }
 
     pub fn send_connection(&self, hub: &str, message: Arc<Outgoing>, conn: &str) {
-        self.fan_out(hub, message, |h| h.connections.get(conn).cloned().into_iter().collect());
+        self.fan_out(hub, message, |h| {
+            h.connections.get(conn).cloned().into_iter().collect()
+        });
     }
 
     pub fn send_groups(

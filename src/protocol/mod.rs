@@ -22,7 +22,7 @@ mod msgpack;
 
 use std::collections::BTreeMap;
 
-pub use handshake::{HandshakeReader, HandshakeRequest, HandshakeResponse};
+pub use handshake::{HandshakeReader, HandshakeRecord, HandshakeRequest, HandshakeResponse};
 
 use serde_json::Value;
 

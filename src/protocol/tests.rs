@@ -60,7 +60,10 @@ fn sample_messages() -> Vec<HubMessage> {
 fn json_encodes_byte_exact() {
     let enc = |m: &HubMessage| HubProtocol::Json.encode(m).unwrap();
     assert_eq!(
-        enc(&HubMessage::Invocation(Invocation::new("t", vec![json!("a"), json!(1)]))),
+        enc(&HubMessage::Invocation(Invocation::new(
+            "t",
+            vec![json!("a"), json!(1)]
+        ))),
         b"{\"type\":1,\"target\":\"t\",\"arguments\":[\"a\",1]}\x1e"
     );
     assert_eq!(enc(&HubMessage::Ping), b"{\"type\":6}\x1e");
@@ -96,7 +99,10 @@ fn json_encodes_byte_exact() {
 fn msgpack_encodes_byte_exact() {
     let enc = |m: &HubMessage| HubProtocol::MessagePack.encode(m).unwrap();
     assert_eq!(
-        enc(&HubMessage::Invocation(Invocation::new("t", vec![json!("a"), json!(1)]))),
+        enc(&HubMessage::Invocation(Invocation::new(
+            "t",
+            vec![json!("a"), json!(1)]
+        ))),
         [0x0b, 0x96, 0x01, 0x80, 0xc0, 0xa1, b't', 0x92, 0xa1, b'a', 0x01, 0x90]
     );
     assert_eq!(enc(&HubMessage::Ping), [0x02, 0x91, 0x06]);
@@ -197,15 +203,15 @@ fn malformed_input_is_an_error_not_a_panic() {
         assert!(HubProtocol::Json.decode_all(case).is_err(), "{case:?}");
     }
     let mp_cases: &[&[u8]] = &[
-        &[0x01, 0xc1],                   // reserved byte
-        &[0x01, 0x06],                   // not an array
-        &[0x02, 0x91, 0xa1],             // truncated string inside
-        &[0x01, 0x90],                   // empty array
-        &[0x03, 0x92, 0x01, 0x80],       // invocation missing fields
-        &[0xff, 0xff, 0xff, 0xff, 0xff], // prefix too long
+        &[0x01, 0xc1],                         // reserved byte
+        &[0x01, 0x06],                         // not an array
+        &[0x02, 0x91, 0xa1],                   // truncated string inside
+        &[0x01, 0x90],                         // empty array
+        &[0x03, 0x92, 0x01, 0x80],             // invocation missing fields
+        &[0xff, 0xff, 0xff, 0xff, 0xff],       // prefix too long
         &[0x05, 0xdd, 0xff, 0xff, 0xff, 0xff], // array claiming 4G elements
-        &[0x03, 0x92, 0x63, 0x00],       // unknown type
-        &[0x04, 0x92, 0x06, 0x00, 0x00], // trailing bytes
+        &[0x03, 0x92, 0x63, 0x00],             // unknown type
+        &[0x04, 0x92, 0x06, 0x00, 0x00],       // trailing bytes
     ];
     for case in mp_cases {
         let mut reader = HubProtocol::MessagePack.reader();
@@ -297,7 +303,7 @@ fn handshake_records() {
     );
     let mut reader = HandshakeReader::new();
     assert_eq!(reader.take(b"{\"protocol\":\"json\",").unwrap(), None);
-    let (record, rest) = reader
+    let HandshakeRecord { record, rest } = reader
         .take(b"\"version\":1}\x1e{\"type\":6}\x1e")
         .unwrap()
         .unwrap();
@@ -306,5 +312,8 @@ fn handshake_records() {
     assert_eq!(rest, b"{\"type\":6}\x1e");
     assert!(HandshakeRequest::parse(b"{\"protocol\":1}").is_err());
     assert!(HandshakeReader::new().take(&vec![b' '; 10_000]).is_err());
-    assert_eq!(HandshakeResponse::parse(b"{}").unwrap(), HandshakeResponse::ok());
+    assert_eq!(
+        HandshakeResponse::parse(b"{}").unwrap(),
+        HandshakeResponse::ok()
+    );
 }
