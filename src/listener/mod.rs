@@ -72,8 +72,8 @@ use tokio::time::Instant;
 use url::Url;
 
 use crate::protocol::{
-    HandshakeReader, HandshakeRequest, HandshakeResponse, HubMessage, HubProtocol, MessageReader,
-    ProtocolError,
+    HandshakeReader, HandshakeRecord, HandshakeRequest, HandshakeResponse, HubMessage, HubProtocol,
+    MessageReader, ProtocolError,
 };
 use crate::{HubClient, NegotiateOptions, NegotiateResponse, ServiceClient};
 use negotiate::Negotiated;
@@ -610,7 +610,7 @@ async fn handshake(
     })
     .await
     .map_err(|_| ListenerError::Handshake(format!("no answer within {HANDSHAKE_TIMEOUT:?}")))??;
-    let (record, rest) = answer;
+    let HandshakeRecord { record, rest } = answer;
     if let Some(error) = HandshakeResponse::parse(&record)?.error {
         link.close().await;
         return Err(ListenerError::Handshake(error));
