@@ -785,6 +785,8 @@ async fn drive(
         Instant::now() + config.keep_alive_interval,
         config.keep_alive_interval,
     );
+    // After a wait on a full event queue, one ping is enough.
+    ping_timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let silence = tokio::time::sleep(config.server_timeout);
     tokio::pin!(silence);
     loop {
