@@ -704,3 +704,37 @@ async fn falls_back_when_websockets_are_refused() {
     );
     emu.shutdown().await;
 }
+
+#[tokio::test]
+async fn gives_up_after_the_allowed_reconnect_attempts() {
+    let emu = start_emulator().await;
+    let proxy = Proxy::start(emu.local_addr()).await;
+    let mut listener = Listener::builder()
+        .connection_string(&proxy.connection_string(&emu), HUB)
+        .reconnect_delays(Duration::from_millis(20), Duration::from_millis(100))
+        .max_reconnect_attempts(Some(3))
+        .connect()
+        .await
+        .unwrap();
+    proxy.cut();
+    assert!(matches!(
+        next_event(&mut listener).await,
+        Event::Reconnecting { .. }
+    ));
+    match next_event(&mut listener).await {
+        Event::Closed { error } => {
+            let error = error.unwrap();
+            assert!(
+                error.contains("gave up reconnecting after 3 attempts"),
+                "{error}"
+            );
+            assert!(error.contains("negotiate failed"), "{error}");
+        }
+        other => panic!("expected Closed, got {other:?}"),
+    }
+    assert_eq!(
+        tokio::time::timeout(WAIT, listener.next()).await.unwrap(),
+        None
+    );
+    emu.shutdown().await;
+}
