@@ -274,6 +274,8 @@ async fn emulator_shutdown_closes_the_stream_with_its_error() {
 struct Proxy {
     addr: SocketAddr,
     accepting: Arc<AtomicBool>,
+    /// Answers WebSocket upgrade requests with 403 instead of forwarding them.
+    reject_websockets: Arc<AtomicBool>,
     /// Bumped to cut (`true` in the pair) or freeze (`false`) every link opened before.
     generation: watch::Sender<(u64, bool)>,
     task: tokio::task::JoinHandle<()>,
@@ -284,8 +286,10 @@ impl Proxy {
         let socket = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = socket.local_addr().unwrap();
         let accepting = Arc::new(AtomicBool::new(true));
+        let reject_websockets = Arc::new(AtomicBool::new(false));
         let (generation, _) = watch::channel((0u64, false));
         let accept_flag = accepting.clone();
+        let reject_flag = reject_websockets.clone();
         let generations = generation.clone();
         let task = tokio::spawn(async move {
             loop {
@@ -298,10 +302,26 @@ impl Proxy {
                 }
                 let mut changes = generations.subscribe();
                 let born = changes.borrow_and_update().0;
+                let reject = reject_flag.load(Ordering::SeqCst);
                 tokio::spawn(async move {
-                    let Ok(outbound) = TcpStream::connect(target).await else {
+                    let mut inbound = inbound;
+                    let mut head = Vec::new();
+                    if reject {
+                        head = read_head(&mut inbound).await;
+                        let text = String::from_utf8_lossy(&head).to_ascii_lowercase();
+                        if text.contains("upgrade: websocket") {
+                            let _ = inbound
+                                .write_all(b"HTTP/1.1 403 Forbidden\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+                                .await;
+                            return;
+                        }
+                    }
+                    let Ok(mut outbound) = TcpStream::connect(target).await else {
                         return;
                     };
+                    if outbound.write_all(&head).await.is_err() {
+                        return;
+                    }
                     let (mut in_read, mut in_write) = inbound.into_split();
                     let (mut out_read, mut out_write) = outbound.into_split();
                     let pipe = async {
@@ -310,23 +330,24 @@ impl Proxy {
                             _ = pump(&mut out_read, &mut in_write) => {}
                         }
                     };
-                    tokio::select! {
-                        _ = pipe => {}
-                        _ = async {
-                            loop {
-                                if changes.changed().await.is_err() {
-                                    std::future::pending::<()>().await;
-                                }
-                                let (current, cut) = *changes.borrow();
-                                if current > born {
-                                    if cut {
-                                        return;
-                                    }
-                                    // Frozen: hold the sockets open, pass nothing.
-                                    std::future::pending::<()>().await;
-                                }
+                    let watcher = async {
+                        loop {
+                            if changes.changed().await.is_err() {
+                                std::future::pending::<()>().await;
                             }
-                        } => {}
+                            let (current, cut) = *changes.borrow();
+                            if current > born {
+                                return cut;
+                            }
+                        }
+                    };
+                    let frozen = tokio::select! {
+                        _ = pipe => false,
+                        cut = watcher => !cut,
+                    };
+                    if frozen {
+                        // Hold the sockets open, passing nothing.
+                        std::future::pending::<()>().await;
                     }
                     // Dropping the halves closes both sockets.
                 });
@@ -335,6 +356,7 @@ impl Proxy {
         Proxy {
             addr,
             accepting,
+            reject_websockets,
             generation,
             task,
         }
@@ -375,6 +397,19 @@ impl Drop for Proxy {
     fn drop(&mut self) {
         self.task.abort();
     }
+}
+
+/// Reads the first request head on `socket` (up to 8 KiB).
+async fn read_head(socket: &mut TcpStream) -> Vec<u8> {
+    let mut head = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < 8 * 1024 {
+        match socket.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => head.extend_from_slice(&buf[..n]),
+        }
+    }
+    head
 }
 
 async fn pump(from: &mut tokio::net::tcp::OwnedReadHalf, to: &mut tokio::net::tcp::OwnedWriteHalf) {
@@ -582,7 +617,10 @@ async fn listener_debug_shows_no_secrets() {
         .await
         .unwrap();
     let debug = format!("{listener:?}");
-    assert!(debug.contains(&listener.connection_id().unwrap()), "{debug}");
+    assert!(
+        debug.contains(&listener.connection_id().unwrap()),
+        "{debug}"
+    );
     assert!(!debug.contains(emu.access_key()));
     assert!(!debug.contains("eyJ"), "no JWT in {debug}");
     listener.close().await;
@@ -598,7 +636,10 @@ async fn bad_configurations_are_refused_before_connecting() {
         .connect()
         .await
         .unwrap_err();
-    assert!(sse_msgpack.to_string().contains("binary transport"), "{sse_msgpack}");
+    assert!(
+        sse_msgpack.to_string().contains("binary transport"),
+        "{sse_msgpack}"
+    );
 
     let nothing = Listener::builder().connect().await.unwrap_err();
     assert!(matches!(nothing, ListenerError::Config(_)));
@@ -608,8 +649,92 @@ async fn bad_configurations_are_refused_before_connecting() {
         .unwrap_err();
     assert!(matches!(bad, ListenerError::Client(_)), "{bad:?}");
 
-    let bad_hub = Listener::connect("Endpoint=http://127.0.0.1;Port=9;AccessKey=k;", "9hub", None)
+    let bad_hub = Listener::connect(
+        "Endpoint=http://127.0.0.1;Port=9;AccessKey=k;",
+        "9hub",
+        None,
+    )
+    .await
+    .unwrap_err();
+    assert!(bad_hub.to_string().contains("hub"), "{bad_hub}");
+}
+
+/// When WebSockets are refused, the listener falls back to Server-Sent Events for JSON and to
+/// Long Polling for MessagePack (which needs binary frames).
+#[tokio::test]
+async fn falls_back_when_websockets_are_refused() {
+    let emu = start_emulator().await;
+    let proxy = Proxy::start(emu.local_addr()).await;
+    proxy.reject_websockets.store(true, Ordering::SeqCst);
+    let hub = hub_client(&emu);
+    for (protocol, expected) in [
+        (HubProtocol::Json, Transport::ServerSentEvents),
+        (HubProtocol::MessagePack, Transport::LongPolling),
+    ] {
+        let mut listener = Listener::builder()
+            .connection_string(&proxy.connection_string(&emu), HUB)
+            .protocol(protocol)
+            .connect()
+            .await
+            .unwrap();
+        assert_eq!(listener.transport(), Some(expected));
+        let id = listener.connection_id().unwrap();
+        hub.send_to_connection(&id, &message("fallback", json!([protocol.name()])))
+            .await
+            .unwrap();
+        assert_eq!(
+            next_invocation(&mut listener).await,
+            ("fallback".to_string(), vec![json!(protocol.name())])
+        );
+        listener.close().await;
+    }
+
+    // Forced to WebSockets, the failure is reported with its cause.
+    let error = Listener::builder()
+        .connection_string(&proxy.connection_string(&emu), HUB)
+        .transport(Transport::WebSockets)
+        .connect()
         .await
         .unwrap_err();
-    assert!(bad_hub.to_string().contains("hub"), "{bad_hub}");
+    let text = error.to_string();
+    assert!(matches!(error, ListenerError::Transport(_)), "{error:?}");
+    assert!(
+        text.contains("WebSockets") && text.contains("403"),
+        "{text}"
+    );
+    emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn gives_up_after_the_allowed_reconnect_attempts() {
+    let emu = start_emulator().await;
+    let proxy = Proxy::start(emu.local_addr()).await;
+    let mut listener = Listener::builder()
+        .connection_string(&proxy.connection_string(&emu), HUB)
+        .reconnect_delays(Duration::from_millis(20), Duration::from_millis(100))
+        .max_reconnect_attempts(Some(3))
+        .connect()
+        .await
+        .unwrap();
+    proxy.cut();
+    assert!(matches!(
+        next_event(&mut listener).await,
+        Event::Reconnecting { .. }
+    ));
+    match next_event(&mut listener).await {
+        Event::Closed { error } => {
+            let error = error.unwrap();
+            assert!(
+                error.contains("gave up reconnecting after 3 attempts"),
+                "{error}"
+            );
+            assert!(error.contains("negotiate failed"), "{error}");
+        }
+        other => panic!("expected Closed, got {other:?}"),
+    }
+    assert_eq!(
+        tokio::time::timeout(WAIT, listener.next()).await.unwrap(),
+        None
+    );
+    emu.shutdown().await;
 }

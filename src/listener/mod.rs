@@ -72,8 +72,8 @@ use tokio::time::Instant;
 use url::Url;
 
 use crate::protocol::{
-    HandshakeReader, HandshakeRequest, HandshakeResponse, HubMessage, HubProtocol, MessageReader,
-    ProtocolError,
+    HandshakeReader, HandshakeRecord, HandshakeRequest, HandshakeResponse, HubMessage, HubProtocol,
+    MessageReader, ProtocolError,
 };
 use crate::{HubClient, NegotiateOptions, NegotiateResponse, ServiceClient};
 use negotiate::Negotiated;
@@ -227,6 +227,8 @@ struct Config {
     server_timeout: Duration,
     backoff: Backoff,
     http: reqwest::Client,
+    /// Whether `http` came from the caller (else the listener may replace it).
+    http_given: bool,
 }
 
 /// Configures and connects a [`Listener`]; start with [`Listener::builder`].
@@ -332,28 +334,27 @@ impl ListenerBuilder {
 
     /// Negotiates and connects; returns once the handshake has succeeded.
     pub async fn connect(self) -> Result<Listener, ListenerError> {
-        let source = match (self.connection_string, self.hub, self.response) {
-            (Some((service, hub)), None, None) => Source::Hub {
-                hub: service?.hub(&hub),
-                options: self.options,
-            },
-            (None, Some(hub), None) => Source::Hub {
-                hub,
-                options: self.options,
-            },
-            (None, None, Some(response)) => Source::Fixed(response),
-            (None, None, None) => {
-                return Err(ListenerError::Config(
-                    "give a connection string, a hub client or a negotiate response".into(),
-                ))
-            }
-            _ => {
-                return Err(ListenerError::Config(
+        let source =
+            match (self.connection_string, self.hub, self.response) {
+                (Some((service, hub)), None, None) => Source::Hub {
+                    hub: service?.hub(&hub),
+                    options: self.options,
+                },
+                (None, Some(hub), None) => Source::Hub {
+                    hub,
+                    options: self.options,
+                },
+                (None, None, Some(response)) => Source::Fixed(response),
+                (None, None, None) => {
+                    return Err(ListenerError::Config(
+                        "give a connection string, a hub client or a negotiate response".into(),
+                    ))
+                }
+                _ => return Err(ListenerError::Config(
                     "give only one of a connection string, a hub client or a negotiate response"
                         .into(),
-                ))
-            }
-        };
+                )),
+            };
         if self.transport == Some(Transport::ServerSentEvents) && self.protocol.is_binary() {
             return Err(ListenerError::Config(
                 "MessagePack needs a binary transport; Server-Sent Events carry text only".into(),
@@ -371,6 +372,7 @@ impl ListenerBuilder {
             keep_alive_interval: self.keep_alive_interval,
             server_timeout: self.server_timeout,
             backoff: self.backoff,
+            http_given: self.http.is_some(),
             http: self.http.unwrap_or_default(),
         };
         let session = establish(&config).await?;
@@ -544,8 +546,12 @@ async fn establish(config: &Config) -> Result<Session, ListenerError> {
         let current = match negotiated.take() {
             Some(n) => n,
             None => {
-                negotiate::negotiate(&config.http, client_url.clone(), access.access_token.clone())
-                    .await?
+                negotiate::negotiate(
+                    &config.http,
+                    client_url.clone(),
+                    access.access_token.clone(),
+                )
+                .await?
             }
         };
         if !current.offers(kind, binary) {
@@ -603,10 +609,8 @@ async fn handshake(
         }
     })
     .await
-    .map_err(|_| {
-        ListenerError::Handshake(format!("no answer within {HANDSHAKE_TIMEOUT:?}"))
-    })??;
-    let (record, rest) = answer;
+    .map_err(|_| ListenerError::Handshake(format!("no answer within {HANDSHAKE_TIMEOUT:?}")))??;
+    let HandshakeRecord { record, rest } = answer;
     if let Some(error) = HandshakeResponse::parse(&record)?.error {
         link.close().await;
         return Err(ListenerError::Handshake(error));
@@ -634,7 +638,7 @@ enum End {
 
 /// The listener's task: drive the session, reconnect when it drops, until told to stop.
 async fn run(
-    config: Config,
+    mut config: Config,
     mut session: Session,
     events: mpsc::Sender<Event>,
     state: watch::Sender<Option<LinkState>>,
@@ -670,7 +674,19 @@ async fn run(
         tracing::info!(connection_id = %session.connection_id, %error, "link dropped; reconnecting");
         state.send_replace(None);
         drop(session);
-        if !send_event(&events, &mut stop, Event::Reconnecting { error: error.clone() }).await {
+        if !config.http_given {
+            // Pooled connections may have died with the link; start afresh.
+            config.http = reqwest::Client::new();
+        }
+        if !send_event(
+            &events,
+            &mut stop,
+            Event::Reconnecting {
+                error: error.clone(),
+            },
+        )
+        .await
+        {
             return;
         }
         match reconnect(&config, &events, &mut stop, error).await {
@@ -703,7 +719,11 @@ async fn reconnect(
 ) -> Result<Option<Session>, String> {
     let mut attempt = 0u32;
     loop {
-        if config.backoff.max_attempts.is_some_and(|max| attempt >= max) {
+        if config
+            .backoff
+            .max_attempts
+            .is_some_and(|max| attempt >= max)
+        {
             return Err(format!(
                 "gave up reconnecting after {attempt} attempts: {last_error}"
             ));
@@ -765,6 +785,8 @@ async fn drive(
         Instant::now() + config.keep_alive_interval,
         config.keep_alive_interval,
     );
+    // After a wait on a full event queue, one ping is enough.
+    ping_timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let silence = tokio::time::sleep(config.server_timeout);
     tokio::pin!(silence);
     loop {

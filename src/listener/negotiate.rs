@@ -200,7 +200,10 @@ mod tests {
             connection_token: Token::new("secret-connection-token"),
             client_url: Url::parse("http://h/client/?hub=a").unwrap(),
             access_token: Token::new("secret-access-token"),
-            transports: vec![(Transport::WebSockets, true), (Transport::ServerSentEvents, false)],
+            transports: vec![
+                (Transport::WebSockets, true),
+                (Transport::ServerSentEvents, false),
+            ],
         };
         let debug = format!("{n:?}");
         assert!(!debug.contains("secret"), "{debug}");

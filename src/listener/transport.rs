@@ -71,6 +71,7 @@ impl Link {
         url: Url,
         access_token: &Token,
     ) -> Result<Link, String> {
+        let secrets_of = url.clone();
         let opening = async {
             match kind {
                 Transport::WebSockets => open_websocket(url, access_token).await,
@@ -80,7 +81,8 @@ impl Link {
         };
         let (inbound, sender, reader) = tokio::time::timeout(OPEN_TIMEOUT, opening)
             .await
-            .map_err(|_| format!("{} did not open within {OPEN_TIMEOUT:?}", kind.name()))??;
+            .map_err(|_| format!("{} did not open within {OPEN_TIMEOUT:?}", kind.name()))?
+            .map_err(|e| scrub(e, &secrets_of, access_token))?;
         Ok(Link {
             kind,
             inbound,
@@ -164,6 +166,20 @@ impl Link {
     }
 }
 
+/// Removes the connection token (the transport URL's `id`) and the access token from an
+/// error text, whatever library wrote it.
+fn scrub(text: String, url: &Url, access_token: &Token) -> String {
+    let mut text = text.replace(access_token.expose_secret(), "<redacted>");
+    for (key, value) in url.query_pairs() {
+        if key == "id" && !value.is_empty() {
+            let encoded: String = url::form_urlencoded::byte_serialize(value.as_bytes()).collect();
+            text = text.replace(value.as_ref(), "<redacted>");
+            text = text.replace(&encoded, "<redacted>");
+        }
+    }
+    text
+}
+
 type Opened = (mpsc::Receiver<Chunk>, Sender, JoinHandle<()>);
 
 async fn open_websocket(url: Url, access_token: &Token) -> Result<Opened, String> {
@@ -205,7 +221,11 @@ async fn open_websocket(url: Url, access_token: &Token) -> Result<Opened, String
     Ok((rx, Sender::WebSocket(sink), reader))
 }
 
-async fn open_sse(http: &reqwest::Client, url: Url, access_token: &Token) -> Result<Opened, String> {
+async fn open_sse(
+    http: &reqwest::Client,
+    url: Url,
+    access_token: &Token,
+) -> Result<Opened, String> {
     let response = http
         .get(url.clone())
         .bearer_auth(access_token.expose_secret())
@@ -226,7 +246,10 @@ async fn open_sse(http: &reqwest::Client, url: Url, access_token: &Token) -> Res
         while let Some(part) = body.next().await {
             let events = match part {
                 Ok(bytes) => parser.push(&bytes),
-                Err(e) => Err(format!("Server-Sent Events receive failed: {}", describe(e))),
+                Err(e) => Err(format!(
+                    "Server-Sent Events receive failed: {}",
+                    describe(e)
+                )),
             };
             match events {
                 Ok(events) => {
@@ -363,14 +386,31 @@ impl SseParser {
 
 #[cfg(test)]
 mod tests {
-    use super::SseParser;
+    use super::{scrub, SseParser};
+    use crate::Token;
+    use url::Url;
+
+    #[test]
+    fn scrub_removes_both_tokens() {
+        let mut url = Url::parse("http://h/client/?hub=a").unwrap();
+        url.query_pairs_mut().append_pair("id", "conn+tok/en");
+        assert!(url.as_str().ends_with("id=conn%2Btok%2Fen"));
+        let text =
+            "failed at http://h/client/?hub=a&id=conn%2Btok%2Fen with conn+tok/en and jwt.x.y";
+        let scrubbed = scrub(text.into(), &url, &Token::new("jwt.x.y"));
+        assert!(!scrubbed.contains("tok"), "{scrubbed}");
+        assert!(!scrubbed.contains("jwt"), "{scrubbed}");
+    }
 
     #[test]
     fn sse_events_split_across_chunks_and_lines() {
         let mut p = SseParser::default();
         assert!(p.push(b":\r\n\r\n").unwrap().is_empty());
         assert!(p.push(b"data: {\"type\":6}\x1e").unwrap().is_empty());
-        assert_eq!(p.push(b"\r\n\r\n").unwrap(), vec![b"{\"type\":6}\x1e".to_vec()]);
+        assert_eq!(
+            p.push(b"\r\n\r\n").unwrap(),
+            vec![b"{\"type\":6}\x1e".to_vec()]
+        );
         let two = p.push(b"data: a\ndata:b\n\ndata: c\n\n").unwrap();
         assert_eq!(two, vec![b"a\nb".to_vec(), b"c".to_vec()]);
     }

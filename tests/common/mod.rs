@@ -9,8 +9,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use azure_signalr_rest::emulator::{Emulator, EmulatorHandle};
 use azure_signalr_rest::protocol::{
-    HandshakeReader, HandshakeRequest, HandshakeResponse, HubMessage, HubProtocol, Invocation,
-    MessageReader, DEFAULT_MAX_MESSAGE_SIZE,
+    HandshakeReader, HandshakeRecord, HandshakeRequest, HandshakeResponse, HubMessage, HubProtocol,
+    Invocation, MessageReader, DEFAULT_MAX_MESSAGE_SIZE,
 };
 use futures::{SinkExt, StreamExt};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
@@ -20,6 +20,20 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 pub const WAIT: Duration = Duration::from_secs(10);
+
+/// One HTTP client for every test: building one is costly (TLS set-up). Idle connections are
+/// not pooled, because each test has its own runtime and a pooled connection belongs to one.
+pub fn http() -> reqwest::Client {
+    static CLIENT: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
+    CLIENT
+        .get_or_init(|| {
+            reqwest::Client::builder()
+                .pool_max_idle_per_host(0)
+                .build()
+                .unwrap()
+        })
+        .clone()
+}
 
 pub async fn start() -> EmulatorHandle {
     Emulator::builder()
@@ -68,7 +82,7 @@ pub struct Reply {
 /// Calls the REST API with a valid token; `body` is sent as JSON when given.
 pub async fn rest(emu: &EmulatorHandle, method: &str, path: &str, body: Option<Value>) -> Reply {
     let (url, token) = rest_url(emu, path);
-    let mut request = reqwest::Client::new()
+    let mut request = http()
         .request(method.parse().unwrap(), &url)
         .bearer_auth(token);
     if let Some(body) = body {
@@ -117,7 +131,7 @@ pub async fn negotiate(
 ) -> (String, String, String) {
     let aud = format!("{}/client/?hub={hub}", emu.endpoint());
     let token = token(emu.access_key(), &aud, user, None);
-    let reply: Value = reqwest::Client::new()
+    let reply: Value = http()
         .post(format!(
             "{}/client/negotiate?hub={hub}&negotiateVersion=1",
             emu.endpoint()
@@ -200,7 +214,8 @@ impl WsClient {
                 .expect("handshake answer in time")
                 .expect("socket open")
                 .expect("frame");
-            if let Some((record, rest)) = reader.take(&frame.into_data()).unwrap() {
+            if let Some(HandshakeRecord { record, rest }) = reader.take(&frame.into_data()).unwrap()
+            {
                 assert_eq!(
                     HandshakeResponse::parse(&record).unwrap(),
                     HandshakeResponse::ok()
