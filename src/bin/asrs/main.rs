@@ -112,8 +112,9 @@ enum Command {
 pub const EXIT_ERROR: u8 = 2;
 
 fn init_tracing(verbose: u8) {
+    // Quiet by default: the command's own error line says what went wrong.
     let default = match verbose {
-        0 => "warn",
+        0 => "error",
         1 => "info",
         2 => "info,azure_signalr_rest=debug,asrs=debug",
         _ => "trace",
@@ -123,6 +124,7 @@ fn init_tracing(verbose: u8) {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
 }
 
@@ -151,10 +153,25 @@ async fn main() -> ExitCode {
     match run(cli).await {
         Ok(code) => code,
         Err(error) => {
-            eprintln!("error: {error:#}");
+            eprintln!("error: {}", describe(&error));
             ExitCode::from(EXIT_ERROR)
         }
     }
+}
+
+/// The error and its causes on one line, without the repetitions that arise when a message
+/// already quotes its cause or a context restates the operation.
+fn describe(error: &anyhow::Error) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for cause in error.chain() {
+        let text = cause.to_string();
+        match parts.last_mut() {
+            Some(last) if last.contains(&text) => {}
+            Some(last) if text.starts_with(last.as_str()) => *last = text,
+            _ => parts.push(text),
+        }
+    }
+    parts.join(": ")
 }
 
 #[cfg(test)]
@@ -220,6 +237,23 @@ mod tests {
         // `-h` wants a hub name.
         let err = Cli::try_parse_from(["asrs", "health", "-h"]).err().unwrap();
         assert_ne!(err.kind(), clap::error::ErrorKind::DisplayHelp);
+    }
+
+    #[test]
+    fn errors_are_described_without_repetition() {
+        let inner = anyhow::anyhow!("connection refused");
+        let error = inner
+            .context("broadcast: transport error: connection refused")
+            .context("broadcast");
+        assert_eq!(
+            describe(&error),
+            "broadcast: transport error: connection refused"
+        );
+        let error = anyhow::anyhow!("send_to_user: unauthorized (401)").context("send user alice");
+        assert_eq!(
+            describe(&error),
+            "send user alice: send_to_user: unauthorized (401)"
+        );
     }
 
     #[test]
