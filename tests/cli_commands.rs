@@ -3,7 +3,7 @@
 
 mod cli_support;
 
-use cli_support::{run, start_client, start_emulator};
+use cli_support::{run, start_client, start_emulator, start_emulator_with};
 
 #[test]
 fn send_exits_0_on_success_and_non_zero_with_the_error_otherwise() {
@@ -244,4 +244,39 @@ fn help_is_a_long_flag_and_h_names_the_hub() {
     let help = run(cli_support::asrs(), &["send", "user", "--help"]);
     assert!(help.status.success());
     assert!(help.stdout.contains("--target"), "{}", help.stdout);
+}
+
+#[test]
+fn verbose_logs_go_to_stderr_without_the_key_or_tokens() {
+    const KEY: &str = "VerboseTestAccessKey0123456789abcdef";
+    let emulator = start_emulator_with(&["--access-key", KEY]);
+    let quiet = run(emulator.asrs("chat"), &["send", "broadcast"]);
+    assert!(quiet.status.success(), "{}", quiet.stderr);
+    assert!(quiet.stderr.is_empty(), "{}", quiet.stderr);
+    for verbosity in ["-v", "-vv", "-vvv"] {
+        let verbose = run(emulator.asrs("chat"), &[verbosity, "send", "user", "alice"]);
+        assert!(verbose.status.success(), "{}", verbose.stderr);
+        assert_eq!(verbose.stdout, "send user alice: accepted");
+        assert!(
+            verbose.stderr.contains("INFO"),
+            "{verbosity}: {}",
+            verbose.stderr
+        );
+        assert!(
+            !verbose.stderr.contains(KEY),
+            "{verbosity}: {}",
+            verbose.stderr
+        );
+        // No JWT (they start with the base64 of `{"`) and no Authorization header.
+        assert!(
+            !verbose.stderr.contains("eyJ"),
+            "{verbosity}: {}",
+            verbose.stderr
+        );
+        assert!(
+            !verbose.stderr.contains("Bearer"),
+            "{verbosity}: {}",
+            verbose.stderr
+        );
+    }
 }

@@ -177,3 +177,28 @@ fn client_prints_other_targets_as_json_and_reports_a_close() {
     server.send("quit");
     assert!(server.wait_exit().success());
 }
+
+#[cfg(unix)]
+#[test]
+fn client_exits_0_on_ctrl_c() {
+    let emulator = start_emulator();
+    let (mut client, connection_id) = start_client(&emulator, "chat", "erin");
+    // SIGINT is what Ctrl-C sends.
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &client.id().to_string()])
+        .status()
+        .expect("running kill");
+    assert!(status.success());
+    let status = client.wait_exit();
+    assert!(
+        status.success(),
+        "client exit status {status}\n{}",
+        client.stderr()
+    );
+    // It left: the connection is gone.
+    let gone = cli_support::run(
+        emulator.asrs("chat"),
+        &["exists", "connection", &connection_id],
+    );
+    assert_eq!(gone.status.code(), Some(1), "{}", gone.stderr);
+}

@@ -181,6 +181,11 @@ impl Process {
         status
     }
 
+    /// The process id.
+    pub fn id(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Every stdout line read so far.
     pub fn stdout(&self) -> &[String] {
         &self.stdout
@@ -225,8 +230,15 @@ pub struct EmulatorProcess {
 }
 
 pub fn start_emulator() -> EmulatorProcess {
+    start_emulator_with(&[])
+}
+
+/// `asrs emulator start --port 0` with more arguments (e.g. `--access-key`).
+pub fn start_emulator_with(args: &[&str]) -> EmulatorProcess {
     let mut command = asrs();
-    command.args(["emulator", "start", "--port", "0"]);
+    command
+        .args(["emulator", "start", "--port", "0"])
+        .args(args);
     let mut process = Process::spawn(command);
     let connection_string =
         process.wait_line("starting with Endpoint=", |l| l.starts_with("Endpoint="));

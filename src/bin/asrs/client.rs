@@ -95,10 +95,19 @@ pub async fn run(global: &GlobalArgs, args: ClientArgs) -> anyhow::Result<ExitCo
             TransportArg::LongPolling => Transport::LongPolling,
         });
     }
-    let mut listener = builder
-        .connect()
-        .await
-        .with_context(|| format!("connecting to hub {} as user {}", hub.name(), args.user_id))?;
+    // Install the Ctrl-C handler first (the first poll does it), so a Ctrl-C at any point
+    // after start-up ends the client with status 0 rather than killing it.
+    let ctrl_c = tokio::signal::ctrl_c();
+    tokio::pin!(ctrl_c);
+    if futures::poll!(&mut ctrl_c).is_ready() {
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut listener = tokio::select! {
+        _ = &mut ctrl_c => return Ok(ExitCode::SUCCESS),
+        connected = builder.connect() => connected.with_context(|| {
+            format!("connecting to hub {} as user {}", hub.name(), args.user_id)
+        })?,
+    };
     println!("Client started...");
     println!(
         "Connection ID: {}",
@@ -107,8 +116,6 @@ pub async fn run(global: &GlobalArgs, args: ClientArgs) -> anyhow::Result<ExitCo
     tracing::info!(transport = ?listener.transport(), "connected");
 
     let mut input_ended = end_of_input();
-    let ctrl_c = tokio::signal::ctrl_c();
-    tokio::pin!(ctrl_c);
     loop {
         tokio::select! {
             _ = &mut ctrl_c => break,
