@@ -34,6 +34,8 @@ pub struct DemoArgs {
 const HUB: &str = "demo";
 const SERVER_NAME: &str = "demo";
 const CHECKPOINT: &str = "Checkpoint";
+/// Between two asks of [`Demo::exists_eventually`].
+const RECHECK_INTERVAL: Duration = Duration::from_millis(50);
 
 /// The listeners: name (also the user id), transport, protocol.
 const MEMBERS: [(&str, Transport, HubProtocol); 4] = [
@@ -180,6 +182,23 @@ impl Demo {
         self.record(ok, format!("exists {what}: expected {want}, got {seen}"));
     }
 
+    /// An existence check of state the service updates asynchronously (a closed connection
+    /// leaves shortly after its Close message): asks again until it answers `want` or the wait
+    /// is over.
+    async fn exists_eventually<F, Fut>(&mut self, what: &str, want: bool, check: F)
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = Result<bool, azure_signalr_rest::Error>>,
+    {
+        let deadline = Instant::now() + self.wait;
+        let mut result = check().await;
+        while !matches!(result, Ok(seen) if seen == want) && Instant::now() < deadline {
+            tokio::time::sleep(RECHECK_INTERVAL).await;
+            result = check().await;
+        }
+        self.exists(what, result, want);
+    }
+
     /// Sends `SendMessage(demo, text)` to `to` (through `hub`, whose API version may differ
     /// from the demo's), then checks that exactly `receivers` got it.
     async fn send(&mut self, hub: &HubClient, to: Recipient, suffix: &str, receivers: &[&str]) {
@@ -195,11 +214,17 @@ impl Demo {
     }
 
     /// Sends a checkpoint to every open connection and compares what each received before it
-    /// with `expected` (nothing, for members not named).
+    /// with `expected` (nothing, for members not named). A member expected to close gets no
+    /// checkpoint (the service may deliver one before closing): it is read until it closes.
     async fn deliveries(&mut self, expected: &[(&str, Vec<Expect>)]) {
         let step = self.step;
+        let closing = |name: &str| {
+            expected
+                .iter()
+                .any(|(n, e)| *n == name && matches!(e.last(), Some(Expect::Closed(_))))
+        };
         let checkpoint = Message::from_values(CHECKPOINT, vec![Value::from(step)]);
-        for member in self.members.iter().filter(|m| m.open) {
+        for member in self.members.iter().filter(|m| m.open && !closing(m.name)) {
             if let Err(e) = self
                 .hub
                 .send_to_connection(&member.connection_id, &checkpoint)
@@ -216,7 +241,12 @@ impl Demo {
                 .find(|(name, _)| *name == member.name)
                 .map(|(_, e)| e.clone())
                 .unwrap_or_default();
-            let (seen, ended) = receive_until_checkpoint(&mut member.listener, step, wait).await;
+            let until = if closing(member.name) {
+                Until::Closed
+            } else {
+                Until::Checkpoint(step)
+            };
+            let (seen, ended) = receive(&mut member.listener, until, wait).await;
             if ended {
                 member.open = false;
             }
@@ -234,13 +264,17 @@ impl Demo {
     }
 }
 
-/// Reads events until checkpoint `step` arrives, the connection ends, or `wait` passes without
-/// it. Returns what came before, and whether the connection ended.
-async fn receive_until_checkpoint(
-    listener: &mut Listener,
-    step: u32,
-    wait: Duration,
-) -> (Vec<Seen>, bool) {
+/// Where [`receive`] stops.
+#[derive(Clone, Copy)]
+enum Until {
+    Checkpoint(u32),
+    Closed,
+}
+
+/// Reads events until the checkpoint of the step arrives or the connection ends (whichever
+/// `until` names), or `wait` passes without it. Returns what came before, and whether the
+/// connection ended.
+async fn receive(listener: &mut Listener, until: Until, wait: Duration) -> (Vec<Seen>, bool) {
     let deadline = Instant::now() + wait;
     let mut seen = Vec::new();
     loop {
@@ -251,8 +285,12 @@ async fn receive_until_checkpoint(
         .await
         {
             Err(_elapsed) => {
+                let missing = match until {
+                    Until::Checkpoint(_) => "checkpoint",
+                    Until::Closed => "close",
+                };
                 seen.push(Seen::Other {
-                    target: format!("(no checkpoint within {}s)", wait.as_secs()),
+                    target: format!("(no {missing} within {}s)", wait.as_secs()),
                     arguments: vec![],
                 });
                 return (seen, false);
@@ -261,8 +299,10 @@ async fn receive_until_checkpoint(
         };
         match event {
             Some(Event::Invocation { target, arguments }) => {
-                if target == CHECKPOINT && arguments == [Value::from(step)] {
-                    return (seen, false);
+                if let Until::Checkpoint(step) = until {
+                    if target == CHECKPOINT && arguments == [Value::from(step)] {
+                        return (seen, false);
+                    }
                 }
                 match (target.as_str(), arguments.as_slice()) {
                     (SEND_MESSAGE_TARGET, [_, Value::String(text)]) => {
@@ -530,11 +570,10 @@ async fn run_on(emulator: &EmulatorHandle, wait: Duration) -> anyhow::Result<Exi
     );
     demo.deliveries(&[("carol", vec![Expect::Closed("demo is over for carol")])])
         .await;
-    demo.exists(
-        "connection of carol",
-        hub.connection_exists(&carol).await,
-        false,
-    );
+    demo.exists_eventually("connection of carol", false, || {
+        hub.connection_exists(&carol)
+    })
+    .await;
 
     demo.next_step("close user bob");
     demo.call(
@@ -544,7 +583,8 @@ async fn run_on(emulator: &EmulatorHandle, wait: Duration) -> anyhow::Result<Exi
     );
     demo.deliveries(&[("bob", vec![Expect::Closed("bye bob")])])
         .await;
-    demo.exists("user bob", hub.user_exists("bob").await, false);
+    demo.exists_eventually("user bob", false, || hub.user_exists("bob"))
+        .await;
 
     demo.next_step("close group green");
     demo.call(
@@ -566,7 +606,8 @@ async fn run_on(emulator: &EmulatorHandle, wait: Duration) -> anyhow::Result<Exi
     );
     demo.deliveries(&[("alice", vec![Expect::Closed("the end")])])
         .await;
-    demo.exists("user alice", hub.user_exists("alice").await, false);
+    demo.exists_eventually("user alice", false, || hub.user_exists("alice"))
+        .await;
 
     println!();
     if demo.failures.is_empty() {
