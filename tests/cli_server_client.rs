@@ -195,10 +195,21 @@ fn client_exits_0_on_ctrl_c() {
         "client exit status {status}\n{}",
         client.stderr()
     );
-    // It left: the connection is gone.
-    let gone = cli_support::run(
-        emulator.asrs("chat"),
-        &["exists", "connection", &connection_id],
-    );
-    assert_eq!(gone.status.code(), Some(1), "{}", gone.stderr);
+    // It left: the connection is gone (the emulator notices asynchronously, so ask until it
+    // answers "no" or the wait is over).
+    let deadline = std::time::Instant::now() + cli_support::WAIT;
+    loop {
+        let gone = cli_support::run(
+            emulator.asrs("chat"),
+            &["exists", "connection", &connection_id],
+        );
+        match gone.status.code() {
+            Some(1) => break,
+            Some(0) if std::time::Instant::now() < deadline => continue,
+            _ => panic!(
+                "connection still there or error: {} {}",
+                gone.stdout, gone.stderr
+            ),
+        }
+    }
 }
