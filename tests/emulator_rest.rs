@@ -598,6 +598,16 @@ async fn user_group_membership_ttl_and_lifetimes() {
             .status,
         404
     );
+
+    // Only the latest 100 groups without ttl are kept per user.
+    for i in 0..101 {
+        let path = format!("/api/v1/hubs/chat/groups/cap{i}/users/carol");
+        assert_eq!(rest(&emu, "PUT", &path, None).await.status, 202);
+    }
+    let member = |i: usize| format!("/api/v1/hubs/chat/groups/cap{i}/users/carol");
+    assert_eq!(rest(&emu, "HEAD", &member(0), None).await.status, 404);
+    assert_eq!(rest(&emu, "HEAD", &member(1), None).await.status, 200);
+    assert_eq!(rest(&emu, "HEAD", &member(100), None).await.status, 200);
     drop(a1);
     emu.shutdown().await;
 }
@@ -744,7 +754,7 @@ async fn unauthorized_requests_get_401_with_a_reason() {
     let path = "/api/v1/hubs/chat";
     let url = format!("{}{path}", emu.endpoint());
     let key = emu.access_key().to_string();
-    let http = reqwest::Client::new();
+    let http = http();
     let call = |token: Option<String>| {
         let mut r = http.post(&url).json(&json!({"target": "x"}));
         if let Some(t) = token {
@@ -960,9 +970,20 @@ async fn invalid_requests_get_400_naming_the_rule() {
     assert_eq!(r.status, 400);
     assert!(r.content_type.starts_with("application/json"));
     assert_eq!(r.error_code.as_deref(), Some("BadRequest"));
+    assert!(
+        r.body
+            .starts_with("{\"code\":\"BadRequest\",\"message\":\""),
+        "{}",
+        r.body
+    );
+    assert!(
+        r.body.ends_with(",\"target\":null,\"details\":null}"),
+        "{}",
+        r.body
+    );
     // Not JSON at all.
     let (url, token) = rest_url(&emu, "/api/v1/hubs/chat");
-    let r = reqwest::Client::new()
+    let r = http()
         .post(&url)
         .bearer_auth(token)
         .body("{not json")
@@ -1118,7 +1139,7 @@ async fn garbage_from_clients_never_breaks_the_emulator() {
         b"\"just a string\"".to_vec(),
         b"{\"target\":{}}".to_vec(),
     ] {
-        let r = reqwest::Client::new()
+        let r = http()
             .post(&url)
             .bearer_auth(&token)
             .body(body)
@@ -1130,7 +1151,7 @@ async fn garbage_from_clients_never_breaks_the_emulator() {
     let r = rest(&emu, "GET", "/api/v1/hubs/chat/%ff%fe/x/y/z", None).await;
     assert_eq!(r.status, 404);
     // Negotiate without a token, with a bad hub.
-    let r = reqwest::Client::new()
+    let r = http()
         .post(format!(
             "{}/client/negotiate?hub=chat&negotiateVersion=1",
             emu.endpoint()
@@ -1139,7 +1160,7 @@ async fn garbage_from_clients_never_breaks_the_emulator() {
         .await
         .unwrap();
     assert_eq!(r.status(), 401);
-    let r = reqwest::Client::new()
+    let r = http()
         .post(format!(
             "{}/client/negotiate?hub=9&negotiateVersion=1",
             emu.endpoint()
@@ -1177,7 +1198,7 @@ async fn negotiate_version_zero_uses_the_connection_id() {
     let emu = start().await;
     let aud = format!("{}/client/?hub=chat", emu.endpoint());
     let t = token(emu.access_key(), &aud, Some("zed"), None);
-    let reply: Value = reqwest::Client::new()
+    let reply: Value = http()
         .post(format!(
             "{}/client/negotiate?hub=chat&access_token={t}",
             emu.endpoint()

@@ -45,7 +45,11 @@ fn one_raw_module_per_spec() {
         .map(|p| asrs_codegen::module_name(p))
         .collect();
     assert_eq!(modules, expected);
-    assert!(expected.contains("v1_preview") && expected.contains("v1") && expected.contains("v2022_06_01"));
+    assert!(
+        expected.contains("v1_preview")
+            && expected.contains("v1")
+            && expected.contains("v2022_06_01")
+    );
 }
 
 #[test]
@@ -75,7 +79,11 @@ fn published() -> Published {
             params.sort();
             let codes = cols[4].split(',').map(str::to_string).collect();
             (
-                (cols[0].to_string(), cols[1].to_string(), cols[2].to_string()),
+                (
+                    cols[0].to_string(),
+                    cols[1].to_string(),
+                    cols[2].to_string(),
+                ),
                 (params, codes),
             )
         })
@@ -100,9 +108,18 @@ fn specs_describe_exactly_the_published_operations() {
     for (_, codes) in published.values_mut() {
         codes.sort();
     }
-    let missing: Vec<_> = published.keys().filter(|k| !described.contains_key(*k)).collect();
-    let extra: Vec<_> = described.keys().filter(|k| !published.contains_key(*k)).collect();
-    assert!(missing.is_empty(), "operations missing from specs/: {missing:?}");
+    let missing: Vec<_> = published
+        .keys()
+        .filter(|k| !described.contains_key(*k))
+        .collect();
+    let extra: Vec<_> = described
+        .keys()
+        .filter(|k| !published.contains_key(*k))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "operations missing from specs/: {missing:?}"
+    );
     assert!(extra.is_empty(), "operations not published: {extra:?}");
     for (key, want) in &published {
         assert_eq!(&described[key], want, "{key:?}");

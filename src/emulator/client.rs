@@ -20,6 +20,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 use futures::stream::SplitSink;
 use futures::{SinkExt, StreamExt};
 use rand::RngCore;
+use serde::Serialize;
 use serde_json::json;
 use tokio::sync::{mpsc, watch};
 
@@ -131,26 +132,46 @@ async fn negotiate(State(inner): State<Arc<Inner>>, headers: HeaderMap, uri: Uri
             "too many pending negotiations",
         );
     }
-    let transports = json!([
-        {"transport": "WebSockets", "transferFormats": ["Text", "Binary"]},
-        {"transport": "ServerSentEvents", "transferFormats": ["Text"]},
-        {"transport": "LongPolling", "transferFormats": ["Text", "Binary"]},
-    ]);
-    let body = if version >= 1 {
-        json!({
-            "connectionId": connection_id,
-            "connectionToken": token,
-            "negotiateVersion": 1,
-            "availableTransports": transports,
-        })
-    } else {
-        json!({
-            "connectionId": connection_id,
-            "negotiateVersion": 0,
-            "availableTransports": transports,
-        })
+    let body = NegotiateResponse {
+        connection_id: &connection_id,
+        connection_token: (version >= 1).then_some(token.as_str()),
+        negotiate_version: version.min(1),
+        available_transports: &TRANSPORTS,
     };
     Json(body).into_response()
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct TransportOffer {
+    transport: &'static str,
+    transfer_formats: &'static [&'static str],
+}
+
+const TRANSPORTS: [TransportOffer; 3] = [
+    TransportOffer {
+        transport: "WebSockets",
+        transfer_formats: &["Text", "Binary"],
+    },
+    TransportOffer {
+        transport: "ServerSentEvents",
+        transfer_formats: &["Text"],
+    },
+    TransportOffer {
+        transport: "LongPolling",
+        transfer_formats: &["Text", "Binary"],
+    },
+];
+
+/// The negotiate answer, fields in the documented order.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct NegotiateResponse<'a> {
+    connection_id: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    connection_token: Option<&'a str>,
+    negotiate_version: u32,
+    available_transports: &'a [TransportOffer],
 }
 
 /// The HTTP side of an SSE or Long Polling connection.

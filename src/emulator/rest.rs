@@ -1,8 +1,10 @@
 //! The data-plane REST API of the three published versions, on one port.
 //!
 //! Paths are matched segment by segment here rather than by the router: the 2022-06-01 API
-//! has literal `:send` / `:closeConnections` segments, which axum 0.8 refuses in route
-//! patterns, and the 1.0 API accepts two orders of the same resources.
+//! has literal `:send` / `:closeConnections` segments, which axum 0.8 rejects in route
+//! patterns unless its 0.7-migration checks are switched off; segments are compared after
+//! percent-decoding (`%3Asend`, user ids with `/`); and the 1.0 API accepts two orders of
+//! the same resources.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -13,7 +15,7 @@ use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 use percent_encoding::percent_decode_str;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::auth::{self, Audience};
 use super::state::{Inner, Outgoing};
@@ -68,6 +70,15 @@ enum Miss {
     MethodNotAllowed,
 }
 
+/// The 2022-06-01 error body, fields in the published order.
+#[derive(serde::Serialize)]
+struct ErrorDetail<'a> {
+    code: &'a str,
+    message: &'a str,
+    target: Option<&'a str>,
+    details: Option<Vec<Value>>,
+}
+
 struct ApiError {
     status: StatusCode,
     code: &'static str,
@@ -90,12 +101,12 @@ impl ApiError {
     fn into_response(self, version: Version) -> Response {
         match version {
             Version::V2022 => {
-                let body = json!({
-                    "code": self.code,
-                    "message": self.message,
-                    "target": null,
-                    "details": null,
-                });
+                let body = ErrorDetail {
+                    code: self.code,
+                    message: &self.message,
+                    target: None,
+                    details: None,
+                };
                 let mut response = (self.status, axum::Json(body)).into_response();
                 if let Ok(v) = HeaderValue::from_str(self.code) {
                     response.headers_mut().insert("x-ms-error-code", v);
@@ -563,7 +574,7 @@ async fn execute(
     };
 
     match route.op {
-        Op::Health => unreachable!("handled above"),
+        Op::Health => Ok(StatusCode::OK), // answered above, before authentication
         Op::SendAll | Op::SendUsers(_) | Op::SendConnection(_) | Op::SendGroups(_) => {
             match &route.op {
                 Op::SendUsers(users) => {
@@ -700,6 +711,7 @@ async fn execute(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn hub_name_rule() {

@@ -156,12 +156,12 @@ pub(super) fn encode(message: &HubMessage) -> Result<Vec<u8>, ProtocolError> {
     Ok(out)
 }
 
-/// Removes the first complete record from `buffer` and decodes it.
+/// Decodes the first complete record in `data`; returns it with the bytes it used.
 pub(super) fn take_record(
-    buffer: &mut Vec<u8>,
+    data: &[u8],
     max_size: usize,
-) -> Result<Option<HubMessage>, ProtocolError> {
-    let Some(end) = buffer.iter().position(|&b| b == RECORD_SEPARATOR) else {
+) -> Result<Option<(HubMessage, usize)>, ProtocolError> {
+    let Some(end) = data.iter().position(|&b| b == RECORD_SEPARATOR) else {
         return Ok(None);
     };
     if end > max_size {
@@ -170,8 +170,7 @@ pub(super) fn take_record(
             limit: max_size,
         });
     }
-    let record: Vec<u8> = buffer.drain(..=end).collect();
-    decode(&record[..end]).map(Some)
+    decode(&data[..end]).map(|m| Some((m, end + 1)))
 }
 
 fn decode(record: &[u8]) -> Result<HubMessage, ProtocolError> {

@@ -214,12 +214,12 @@ fn read_varint(buffer: &[u8]) -> Result<Option<(usize, usize)>, ProtocolError> {
     Ok(None)
 }
 
-/// Removes the first complete record from `buffer` and decodes it.
+/// Decodes the first complete record in `data`; returns it with the bytes it used.
 pub(super) fn take_record(
-    buffer: &mut Vec<u8>,
+    data: &[u8],
     max_size: usize,
-) -> Result<Option<HubMessage>, ProtocolError> {
-    let Some((length, prefix)) = read_varint(buffer)? else {
+) -> Result<Option<(HubMessage, usize)>, ProtocolError> {
+    let Some((length, prefix)) = read_varint(data)? else {
         return Ok(None);
     };
     if length > max_size {
@@ -228,11 +228,10 @@ pub(super) fn take_record(
             limit: max_size,
         });
     }
-    if buffer.len() < prefix + length {
+    if data.len() < prefix + length {
         return Ok(None);
     }
-    let record: Vec<u8> = buffer.drain(..prefix + length).skip(prefix).collect();
-    decode(&record).map(Some)
+    decode(&data[prefix..prefix + length]).map(|m| Some((m, prefix + length)))
 }
 
 fn decode(record: &[u8]) -> Result<HubMessage, ProtocolError> {

@@ -317,3 +317,72 @@ fn handshake_records() {
         HandshakeResponse::ok()
     );
 }
+
+#[test]
+fn many_tiny_pushes_and_records_stay_linear() {
+    // 200k one-byte pushes of an unterminated record, then 100k records in one push: both
+    // would take minutes if the reader rescanned or shifted its buffer each time.
+    let started = std::time::Instant::now();
+    let mut reader = MessageReader::new(HubProtocol::Json, 1024 * 1024);
+    for _ in 0..200_000 {
+        reader.push(b" ").unwrap();
+        assert_eq!(reader.next_message().unwrap(), None);
+    }
+    let mut reader = HubProtocol::Json.reader();
+    let batch: Vec<u8> = b"{\"type\":6}\x1e".repeat(100_000);
+    reader.push(&batch).unwrap();
+    let mut count = 0;
+    while let Some(m) = reader.next_message().unwrap() {
+        assert_eq!(m, HubMessage::Ping);
+        count += 1;
+    }
+    assert_eq!(count, 100_000);
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(20),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[test]
+fn random_and_mutated_input_never_panics() {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand::rngs::StdRng::seed_from_u64(0x5167_4e41);
+    let valid: Vec<(HubProtocol, Vec<u8>)> = [HubProtocol::Json, HubProtocol::MessagePack]
+        .into_iter()
+        .flat_map(|p| {
+            sample_messages()
+                .into_iter()
+                .map(move |m| (p, p.encode(&m).unwrap()))
+        })
+        .collect();
+    for round in 0..20_000 {
+        let (protocol, mut bytes) = valid[round % valid.len()].clone();
+        if round % 3 == 0 {
+            // Pure noise.
+            let len = rng.random_range(0..64);
+            bytes = (0..len).map(|_| rng.random()).collect();
+        } else {
+            // A valid record with a few bytes flipped, dropped or repeated.
+            for _ in 0..rng.random_range(1..4) {
+                if bytes.is_empty() {
+                    break;
+                }
+                let i = rng.random_range(0..bytes.len());
+                match rng.random_range(0..3) {
+                    0 => bytes[i] = rng.random(),
+                    1 => {
+                        bytes.remove(i);
+                    }
+                    _ => bytes.insert(i, bytes[i]),
+                }
+            }
+        }
+        let mut reader = MessageReader::new(protocol, 4096);
+        if reader.push(&bytes).is_ok() {
+            while let Ok(Some(_)) = reader.next_message() {}
+        }
+        let _ = HandshakeReader::new().take(&bytes);
+        let _ = HandshakeRequest::parse(&bytes);
+    }
+}

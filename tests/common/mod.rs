@@ -21,6 +21,20 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 pub const WAIT: Duration = Duration::from_secs(10);
 
+/// One HTTP client for every test: building one is costly (TLS set-up). Idle connections are
+/// not pooled, because each test has its own runtime and a pooled connection belongs to one.
+pub fn http() -> reqwest::Client {
+    static CLIENT: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
+    CLIENT
+        .get_or_init(|| {
+            reqwest::Client::builder()
+                .pool_max_idle_per_host(0)
+                .build()
+                .unwrap()
+        })
+        .clone()
+}
+
 pub async fn start() -> EmulatorHandle {
     Emulator::builder()
         .bind("127.0.0.1:0")
@@ -68,7 +82,7 @@ pub struct Reply {
 /// Calls the REST API with a valid token; `body` is sent as JSON when given.
 pub async fn rest(emu: &EmulatorHandle, method: &str, path: &str, body: Option<Value>) -> Reply {
     let (url, token) = rest_url(emu, path);
-    let mut request = reqwest::Client::new()
+    let mut request = http()
         .request(method.parse().unwrap(), &url)
         .bearer_auth(token);
     if let Some(body) = body {
@@ -117,7 +131,7 @@ pub async fn negotiate(
 ) -> (String, String, String) {
     let aud = format!("{}/client/?hub={hub}", emu.endpoint());
     let token = token(emu.access_key(), &aud, user, None);
-    let reply: Value = reqwest::Client::new()
+    let reply: Value = http()
         .post(format!(
             "{}/client/negotiate?hub={hub}&negotiateVersion=1",
             emu.endpoint()

@@ -43,7 +43,8 @@ async fn start(args: StartArgs) -> anyhow::Result<()> {
         builder = builder.upstream(upstream);
     }
     let handle = builder.start().await.context("starting the emulator")?;
-    let host = if args.ip.is_loopback() {
+    // Clients reach a loopback or all-interfaces listener through localhost.
+    let host = if args.ip.is_loopback() || args.ip.is_unspecified() {
         "localhost".to_string()
     } else if args.ip.is_ipv6() {
         format!("[{}]", args.ip)
