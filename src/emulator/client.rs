@@ -40,6 +40,8 @@ const INBOUND_QUEUE: usize = 16;
 const WIRE_QUEUE: usize = 64;
 /// How long a closing connection may take to write its last records.
 const CLOSE_WRITE_TIMEOUT: Duration = Duration::from_secs(2);
+/// WebSocket read and write buffer size per connection.
+const WS_BUFFER: usize = 16 * 1024;
 /// A long poll returns at most this many bytes at once.
 const MAX_POLL_BYTES: usize = 1024 * 1024;
 
@@ -216,7 +218,10 @@ async fn transport(State(inner): State<Arc<Inner>>, request: Request) -> Respons
             Err(rejection) => return rejection.into_response(),
         };
         let limit = inner.config.max_message_size + 4096;
+        // Small per-connection buffers: thousands of idle clients should cost little memory.
         return upgrade
+            .read_buffer_size(WS_BUFFER)
+            .write_buffer_size(WS_BUFFER)
             .max_message_size(limit)
             .max_frame_size(limit)
             .on_upgrade(move |socket| websocket_session(inner, negotiated, socket));
