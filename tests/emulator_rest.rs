@@ -1003,6 +1003,18 @@ async fn bodies_over_one_megabyte_get_413() {
     let r = rest(&emu, "POST", "/api/v1/hubs/chat", msg("big", json!([big]))).await;
     assert_eq!(r.status, 413);
     assert!(r.body.contains("limit"));
+    // Request headers are limited to 16 KB.
+    let (url, token) = rest_url(&emu, "/api/v1/hubs/chat");
+    let r = http()
+        .post(&url)
+        .bearer_auth(token)
+        .header("x-padding", "p".repeat(17 * 1024))
+        .json(&json!({"target": "x"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 431);
+    assert!(r.text().await.unwrap().contains("headers"));
     // Chunked (no Content-Length) is cut off as well; written by hand to control framing.
     let (_, token) = rest_url(&emu, "/api/v1/hubs/chat");
     let mut tcp = tokio::net::TcpStream::connect(emu.local_addr())

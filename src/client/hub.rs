@@ -26,6 +26,10 @@ const API_2022: &str = "2022-06-01";
 /// [`local_validation(false)`](crate::ServiceClientBuilder::local_validation). Names may contain
 /// any character: they are percent-encoded once in the request path.
 ///
+/// Which API version offers which operation (and which are composed of several calls) is
+/// tabulated on [`ApiVersion`]; an operation the version lacks returns
+/// [`Error::Unsupported`] before any network traffic.
+///
 /// ```
 /// use azure_signalr_rest::{NegotiateOptions, ServiceClient};
 ///

@@ -107,7 +107,7 @@ impl Message {
             return Err(Error::invalid(
                 operation,
                 "message target",
-                "must not be empty",
+                "must not be empty or only white space",
             ));
         }
         let len = serde_json::to_vec(self)

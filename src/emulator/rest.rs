@@ -23,6 +23,8 @@ use super::state::{Inner, Outgoing};
 /// The largest REST request body accepted.
 const MAX_BODY: usize = 1024 * 1024;
 const MAX_GROUP_CHARS: usize = 1024;
+/// The largest total size of REST request headers accepted.
+const MAX_HEADERS: usize = 16 * 1024;
 
 pub(crate) fn router(inner: Arc<Inner>) -> Router {
     Router::new().fallback(handle).with_state(inner)
@@ -495,6 +497,19 @@ async fn handle(State(inner): State<Arc<Inner>>, request: Request) -> Response {
         }
     };
     let version = route.version;
+    let header_bytes: usize = parts
+        .headers
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len() + 4)
+        .sum();
+    if header_bytes > MAX_HEADERS {
+        return ApiError::new(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            "RequestHeaderFieldsTooLarge",
+            format!("request headers exceed the limit of {MAX_HEADERS} bytes"),
+        )
+        .into_response(version);
+    }
     match execute(&inner, route, parts, body).await {
         Ok(status) => status.into_response(),
         Err(e) => {
