@@ -303,7 +303,10 @@ async fn phase(
     let stop = Arc::new(AtomicBool::new(false));
     let in_flight = Arc::new(Semaphore::new(256));
     let mut tasks = Vec::new();
-    let spawn_send = |n: u64| {
+    let (hub, shared_owned) = (hub.clone(), shared.clone());
+    let (accepted_owned, failed_owned) = (accepted.clone(), failed.clone());
+    let spawn_send = move |n: u64| {
+        let (shared, accepted, failed) = (&shared_owned, &accepted_owned, &failed_owned);
         let (hub, shared, target, accepted, failed) =
             (hub.clone(), shared.clone(), target.clone(), accepted.clone(), failed.clone());
         async move {

@@ -13,11 +13,12 @@ const AUDIENCE: &str = "http://127.0.0.1:8888/api/hubs/bench/:send";
 fn tokens(c: &mut Criterion) {
     let minter = TokenMinter::new(AccessKey::new(KEY));
     let claims = TokenClaims::new(AUDIENCE, TokenMinter::REST_TOKEN_LIFETIME);
-    c.bench_function("tokens/fresh_mint", |b| {
+    let mut group = c.benchmark_group("tokens");
+    group.bench_function("fresh_mint", |b| {
         b.iter(|| black_box(minter.mint(black_box(&claims)).unwrap()))
     });
     minter.rest_token(AUDIENCE).unwrap();
-    c.bench_function("tokens/cached_rest_token", |b| {
+    group.bench_function("cached_rest_token", |b| {
         b.iter(|| black_box(minter.rest_token(black_box(AUDIENCE)).unwrap()))
     });
     // The cache holds many audiences in a long-lived client (one per user/group URL).
@@ -26,7 +27,7 @@ fn tokens(c: &mut Criterion) {
         busy.rest_token(&format!("http://127.0.0.1:8888/api/hubs/bench/users/u{i}/:send"))
             .unwrap();
     }
-    c.bench_function("tokens/cached_rest_token_1000_audiences", |b| {
+    group.bench_function("cached_rest_token_1000_audiences", |b| {
         b.iter(|| {
             black_box(
                 busy.rest_token(black_box("http://127.0.0.1:8888/api/hubs/bench/users/u500/:send"))
@@ -34,6 +35,7 @@ fn tokens(c: &mut Criterion) {
             )
         })
     });
+    group.finish();
 }
 
 fn config() -> Criterion {
