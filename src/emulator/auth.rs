@@ -2,6 +2,7 @@
 //! naming the URL the caller used.
 
 use axum::http::{header, HeaderMap, Uri};
+use base64::Engine as _;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use percent_encoding::percent_decode_str;
 use serde::Deserialize;
@@ -30,7 +31,10 @@ pub(crate) struct Verified {
 /// What the token's audience must name.
 pub(crate) enum Audience<'a> {
     /// A REST call: the request URL, with or without its query string.
-    Rest { path: &'a str, query: Option<&'a str> },
+    Rest {
+        path: &'a str,
+        query: Option<&'a str>,
+    },
     /// A client call: `<endpoint>/client/?hub=<hub>` (query optional).
     Client { hub: &'a str },
 }
@@ -57,6 +61,22 @@ pub(crate) fn verify(
     audience: Audience<'_>,
 ) -> Result<Verified, String> {
     let token = token.ok_or("missing bearer token")?;
+    // Name the algorithm rule plainly, including for `none`, which the JWT library
+    // reports only as an unparsable header.
+    let alg = token
+        .split('.')
+        .next()
+        .and_then(|h| {
+            base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(h.trim_end_matches('='))
+                .ok()
+        })
+        .and_then(|h| serde_json::from_slice::<Value>(&h).ok())
+        .and_then(|h| h.get("alg").and_then(Value::as_str).map(str::to_string))
+        .ok_or("malformed token")?;
+    if alg != "HS256" {
+        return Err("token must be signed with HS256".into());
+    }
     let mut validation = Validation::new(Algorithm::HS256);
     validation.set_required_spec_claims(&["exp"]);
     validation.validate_exp = true;
@@ -86,7 +106,10 @@ pub(crate) fn verify(
         Some(Value::Array(a)) => a.iter().filter_map(Value::as_str).collect(),
         _ => return Err("token lacks the 'aud' claim".into()),
     };
-    if !audiences.iter().any(|aud| audience_matches(aud, host, &audience)) {
+    if !audiences
+        .iter()
+        .any(|aud| audience_matches(aud, host, &audience))
+    {
         return Err("token audience does not match the request URL".into());
     }
     let user_id = [claims.nameid, claims.nameid_uri]
@@ -122,7 +145,8 @@ fn audience_matches(aud: &str, host: &str, expected: &Audience<'_>) -> bool {
         return false;
     };
     if !matches!(aud.scheme(), "http" | "ws")
-        || aud.host_str().map(str::to_ascii_lowercase) != seen.host_str().map(str::to_ascii_lowercase)
+        || aud.host_str().map(str::to_ascii_lowercase)
+            != seen.host_str().map(str::to_ascii_lowercase)
         || aud.port_or_known_default() != seen.port_or_known_default()
     {
         return false;

@@ -20,6 +20,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 use futures::stream::SplitSink;
 use futures::{SinkExt, StreamExt};
 use rand::RngCore;
+use serde::Serialize;
 use serde_json::json;
 use tokio::sync::{mpsc, watch};
 
@@ -29,7 +30,8 @@ use super::state::{Activity, CloseRequest, ConnHandle, Inner, Negotiated, Transp
 use super::upstream::{self, UpstreamEvent};
 use super::ConnectionInfo;
 use crate::protocol::{
-    HandshakeReader, HandshakeRequest, HandshakeResponse, HubMessage, HubProtocol, MessageReader,
+    HandshakeReader, HandshakeRecord, HandshakeRequest, HandshakeResponse, HubMessage, HubProtocol,
+    MessageReader,
 };
 
 /// Frames from an HTTP-transport client waiting for the session.
@@ -38,6 +40,8 @@ const INBOUND_QUEUE: usize = 16;
 const WIRE_QUEUE: usize = 64;
 /// How long a closing connection may take to write its last records.
 const CLOSE_WRITE_TIMEOUT: Duration = Duration::from_secs(2);
+/// WebSocket read and write buffer size per connection.
+const WS_BUFFER: usize = 16 * 1024;
 /// A long poll returns at most this many bytes at once.
 const MAX_POLL_BYTES: usize = 1024 * 1024;
 
@@ -68,9 +72,16 @@ fn json_error(status: StatusCode, error: impl Into<String>) -> Response {
 
 /// Checks the hub parameter and the client token; returns (lower-cased hub, user id).
 #[allow(clippy::result_large_err)]
-fn authorize(inner: &Inner, headers: &HeaderMap, uri: &Uri) -> Result<(String, Option<String>), Response> {
+fn authorize(
+    inner: &Inner,
+    headers: &HeaderMap,
+    uri: &Uri,
+) -> Result<(String, Option<String>), Response> {
     let Some(hub) = query_param(uri, "hub") else {
-        return Err(json_error(StatusCode::BAD_REQUEST, "the 'hub' query parameter is required"));
+        return Err(json_error(
+            StatusCode::BAD_REQUEST,
+            "the 'hub' query parameter is required",
+        ));
     };
     if !valid_hub_name(&hub) {
         return Err(json_error(
@@ -93,7 +104,10 @@ fn authorize(inner: &Inner, headers: &HeaderMap, uri: &Uri) -> Result<(String, O
 
 async fn negotiate(State(inner): State<Arc<Inner>>, headers: HeaderMap, uri: Uri) -> Response {
     if inner.is_shutting_down() {
-        return json_error(StatusCode::SERVICE_UNAVAILABLE, "the service is shutting down");
+        return json_error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the service is shutting down",
+        );
     }
     let (hub, user_id) = match authorize(&inner, &headers, &uri) {
         Ok(ok) => ok,
@@ -115,28 +129,51 @@ async fn negotiate(State(inner): State<Arc<Inner>>, headers: HeaderMap, uri: Uri
         created: std::time::Instant::now(),
     };
     if !inner.add_negotiation(token.clone(), negotiated) {
-        return json_error(StatusCode::TOO_MANY_REQUESTS, "too many pending negotiations");
+        return json_error(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too many pending negotiations",
+        );
     }
-    let transports = json!([
-        {"transport": "WebSockets", "transferFormats": ["Text", "Binary"]},
-        {"transport": "ServerSentEvents", "transferFormats": ["Text"]},
-        {"transport": "LongPolling", "transferFormats": ["Text", "Binary"]},
-    ]);
-    let body = if version >= 1 {
-        json!({
-            "connectionId": connection_id,
-            "connectionToken": token,
-            "negotiateVersion": 1,
-            "availableTransports": transports,
-        })
-    } else {
-        json!({
-            "connectionId": connection_id,
-            "negotiateVersion": 0,
-            "availableTransports": transports,
-        })
+    let body = NegotiateResponse {
+        connection_id: &connection_id,
+        connection_token: (version >= 1).then_some(token.as_str()),
+        negotiate_version: version.min(1),
+        available_transports: &TRANSPORTS,
     };
     Json(body).into_response()
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct TransportOffer {
+    transport: &'static str,
+    transfer_formats: &'static [&'static str],
+}
+
+const TRANSPORTS: [TransportOffer; 3] = [
+    TransportOffer {
+        transport: "WebSockets",
+        transfer_formats: &["Text", "Binary"],
+    },
+    TransportOffer {
+        transport: "ServerSentEvents",
+        transfer_formats: &["Text"],
+    },
+    TransportOffer {
+        transport: "LongPolling",
+        transfer_formats: &["Text", "Binary"],
+    },
+];
+
+/// The negotiate answer, fields in the documented order.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct NegotiateResponse<'a> {
+    connection_id: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    connection_token: Option<&'a str>,
+    negotiate_version: u32,
+    available_transports: &'a [TransportOffer],
 }
 
 /// The HTTP side of an SSE or Long Polling connection.
@@ -181,14 +218,20 @@ async fn transport(State(inner): State<Arc<Inner>>, request: Request) -> Respons
             Err(rejection) => return rejection.into_response(),
         };
         let limit = inner.config.max_message_size + 4096;
+        // Small per-connection buffers: thousands of idle clients should cost little memory.
         return upgrade
+            .read_buffer_size(WS_BUFFER)
+            .write_buffer_size(WS_BUFFER)
             .max_message_size(limit)
             .max_frame_size(limit)
             .on_upgrade(move |socket| websocket_session(inner, negotiated, socket));
     }
 
     let Some(id) = id else {
-        return json_error(StatusCode::BAD_REQUEST, "the 'id' query parameter is required");
+        return json_error(
+            StatusCode::BAD_REQUEST,
+            "the 'id' query parameter is required",
+        );
     };
     let existing = inner.http_conns_get(&id);
     match parts.method {
@@ -202,9 +245,13 @@ async fn transport(State(inner): State<Arc<Inner>>, request: Request) -> Respons
                 Some(conn) if conn.transport == Transport::LongPolling && conn.hub == hub => {
                     long_poll(&inner, &id, &conn).await
                 }
-                Some(_) => json_error(StatusCode::CONFLICT, "this connection already has a transport"),
+                Some(_) => json_error(
+                    StatusCode::CONFLICT,
+                    "this connection already has a transport",
+                ),
                 None => {
-                    let Some(negotiated) = inner.take_negotiation(&id).filter(|n| n.hub == hub) else {
+                    let Some(negotiated) = inner.take_negotiation(&id).filter(|n| n.hub == hub)
+                    else {
                         return json_error(StatusCode::NOT_FOUND, "no such connection");
                     };
                     if wants_sse {
@@ -317,7 +364,9 @@ fn start_sse(inner: Arc<Inner>, token: String, negotiated: Negotiated) -> Respon
         session_inner.http_conns_remove(&token);
     });
     // An SSE comment first, so the client sees the stream open before any record.
-    let opening = futures::stream::once(async { Ok::<Bytes, std::convert::Infallible>(Bytes::from_static(b":\r\n\r\n")) });
+    let opening = futures::stream::once(async {
+        Ok::<Bytes, std::convert::Infallible>(Bytes::from_static(b":\r\n\r\n"))
+    });
     let records = tokio_stream::wrappers::ReceiverStream::new(out_rx).map(Ok);
     Response::builder()
         .status(StatusCode::OK)
@@ -484,7 +533,7 @@ async fn handshake(
     let mut reader = HandshakeReader::new();
     let deadline = tokio::time::sleep(inner.config.handshake_timeout);
     tokio::pin!(deadline);
-    let (record, rest) = loop {
+    let HandshakeRecord { record, rest } = loop {
         tokio::select! {
             data = inbound.recv() => {
                 let data = data?;
@@ -563,7 +612,8 @@ async fn run_session(
             allow_reconnect: false,
         };
         if let Ok(bytes) = protocol.encode(&close) {
-            let _ = tokio::time::timeout(CLOSE_WRITE_TIMEOUT, wire.send(bytes.into(), binary)).await;
+            let _ =
+                tokio::time::timeout(CLOSE_WRITE_TIMEOUT, wire.send(bytes.into(), binary)).await;
         }
         wire.finish().await;
         return;
@@ -573,12 +623,16 @@ async fn run_session(
         .config
         .upstream
         .clone()
-        .map(|url| upstream::spawn(inner.clone(), url, info.clone(), reply_tx));
+        .map(|url| upstream::spawn(inner.clone(), url, info.clone(), reply_tx.clone()));
+    // reply_tx stays alive here so reply_rx never reports closed (which would spin the loop).
     if let Some(up) = &upstream {
         let _ = up.try_send(UpstreamEvent::Connected);
     }
 
-    let ping = protocol.encode(&HubMessage::Ping).map(Bytes::from).unwrap_or_default();
+    let ping = protocol
+        .encode(&HubMessage::Ping)
+        .map(Bytes::from)
+        .unwrap_or_default();
     let mut ping_timer = tokio::time::interval(inner.config.ping_interval);
     ping_timer.reset();
     let check_every = (inner.config.client_timeout / 4).max(Duration::from_millis(50));
@@ -590,7 +644,9 @@ async fn run_session(
     let close: Option<CloseRequest> = 'session: loop {
         if let Some(data) = pending_input.take() {
             if !data.is_empty() {
-                if let Some(req) = handle_input(&inner, &info, &mut reader, &data, upstream.as_ref()) {
+                if let Some(req) =
+                    handle_input(&inner, &info, &mut reader, &data, upstream.as_ref())
+                {
                     break 'session Some(req);
                 }
             }

@@ -7,6 +7,15 @@
 //! The handle also lets a test look inside: which connections, users and groups a hub has,
 //! and what was delivered to whom.
 //!
+//! Where it differs from the service, knowingly:
+//! - no throttling (never 429), no per-unit connection or message quotas, no CORS;
+//! - stateful reconnect (Ack/Sequence) is decoded but not honoured;
+//! - upstream requests always carry a JSON body (`{"type":1,"target",...}` for messages, `{}`
+//!   for connection events), also for MessagePack clients;
+//! - a client that stops reading is closed once its outbound queue
+//!   ([`EmulatorBuilder::outbound_queue`]) is full, without a Close message (it could not read
+//!   one).
+//!
 //! ```
 //! use std::time::Duration;
 //! use azure_signalr_rest::emulator::Emulator;
@@ -195,10 +204,12 @@ impl EmulatorBuilder {
                 addr: self.config.bind.clone(),
                 source,
             })?;
-        let local_addr = listener.local_addr().map_err(|source| EmulatorError::Bind {
-            addr: self.config.bind.clone(),
-            source,
-        })?;
+        let local_addr = listener
+            .local_addr()
+            .map_err(|source| EmulatorError::Bind {
+                addr: self.config.bind.clone(),
+                source,
+            })?;
         let inner = Arc::new(Inner::new(self.config));
         let app = rest::router(inner.clone()).merge(client::router(inner.clone()));
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
@@ -231,8 +242,8 @@ pub struct Delivery {
     pub user_id: Option<String>,
     /// The invoked client method.
     pub target: String,
-    /// The arguments.
-    pub arguments: Vec<Value>,
+    /// The arguments (shared with every other receiver of the same message).
+    pub arguments: Arc<Vec<Value>>,
     /// When it was written to the transport.
     pub at: SystemTime,
 }
@@ -330,6 +341,58 @@ impl EmulatorHandle {
 
     /// Waits for a delivery matching `filter`, looking at the record first so a delivery that
     /// already happened counts.
+    ///
+    /// A whole test: a client connects over WebSockets, the app broadcasts through the REST
+    /// API, and the test waits until the emulator has written the message to that client.
+    ///
+    /// ```
+    /// use std::time::{Duration, SystemTime, UNIX_EPOCH};
+    /// use azure_signalr_rest::emulator::Emulator;
+    /// use futures::SinkExt;
+    /// use jsonwebtoken::{encode, EncodingKey, Header};
+    /// use serde_json::json;
+    ///
+    /// # #[tokio::main]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let emulator = Emulator::builder().bind("127.0.0.1:0").start().await?;
+    /// let key = EncodingKey::from_secret(emulator.access_key().as_bytes());
+    /// let exp = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs() + 600;
+    /// let http = reqwest::Client::new();
+    ///
+    /// // A client: negotiate, open the WebSocket, send the JSON handshake.
+    /// let client_url = format!("{}/client/?hub=chat", emulator.endpoint());
+    /// let client_token = encode(&Header::default(), &json!({"aud": client_url, "exp": exp, "nameid": "ann"}), &key)?;
+    /// let negotiated: serde_json::Value = http
+    ///     .post(format!("{}/client/negotiate?hub=chat&negotiateVersion=1", emulator.endpoint()))
+    ///     .bearer_auth(&client_token)
+    ///     .send().await?.json().await?;
+    /// let ws_url = format!(
+    ///     "ws://{}/client/?hub=chat&id={}&access_token={client_token}",
+    ///     emulator.local_addr(),
+    ///     negotiated["connectionToken"].as_str().unwrap()
+    /// );
+    /// let (mut socket, _) = tokio_tungstenite::connect_async(ws_url).await?;
+    /// socket.send("{\"protocol\":\"json\",\"version\":1}\u{1e}".into()).await?;
+    /// emulator.wait_for_connection(|c| c.user_id.as_deref() == Some("ann"), Duration::from_secs(5)).await?;
+    ///
+    /// // The app: a REST broadcast with a token for that URL.
+    /// let rest_url = format!("{}/api/v1/hubs/chat", emulator.endpoint());
+    /// let rest_token = encode(&Header::default(), &json!({"aud": rest_url, "exp": exp}), &key)?;
+    /// let status = http.post(&rest_url).bearer_auth(rest_token)
+    ///     .json(&json!({"target": "newMessage", "arguments": ["hello"]}))
+    ///     .send().await?.status();
+    /// assert_eq!(status, 202);
+    ///
+    /// // The test: wait for the delivery instead of sleeping.
+    /// let delivery = emulator
+    ///     .wait_for_delivery(|d| d.target == "newMessage", Duration::from_secs(5))
+    ///     .await?;
+    /// assert_eq!(delivery.user_id.as_deref(), Some("ann"));
+    /// assert_eq!(*delivery.arguments, vec![json!("hello")]);
+    /// emulator.shutdown().await;
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn wait_for_delivery(
         &self,
         filter: impl Fn(&Delivery) -> bool,
@@ -367,12 +430,7 @@ impl EmulatorHandle {
         timeout: Duration,
     ) -> Result<ConnectionInfo, WaitTimeout> {
         let mut events = self.inner.events.subscribe();
-        let current = || {
-            self.inner
-                .all_connections()
-                .into_iter()
-                .find(|c| filter(c))
-        };
+        let current = || self.inner.all_connections().into_iter().find(|c| filter(c));
         if let Some(found) = current() {
             return Ok(found);
         }

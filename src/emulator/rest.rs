@@ -1,8 +1,10 @@
 //! The data-plane REST API of the three published versions, on one port.
 //!
 //! Paths are matched segment by segment here rather than by the router: the 2022-06-01 API
-//! has literal `:send` / `:closeConnections` segments, which axum 0.8 refuses in route
-//! patterns, and the 1.0 API accepts two orders of the same resources.
+//! has literal `:send` / `:closeConnections` segments, which axum 0.8 rejects in route
+//! patterns unless its 0.7-migration checks are switched off; segments are compared after
+//! percent-decoding (`%3Asend`, user ids with `/`); and the 1.0 API accepts two orders of
+//! the same resources.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -13,7 +15,7 @@ use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 use percent_encoding::percent_decode_str;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::auth::{self, Audience};
 use super::state::{Inner, Outgoing};
@@ -21,6 +23,8 @@ use super::state::{Inner, Outgoing};
 /// The largest REST request body accepted.
 const MAX_BODY: usize = 1024 * 1024;
 const MAX_GROUP_CHARS: usize = 1024;
+/// The largest total size of REST request headers accepted.
+const MAX_HEADERS: usize = 16 * 1024;
 
 pub(crate) fn router(inner: Arc<Inner>) -> Router {
     Router::new().fallback(handle).with_state(inner)
@@ -68,6 +72,15 @@ enum Miss {
     MethodNotAllowed,
 }
 
+/// The 2022-06-01 error body, fields in the published order.
+#[derive(serde::Serialize)]
+struct ErrorDetail<'a> {
+    code: &'a str,
+    message: &'a str,
+    target: Option<&'a str>,
+    details: Option<Vec<Value>>,
+}
+
 struct ApiError {
     status: StatusCode,
     code: &'static str,
@@ -90,12 +103,12 @@ impl ApiError {
     fn into_response(self, version: Version) -> Response {
         match version {
             Version::V2022 => {
-                let body = json!({
-                    "code": self.code,
-                    "message": self.message,
-                    "target": null,
-                    "details": null,
-                });
+                let body = ErrorDetail {
+                    code: self.code,
+                    message: &self.message,
+                    target: None,
+                    details: None,
+                };
                 let mut response = (self.status, axum::Json(body)).into_response();
                 if let Ok(v) = HeaderValue::from_str(self.code) {
                     response.headers_mut().insert("x-ms-error-code", v);
@@ -143,7 +156,11 @@ fn match_route(method: &Method, path: &str) -> Result<Route, Miss> {
     match s.as_slice() {
         // ---- 1.0-preview ----
         ["api", "v1-preview", "hub", hub] => {
-            if is(&Method::POST) { found(Preview, Some(hub), Op::SendAll) } else { none }
+            if is(&Method::POST) {
+                found(Preview, Some(hub), Op::SendAll)
+            } else {
+                none
+            }
         }
         ["api", "v1-preview", "hub", hub, kind, list] if is(&Method::POST) => match *kind {
             "user" => found(Preview, Some(hub), Op::SendUsers(vec![list.to_string()])),
@@ -154,10 +171,18 @@ fn match_route(method: &Method, path: &str) -> Result<Route, Miss> {
         },
         // ---- 1.0 ----
         ["api", "v1", "health"] => {
-            if get_or_head { found(V1, None, Op::Health) } else { none }
+            if get_or_head {
+                found(V1, None, Op::Health)
+            } else {
+                none
+            }
         }
         ["api", "v1", "hubs", hub] => {
-            if is(&Method::POST) { found(V1, Some(hub), Op::SendAll) } else { none }
+            if is(&Method::POST) {
+                found(V1, Some(hub), Op::SendAll)
+            } else {
+                none
+            }
         }
         ["api", "v1", "hubs", hub, "users", user] => match method {
             m if m == Method::POST => found(V1, Some(hub), Op::SendUsers(vec![user.to_string()])),
@@ -207,13 +232,21 @@ fn match_route(method: &Method, path: &str) -> Result<Route, Miss> {
         }
         // ---- 2022-06-01 ----
         ["api", "health"] => {
-            if get_or_head { found(V2022, None, Op::Health) } else { none }
+            if get_or_head {
+                found(V2022, None, Op::Health)
+            } else {
+                none
+            }
         }
         ["api", "hubs", hub, action @ (":send" | ":closeConnections")] => {
             if !is(&Method::POST) {
                 return none;
             }
-            let op = if *action == ":send" { Op::SendAll } else { Op::CloseAll };
+            let op = if *action == ":send" {
+                Op::SendAll
+            } else {
+                Op::CloseAll
+            };
             found(V2022, Some(hub), op)
         }
         ["api", "hubs", hub, "connections", conn] => match method {
@@ -232,7 +265,11 @@ fn match_route(method: &Method, path: &str) -> Result<Route, Miss> {
         }
         ["api", "hubs", hub, "connections", conn, "groups"] => {
             if is(&Method::DELETE) {
-                found(V2022, Some(hub), Op::RemoveConnFromAllGroups(conn.to_string()))
+                found(
+                    V2022,
+                    Some(hub),
+                    Op::RemoveConnFromAllGroups(conn.to_string()),
+                )
             } else {
                 none
             }
@@ -258,7 +295,9 @@ fn match_route(method: &Method, path: &str) -> Result<Route, Miss> {
         ["api", "hubs", hub, "groups", group, "connections", conn] => {
             let (group, conn) = (group.to_string(), conn.to_string());
             match method {
-                m if m == Method::PUT => found(V2022, Some(hub), Op::AddConnToGroup { group, conn }),
+                m if m == Method::PUT => {
+                    found(V2022, Some(hub), Op::AddConnToGroup { group, conn })
+                }
                 m if m == Method::DELETE => {
                     found(V2022, Some(hub), Op::RemoveConnFromGroup { group, conn })
                 }
@@ -285,7 +324,11 @@ fn match_route(method: &Method, path: &str) -> Result<Route, Miss> {
         }
         ["api", "hubs", hub, "users", user, "groups"] => {
             if is(&Method::DELETE) {
-                found(V2022, Some(hub), Op::RemoveUserFromAllGroups(user.to_string()))
+                found(
+                    V2022,
+                    Some(hub),
+                    Op::RemoveUserFromAllGroups(user.to_string()),
+                )
             } else {
                 none
             }
@@ -315,7 +358,8 @@ pub(crate) fn valid_hub_name(name: &str) -> bool {
     };
     first.is_ascii_alphabetic()
         && name.len() <= 128
-        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '`' | ',' | '.' | '[' | ']'))
+        && chars
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '`' | ',' | '.' | '[' | ']'))
 }
 
 const HUB_RULE: &str = "must match ^[A-Za-z][A-Za-z0-9_`,.[\\]]{0,127}$";
@@ -440,7 +484,9 @@ async fn handle(State(inner): State<Arc<Inner>>, request: Request) -> Response {
                 Version::V1
             };
             let err = match miss {
-                Miss::NotFound => ApiError::new(StatusCode::NOT_FOUND, "NotFound", "no such API path"),
+                Miss::NotFound => {
+                    ApiError::new(StatusCode::NOT_FOUND, "NotFound", "no such API path")
+                }
                 Miss::MethodNotAllowed => ApiError::new(
                     StatusCode::METHOD_NOT_ALLOWED,
                     "MethodNotAllowed",
@@ -451,6 +497,19 @@ async fn handle(State(inner): State<Arc<Inner>>, request: Request) -> Response {
         }
     };
     let version = route.version;
+    let header_bytes: usize = parts
+        .headers
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len() + 4)
+        .sum();
+    if header_bytes > MAX_HEADERS {
+        return ApiError::new(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            "RequestHeaderFieldsTooLarge",
+            format!("request headers exceed the limit of {MAX_HEADERS} bytes"),
+        )
+        .into_response(version);
+    }
     match execute(&inner, route, parts, body).await {
         Ok(status) => status.into_response(),
         Err(e) => {
@@ -521,16 +580,17 @@ async fn execute(
         if exists {
             Ok(StatusCode::OK)
         } else {
-            Err(ApiError::new(StatusCode::NOT_FOUND, "NotFound", "not found"))
+            Err(ApiError::new(
+                StatusCode::NOT_FOUND,
+                "NotFound",
+                "not found",
+            ))
         }
     };
 
     match route.op {
-        Op::Health => unreachable!("handled above"),
-        Op::SendAll
-        | Op::SendUsers(_)
-        | Op::SendConnection(_)
-        | Op::SendGroups(_) => {
+        Op::Health => Ok(StatusCode::OK), // answered above, before authentication
+        Op::SendAll | Op::SendUsers(_) | Op::SendConnection(_) | Op::SendGroups(_) => {
             match &route.op {
                 Op::SendUsers(users) => {
                     if users.is_empty() {
@@ -666,6 +726,7 @@ async fn execute(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn hub_name_rule() {
@@ -681,7 +742,9 @@ mod tests {
 
     #[test]
     fn message_binding_is_case_insensitive() {
-        let (t, a) = parse_message(br#"{"Target":"go","Arguments":[1,"x"]}"#).ok().unwrap();
+        let (t, a) = parse_message(br#"{"Target":"go","Arguments":[1,"x"]}"#)
+            .ok()
+            .unwrap();
         assert_eq!(t, "go");
         assert_eq!(a, vec![json!(1), json!("x")]);
         assert!(parse_message(br#"{"target":""}"#).is_err());
@@ -692,12 +755,20 @@ mod tests {
 
     #[test]
     fn alternate_path_orders_match_the_same_operation() {
-        let a = match_route(&Method::PUT, "/api/v1/hubs/h/groups/g/users/u").ok().unwrap();
-        let b = match_route(&Method::PUT, "/api/v1/hubs/h/users/u/groups/g").ok().unwrap();
+        let a = match_route(&Method::PUT, "/api/v1/hubs/h/groups/g/users/u")
+            .ok()
+            .unwrap();
+        let b = match_route(&Method::PUT, "/api/v1/hubs/h/users/u/groups/g")
+            .ok()
+            .unwrap();
         for r in [a, b] {
-            assert!(matches!(r.op, Op::AddUserToGroup { ref group, ref user } if group == "g" && user == "u"));
+            assert!(
+                matches!(r.op, Op::AddUserToGroup { ref group, ref user } if group == "g" && user == "u")
+            );
         }
-        let r = match_route(&Method::POST, "/api/hubs/h/groups/g%20x/:send").ok().unwrap();
+        let r = match_route(&Method::POST, "/api/hubs/h/groups/g%20x/:send")
+            .ok()
+            .unwrap();
         assert!(matches!(r.op, Op::SendGroups(ref g) if g == &vec!["g x".to_string()]));
         assert!(matches!(
             match_route(&Method::GET, "/api/hubs/h/:send"),

@@ -5,7 +5,7 @@
 //! group -> connections, group -> users), never by scanning every connection.
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -32,20 +32,26 @@ const MAX_LONG_LIVED_GROUPS_PER_USER: usize = 100;
 /// "Long-lived" user-group membership still ends after a year.
 const LONG_LIVED: Duration = Duration::from_secs(365 * 24 * 3600);
 
-/// A message to fan out: encoded at most once per protocol, however many receive it.
+/// A message to fan out: encoded at most once per protocol, however many receive it, and
+/// shared (not copied) by the delivery record.
 #[derive(Debug)]
 pub(crate) struct Outgoing {
-    pub invocation: Invocation,
+    pub target: String,
+    pub arguments: Arc<Vec<Value>>,
     json: OnceLock<Option<Bytes>>,
     msgpack: OnceLock<Option<Bytes>>,
+    /// Entries of the delivery record that hold this message.
+    recorded: AtomicUsize,
 }
 
 impl Outgoing {
     pub fn new(target: String, arguments: Vec<Value>) -> Arc<Self> {
         Arc::new(Outgoing {
-            invocation: Invocation::new(target, arguments),
+            target,
+            arguments: Arc::new(arguments),
             json: OnceLock::new(),
             msgpack: OnceLock::new(),
+            recorded: AtomicUsize::new(0),
         })
     }
 
@@ -56,12 +62,18 @@ impl Outgoing {
             HubProtocol::MessagePack => &self.msgpack,
         };
         cell.get_or_init(|| {
+            let invocation = Invocation::new(self.target.clone(), (*self.arguments).clone());
             protocol
-                .encode(&HubMessage::Invocation(self.invocation.clone()))
+                .encode(&HubMessage::Invocation(invocation))
                 .ok()
                 .map(Bytes::from)
         })
         .clone()
+    }
+
+    /// Approximate memory held by the message (its JSON size).
+    fn size(&self) -> usize {
+        self.bytes(HubProtocol::Json).map_or(0, |b| b.len())
     }
 }
 
@@ -272,11 +284,41 @@ impl Activity {
     }
 }
 
+/// The bytes the delivery record may hold in distinct messages; oldest entries go first.
+const RECORD_BYTES: usize = 64 * 1024 * 1024;
+
+/// Recent deliveries, bounded by count and by the size of the distinct messages they hold
+/// (a broadcast to many connections counts once).
+#[derive(Default)]
+struct Record {
+    entries: VecDeque<(Delivery, Arc<Outgoing>)>,
+    bytes: usize,
+}
+
+impl Record {
+    fn push(&mut self, delivery: Delivery, message: Arc<Outgoing>, max_entries: usize) {
+        if message.recorded.fetch_add(1, Ordering::Relaxed) == 0 {
+            self.bytes += message.size();
+        }
+        self.entries.push_back((delivery, message));
+        while self.entries.len() > max_entries
+            || (self.bytes > RECORD_BYTES && self.entries.len() > 1)
+        {
+            let Some((_, old)) = self.entries.pop_front() else {
+                break;
+            };
+            if old.recorded.fetch_sub(1, Ordering::Relaxed) == 1 {
+                self.bytes = self.bytes.saturating_sub(old.size());
+            }
+        }
+    }
+}
+
 pub(crate) struct Inner {
     pub config: Config,
     hubs: Mutex<HashMap<String, Hub>>,
     pending: Mutex<HashMap<String, Negotiated>>,
-    record: Mutex<VecDeque<Delivery>>,
+    record: Mutex<Record>,
     pub events: broadcast::Sender<Event>,
     shutting_down: AtomicBool,
     all_closed: Notify,
@@ -299,7 +341,7 @@ impl Inner {
             config,
             hubs: Mutex::new(HashMap::new()),
             pending: Mutex::new(HashMap::new()),
-            record: Mutex::new(VecDeque::new()),
+            record: Mutex::new(Record::default()),
             events,
             shutting_down: AtomicBool::new(false),
             all_closed: Notify::new(),
@@ -346,7 +388,10 @@ impl Inner {
             let hub = hubs.entry(conn.info.hub.clone()).or_default();
             let id = conn.info.connection_id.clone();
             if let Some(user) = &conn.info.user_id {
-                hub.users.entry(user.clone()).or_default().insert(id.clone());
+                hub.users
+                    .entry(user.clone())
+                    .or_default()
+                    .insert(id.clone());
             }
             hub.connections.insert(id, conn.clone());
         }
@@ -440,7 +485,12 @@ impl Inner {
 
     // ---- sends ----
 
-    fn fan_out(&self, hub: &str, message: Arc<Outgoing>, pick: impl FnOnce(&Hub) -> Vec<Arc<ConnHandle>>) {
+    fn fan_out(
+        &self,
+        hub: &str,
+        message: Arc<Outgoing>,
+        pick: impl FnOnce(&Hub) -> Vec<Arc<ConnHandle>>,
+    ) {
         let recipients = {
             let hubs = lock(&self.hubs);
             match hubs.get(hub) {
@@ -448,7 +498,7 @@ impl Inner {
                 None => Vec::new(),
             }
         };
-        tracing::debug!(hub, target = %message.invocation.target, recipients = recipients.len(), "fan-out");
+        tracing::debug!(hub, target = %message.target, recipients = recipients.len(), "fan-out");
         for conn in recipients {
             conn.deliver(&message);
         }
@@ -478,7 +528,9 @@ impl Inner {
     }
 
     pub fn send_connection(&self, hub: &str, message: Arc<Outgoing>, conn: &str) {
-        self.fan_out(hub, message, |h| h.connections.get(conn).cloned().into_iter().collect());
+        self.fan_out(hub, message, |h| {
+            h.connections.get(conn).cloned().into_iter().collect()
+        });
     }
 
     pub fn send_groups(
@@ -730,29 +782,31 @@ impl Inner {
 
     // ---- inspection ----
 
-    pub fn record_delivery(&self, info: &ConnectionInfo, message: &Outgoing) {
+    pub fn record_delivery(&self, info: &ConnectionInfo, message: &Arc<Outgoing>) {
         let delivery = Delivery {
             hub: info.hub.clone(),
             connection_id: info.connection_id.clone(),
             user_id: info.user_id.clone(),
-            target: message.invocation.target.clone(),
-            arguments: message.invocation.arguments.clone(),
+            target: message.target.clone(),
+            arguments: message.arguments.clone(),
             at: SystemTime::now(),
         };
-        {
-            let mut record = lock(&self.record);
-            if self.config.delivery_record > 0 {
-                while record.len() >= self.config.delivery_record {
-                    record.pop_front();
-                }
-                record.push_back(delivery.clone());
-            }
+        if self.config.delivery_record > 0 {
+            lock(&self.record).push(
+                delivery.clone(),
+                message.clone(),
+                self.config.delivery_record,
+            );
         }
         let _ = self.events.send(Event::Delivered(Arc::new(delivery)));
     }
 
     pub fn deliveries(&self) -> Vec<Delivery> {
-        lock(&self.record).iter().cloned().collect()
+        lock(&self.record)
+            .entries
+            .iter()
+            .map(|(d, _)| d.clone())
+            .collect()
     }
 
     pub fn all_connections(&self) -> Vec<ConnectionInfo> {
@@ -800,5 +854,52 @@ impl Inner {
             users,
             groups,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_message_is_encoded_once_per_protocol() {
+        let message = Outgoing::new("t".into(), vec![json!({"big": "x".repeat(1000)})]);
+        let a = message.bytes(HubProtocol::Json).unwrap();
+        let b = message.bytes(HubProtocol::Json).unwrap();
+        // Same buffer, not an equal copy: the second receiver reused the first encoding.
+        assert_eq!(a.as_ptr(), b.as_ptr());
+        let c = message.bytes(HubProtocol::MessagePack).unwrap();
+        let d = message.bytes(HubProtocol::MessagePack).unwrap();
+        assert_eq!(c.as_ptr(), d.as_ptr());
+        assert_ne!(a, c);
+    }
+
+    #[test]
+    fn the_record_counts_a_shared_message_once_and_stays_bounded() {
+        let mut record = Record::default();
+        let delivery = |id: &str| Delivery {
+            hub: "h".into(),
+            connection_id: id.into(),
+            user_id: None,
+            target: "t".into(),
+            arguments: Arc::new(vec![]),
+            at: SystemTime::now(),
+        };
+        let shared = Outgoing::new("t".into(), vec![json!("x".repeat(1000))]);
+        for i in 0..100 {
+            record.push(delivery(&i.to_string()), shared.clone(), 1000);
+        }
+        assert_eq!(record.entries.len(), 100);
+        assert!(record.bytes < 2000, "{}", record.bytes);
+        for i in 0..2000 {
+            record.push(
+                delivery(&i.to_string()),
+                Outgoing::new("t".into(), vec![]),
+                1000,
+            );
+        }
+        assert_eq!(record.entries.len(), 1000);
+        assert_eq!(shared.recorded.load(Ordering::Relaxed), 0);
     }
 }

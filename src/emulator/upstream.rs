@@ -30,7 +30,9 @@ pub(crate) fn signature(key: &str, connection_id: &str) -> String {
 }
 
 fn expand(template: &url::Url, hub: &str, category: &str, event: &str) -> String {
-    let enc = |s: &str| percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string();
+    let enc = |s: &str| {
+        percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
+    };
     template
         .as_str()
         .replace("%7Bhub%7D", &enc(hub))
@@ -54,7 +56,9 @@ pub(crate) fn spawn(
         let signature = signature(&inner.config.access_key, &info.connection_id);
         while let Some(event) = rx.recv().await {
             let (category, name, body, invocation_id) = match &event {
-                UpstreamEvent::Connected => ("connections", "connected".to_string(), json!({}), None),
+                UpstreamEvent::Connected => {
+                    ("connections", "connected".to_string(), json!({}), None)
+                }
                 UpstreamEvent::Disconnected => {
                     ("connections", "disconnected".to_string(), json!({}), None)
                 }
@@ -67,7 +71,12 @@ pub(crate) fn spawn(
                     if let Some(id) = &inv.invocation_id {
                         body["invocationId"] = Value::String(id.clone());
                     }
-                    ("messages", inv.target.clone(), body, inv.invocation_id.clone())
+                    (
+                        "messages",
+                        inv.target.clone(),
+                        body,
+                        inv.invocation_id.clone(),
+                    )
                 }
             };
             let url = expand(&base, &info.hub, category, &name);

@@ -81,6 +81,15 @@ impl HandshakeResponse {
     }
 }
 
+/// A complete handshake record and the bytes that followed it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HandshakeRecord {
+    /// The record without its separator.
+    pub record: Vec<u8>,
+    /// Bytes after the separator: the start of the hub-protocol stream.
+    pub rest: Vec<u8>,
+}
+
 /// Collects bytes until a handshake record is complete.
 ///
 /// The bytes after the separator already belong to the hub protocol; [`take`](Self::take)
@@ -96,16 +105,15 @@ impl HandshakeReader {
         Self::default()
     }
 
-    /// Appends bytes; returns the record (without separator) and the remaining bytes once the
-    /// separator has arrived.
-    pub fn take(&mut self, data: &[u8]) -> Result<Option<(Vec<u8>, Vec<u8>)>, ProtocolError> {
+    /// Appends bytes; once the separator has arrived, returns the record and what followed.
+    pub fn take(&mut self, data: &[u8]) -> Result<Option<HandshakeRecord>, ProtocolError> {
         self.buffer.extend_from_slice(data);
         match self.buffer.iter().position(|&b| b == RECORD_SEPARATOR) {
             Some(pos) if pos <= MAX_HANDSHAKE_SIZE => {
                 let rest = self.buffer.split_off(pos + 1);
                 let mut record = std::mem::take(&mut self.buffer);
                 record.truncate(pos);
-                Ok(Some((record, rest)))
+                Ok(Some(HandshakeRecord { record, rest }))
             }
             Some(pos) => Err(ProtocolError::TooLarge {
                 size: pos,

@@ -4,8 +4,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use super::{
-    CompletionResult, Headers, HubMessage, Invocation, ProtocolError, MAX_NESTING,
-    RECORD_SEPARATOR,
+    CompletionResult, Headers, HubMessage, Invocation, ProtocolError, MAX_NESTING, RECORD_SEPARATOR,
 };
 
 #[derive(Serialize)]
@@ -157,12 +156,12 @@ pub(super) fn encode(message: &HubMessage) -> Result<Vec<u8>, ProtocolError> {
     Ok(out)
 }
 
-/// Removes the first complete record from `buffer` and decodes it.
+/// Decodes the first complete record in `data`; returns it with the bytes it used.
 pub(super) fn take_record(
-    buffer: &mut Vec<u8>,
+    data: &[u8],
     max_size: usize,
-) -> Result<Option<HubMessage>, ProtocolError> {
-    let Some(end) = buffer.iter().position(|&b| b == RECORD_SEPARATOR) else {
+) -> Result<Option<(HubMessage, usize)>, ProtocolError> {
+    let Some(end) = data.iter().position(|&b| b == RECORD_SEPARATOR) else {
         return Ok(None);
     };
     if end > max_size {
@@ -171,8 +170,7 @@ pub(super) fn take_record(
             limit: max_size,
         });
     }
-    let record: Vec<u8> = buffer.drain(..=end).collect();
-    decode(&record[..end]).map(Some)
+    decode(&data[..end]).map(|m| Some((m, end + 1)))
 }
 
 fn decode(record: &[u8]) -> Result<HubMessage, ProtocolError> {
@@ -197,7 +195,9 @@ fn decode(record: &[u8]) -> Result<HubMessage, ProtocolError> {
                 arguments: match obj.remove("arguments") {
                     Some(Value::Array(a)) => a,
                     None => Vec::new(),
-                    Some(_) => return Err(ProtocolError::malformed("'arguments' must be an array")),
+                    Some(_) => {
+                        return Err(ProtocolError::malformed("'arguments' must be an array"))
+                    }
                 },
                 stream_ids: match obj.remove("streamIds") {
                     Some(Value::Array(a)) => a
@@ -208,7 +208,9 @@ fn decode(record: &[u8]) -> Result<HubMessage, ProtocolError> {
                         })
                         .collect::<Result<_, _>>()?,
                     None | Some(Value::Null) => Vec::new(),
-                    Some(_) => return Err(ProtocolError::malformed("'streamIds' must be an array")),
+                    Some(_) => {
+                        return Err(ProtocolError::malformed("'streamIds' must be an array"))
+                    }
                 },
                 headers,
             };
@@ -246,7 +248,11 @@ fn decode(record: &[u8]) -> Result<HubMessage, ProtocolError> {
             allow_reconnect: match obj.get("allowReconnect") {
                 None | Some(Value::Null) => false,
                 Some(Value::Bool(b)) => *b,
-                Some(_) => return Err(ProtocolError::malformed("'allowReconnect' must be a boolean")),
+                Some(_) => {
+                    return Err(ProtocolError::malformed(
+                        "'allowReconnect' must be a boolean",
+                    ))
+                }
             },
         },
         8 => HubMessage::Ack {
@@ -293,7 +299,9 @@ fn opt_string(obj: &Map<String, Value>, key: &str) -> Result<Option<String>, Pro
     match obj.get(key) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s.clone())),
-        Some(_) => Err(ProtocolError::malformed(format!("'{key}' must be a string"))),
+        Some(_) => Err(ProtocolError::malformed(format!(
+            "'{key}' must be a string"
+        ))),
     }
 }
 

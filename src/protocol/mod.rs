@@ -22,7 +22,7 @@ mod msgpack;
 
 use std::collections::BTreeMap;
 
-pub use handshake::{HandshakeReader, HandshakeRequest, HandshakeResponse};
+pub use handshake::{HandshakeReader, HandshakeRecord, HandshakeRequest, HandshakeResponse};
 
 use serde_json::Value;
 
@@ -239,12 +239,17 @@ impl HubMessage {
 ///
 /// Push bytes as they arrive with [`push`](Self::push), then call
 /// [`next_message`](Self::next_message) until it returns `Ok(None)`. A record longer than the
-/// limit is refused as soon as that is known, without buffering it whole.
+/// limit is refused as soon as that is known, without buffering it whole. Work is linear in
+/// the bytes received, however they are split or batched.
 #[derive(Debug)]
 pub struct MessageReader {
     protocol: HubProtocol,
     max_message_size: usize,
     buffer: Vec<u8>,
+    /// Bytes before `start` have been decoded already.
+    start: usize,
+    /// JSON only: bytes at the end of the buffer after the last separator.
+    unterminated: usize,
 }
 
 impl MessageReader {
@@ -254,50 +259,76 @@ impl MessageReader {
             protocol,
             max_message_size,
             buffer: Vec::new(),
+            start: 0,
+            unterminated: 0,
         }
     }
 
     /// Bytes received but not yet returned as messages.
     pub fn buffered(&self) -> usize {
-        self.buffer.len()
+        self.buffer.len() - self.start
+    }
+
+    fn reset(&mut self) {
+        self.buffer.clear();
+        self.start = 0;
+        self.unterminated = 0;
     }
 
     /// Appends received bytes. Fails when the incomplete record at the end grows past the limit.
     pub fn push(&mut self, data: &[u8]) -> Result<(), ProtocolError> {
-        self.buffer.extend_from_slice(data);
+        if self.start > 0 {
+            self.buffer.drain(..self.start);
+            self.start = 0;
+        }
         let pending = match self.protocol {
-            // Only the bytes after the last separator are an unfinished record.
-            HubProtocol::Json => match self.buffer.iter().rposition(|&b| b == RECORD_SEPARATOR) {
-                Some(pos) => self.buffer.len() - pos - 1,
-                None => self.buffer.len(),
+            // Only the bytes after the last separator are an unfinished record; scanning just
+            // the new bytes keeps this linear.
+            HubProtocol::Json => match data.iter().rposition(|&b| b == RECORD_SEPARATOR) {
+                Some(pos) => data.len() - pos - 1,
+                None => self.unterminated + data.len(),
             },
-            // Length prefixes are checked when the record is read.
+            // A length prefix is checked by `next_message` as soon as it is complete.
             HubProtocol::MessagePack => 0,
         };
-        if pending > self.max_message_size {
-            let size = pending;
-            self.buffer.clear();
+        if self.protocol == HubProtocol::Json && pending > self.max_message_size {
+            self.reset();
             return Err(ProtocolError::TooLarge {
-                size,
+                size: pending,
                 limit: self.max_message_size,
             });
         }
+        self.unterminated = pending;
+        self.buffer.extend_from_slice(data);
         Ok(())
     }
 
     /// The next complete message, `Ok(None)` when more bytes are needed.
     pub fn next_message(&mut self) -> Result<Option<HubMessage>, ProtocolError> {
-        let result = match self.protocol {
-            HubProtocol::Json => json::take_record(&mut self.buffer, self.max_message_size),
-            HubProtocol::MessagePack => {
-                msgpack::take_record(&mut self.buffer, self.max_message_size)
-            }
-        };
-        if result.is_err() {
-            // The stream cannot be resynchronised after a bad record.
-            self.buffer.clear();
+        let data = &self.buffer[self.start..];
+        if self.protocol == HubProtocol::Json && self.unterminated >= data.len() {
+            return Ok(None); // no separator left in the buffer
         }
-        result
+        let result = match self.protocol {
+            HubProtocol::Json => json::take_record(data, self.max_message_size),
+            HubProtocol::MessagePack => msgpack::take_record(data, self.max_message_size),
+        };
+        match result {
+            Ok(Some((message, used))) => {
+                self.start += used;
+                if self.start == self.buffer.len() {
+                    self.buffer.clear();
+                    self.start = 0;
+                }
+                Ok(Some(message))
+            }
+            Ok(None) => Ok(None),
+            Err(e) => {
+                // The stream cannot be resynchronised after a bad record.
+                self.reset();
+                Err(e)
+            }
+        }
     }
 }
 

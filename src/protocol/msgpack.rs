@@ -99,7 +99,12 @@ fn invocation_value(kind: u8, inv: &Invocation) -> Mp {
         opt_str(inv.invocation_id.as_deref()),
         Mp::from(inv.target.as_str()),
         Mp::Array(inv.arguments.iter().map(to_msgpack).collect()),
-        Mp::Array(inv.stream_ids.iter().map(|s| Mp::from(s.as_str())).collect()),
+        Mp::Array(
+            inv.stream_ids
+                .iter()
+                .map(|s| Mp::from(s.as_str()))
+                .collect(),
+        ),
     ])
 }
 
@@ -202,17 +207,19 @@ fn read_varint(buffer: &[u8]) -> Result<Option<(usize, usize)>, ProtocolError> {
         }
     }
     if buffer.len() >= MAX_PREFIX_BYTES {
-        return Err(ProtocolError::malformed("length prefix longer than 5 bytes"));
+        return Err(ProtocolError::malformed(
+            "length prefix longer than 5 bytes",
+        ));
     }
     Ok(None)
 }
 
-/// Removes the first complete record from `buffer` and decodes it.
+/// Decodes the first complete record in `data`; returns it with the bytes it used.
 pub(super) fn take_record(
-    buffer: &mut Vec<u8>,
+    data: &[u8],
     max_size: usize,
-) -> Result<Option<HubMessage>, ProtocolError> {
-    let Some((length, prefix)) = read_varint(buffer)? else {
+) -> Result<Option<(HubMessage, usize)>, ProtocolError> {
+    let Some((length, prefix)) = read_varint(data)? else {
         return Ok(None);
     };
     if length > max_size {
@@ -221,11 +228,10 @@ pub(super) fn take_record(
             limit: max_size,
         });
     }
-    if buffer.len() < prefix + length {
+    if data.len() < prefix + length {
         return Ok(None);
     }
-    let record: Vec<u8> = buffer.drain(..prefix + length).skip(prefix).collect();
-    decode(&record).map(Some)
+    decode(&data[prefix..prefix + length]).map(|m| Some((m, prefix + length)))
 }
 
 fn decode(record: &[u8]) -> Result<HubMessage, ProtocolError> {
@@ -238,7 +244,9 @@ fn decode(record: &[u8]) -> Result<HubMessage, ProtocolError> {
         ));
     }
     let Mp::Array(items) = value else {
-        return Err(ProtocolError::malformed("a message must be a MessagePack array"));
+        return Err(ProtocolError::malformed(
+            "a message must be a MessagePack array",
+        ));
     };
     let mut items = items.into_iter();
     let kind = items
@@ -323,7 +331,11 @@ fn decode(record: &[u8]) -> Result<HubMessage, ProtocolError> {
             allow_reconnect: match fields.next() {
                 None | Some(Mp::Nil) => false,
                 Some(Mp::Boolean(b)) => b,
-                Some(_) => return Err(ProtocolError::malformed("'allowReconnect' must be a boolean")),
+                Some(_) => {
+                    return Err(ProtocolError::malformed(
+                        "'allowReconnect' must be a boolean",
+                    ))
+                }
             },
         },
         8 => HubMessage::Ack {
@@ -354,7 +366,9 @@ impl Fields {
                         (Some(k), Some(v)) => Ok((k, v)),
                         _ => Err(ProtocolError::malformed("header is not valid UTF-8")),
                     },
-                    _ => Err(ProtocolError::malformed("headers must map strings to strings")),
+                    _ => Err(ProtocolError::malformed(
+                        "headers must map strings to strings",
+                    )),
                 })
                 .collect(),
             Some(Mp::Nil) => Ok(Headers::new()),
@@ -369,7 +383,9 @@ impl Fields {
                 .into_str()
                 .map(Some)
                 .ok_or_else(|| ProtocolError::malformed(format!("'{name}' is not valid UTF-8"))),
-            Some(_) => Err(ProtocolError::malformed(format!("'{name}' must be a string"))),
+            Some(_) => Err(ProtocolError::malformed(format!(
+                "'{name}' must be a string"
+            ))),
         }
     }
 

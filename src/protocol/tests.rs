@@ -60,7 +60,10 @@ fn sample_messages() -> Vec<HubMessage> {
 fn json_encodes_byte_exact() {
     let enc = |m: &HubMessage| HubProtocol::Json.encode(m).unwrap();
     assert_eq!(
-        enc(&HubMessage::Invocation(Invocation::new("t", vec![json!("a"), json!(1)]))),
+        enc(&HubMessage::Invocation(Invocation::new(
+            "t",
+            vec![json!("a"), json!(1)]
+        ))),
         b"{\"type\":1,\"target\":\"t\",\"arguments\":[\"a\",1]}\x1e"
     );
     assert_eq!(enc(&HubMessage::Ping), b"{\"type\":6}\x1e");
@@ -96,7 +99,10 @@ fn json_encodes_byte_exact() {
 fn msgpack_encodes_byte_exact() {
     let enc = |m: &HubMessage| HubProtocol::MessagePack.encode(m).unwrap();
     assert_eq!(
-        enc(&HubMessage::Invocation(Invocation::new("t", vec![json!("a"), json!(1)]))),
+        enc(&HubMessage::Invocation(Invocation::new(
+            "t",
+            vec![json!("a"), json!(1)]
+        ))),
         [0x0b, 0x96, 0x01, 0x80, 0xc0, 0xa1, b't', 0x92, 0xa1, b'a', 0x01, 0x90]
     );
     assert_eq!(enc(&HubMessage::Ping), [0x02, 0x91, 0x06]);
@@ -197,15 +203,15 @@ fn malformed_input_is_an_error_not_a_panic() {
         assert!(HubProtocol::Json.decode_all(case).is_err(), "{case:?}");
     }
     let mp_cases: &[&[u8]] = &[
-        &[0x01, 0xc1],                   // reserved byte
-        &[0x01, 0x06],                   // not an array
-        &[0x02, 0x91, 0xa1],             // truncated string inside
-        &[0x01, 0x90],                   // empty array
-        &[0x03, 0x92, 0x01, 0x80],       // invocation missing fields
-        &[0xff, 0xff, 0xff, 0xff, 0xff], // prefix too long
+        &[0x01, 0xc1],                         // reserved byte
+        &[0x01, 0x06],                         // not an array
+        &[0x02, 0x91, 0xa1],                   // truncated string inside
+        &[0x01, 0x90],                         // empty array
+        &[0x03, 0x92, 0x01, 0x80],             // invocation missing fields
+        &[0xff, 0xff, 0xff, 0xff, 0xff],       // prefix too long
         &[0x05, 0xdd, 0xff, 0xff, 0xff, 0xff], // array claiming 4G elements
-        &[0x03, 0x92, 0x63, 0x00],       // unknown type
-        &[0x04, 0x92, 0x06, 0x00, 0x00], // trailing bytes
+        &[0x03, 0x92, 0x63, 0x00],             // unknown type
+        &[0x04, 0x92, 0x06, 0x00, 0x00],       // trailing bytes
     ];
     for case in mp_cases {
         let mut reader = HubProtocol::MessagePack.reader();
@@ -297,7 +303,7 @@ fn handshake_records() {
     );
     let mut reader = HandshakeReader::new();
     assert_eq!(reader.take(b"{\"protocol\":\"json\",").unwrap(), None);
-    let (record, rest) = reader
+    let HandshakeRecord { record, rest } = reader
         .take(b"\"version\":1}\x1e{\"type\":6}\x1e")
         .unwrap()
         .unwrap();
@@ -306,5 +312,77 @@ fn handshake_records() {
     assert_eq!(rest, b"{\"type\":6}\x1e");
     assert!(HandshakeRequest::parse(b"{\"protocol\":1}").is_err());
     assert!(HandshakeReader::new().take(&vec![b' '; 10_000]).is_err());
-    assert_eq!(HandshakeResponse::parse(b"{}").unwrap(), HandshakeResponse::ok());
+    assert_eq!(
+        HandshakeResponse::parse(b"{}").unwrap(),
+        HandshakeResponse::ok()
+    );
+}
+
+#[test]
+fn many_tiny_pushes_and_records_stay_linear() {
+    // 200k one-byte pushes of an unterminated record, then 100k records in one push: both
+    // would take minutes if the reader rescanned or shifted its buffer each time.
+    let started = std::time::Instant::now();
+    let mut reader = MessageReader::new(HubProtocol::Json, 1024 * 1024);
+    for _ in 0..200_000 {
+        reader.push(b" ").unwrap();
+        assert_eq!(reader.next_message().unwrap(), None);
+    }
+    let mut reader = HubProtocol::Json.reader();
+    let batch: Vec<u8> = b"{\"type\":6}\x1e".repeat(100_000);
+    reader.push(&batch).unwrap();
+    let mut count = 0;
+    while let Some(m) = reader.next_message().unwrap() {
+        assert_eq!(m, HubMessage::Ping);
+        count += 1;
+    }
+    assert_eq!(count, 100_000);
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(20),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[test]
+fn random_and_mutated_input_never_panics() {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand::rngs::StdRng::seed_from_u64(0x5167_4e41);
+    let valid: Vec<(HubProtocol, Vec<u8>)> = [HubProtocol::Json, HubProtocol::MessagePack]
+        .into_iter()
+        .flat_map(|p| {
+            sample_messages()
+                .into_iter()
+                .map(move |m| (p, p.encode(&m).unwrap()))
+        })
+        .collect();
+    for round in 0..20_000 {
+        let (protocol, mut bytes) = valid[round % valid.len()].clone();
+        if round % 3 == 0 {
+            // Pure noise.
+            let len = rng.random_range(0..64);
+            bytes = (0..len).map(|_| rng.random()).collect();
+        } else {
+            // A valid record with a few bytes flipped, dropped or repeated.
+            for _ in 0..rng.random_range(1..4) {
+                if bytes.is_empty() {
+                    break;
+                }
+                let i = rng.random_range(0..bytes.len());
+                match rng.random_range(0..3) {
+                    0 => bytes[i] = rng.random(),
+                    1 => {
+                        bytes.remove(i);
+                    }
+                    _ => bytes.insert(i, bytes[i]),
+                }
+            }
+        }
+        let mut reader = MessageReader::new(protocol, 4096);
+        if reader.push(&bytes).is_ok() {
+            while let Ok(Some(_)) = reader.next_message() {}
+        }
+        let _ = HandshakeReader::new().take(&bytes);
+        let _ = HandshakeRequest::parse(&bytes);
+    }
 }
