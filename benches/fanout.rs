@@ -164,8 +164,8 @@ async fn client(
             return Err("closed during the handshake".into());
         };
         let data = frame.into_data();
-        if let Some((_response, rest)) = handshake.take(&data).map_err(|e| e.to_string())? {
-            reader.push(&rest).map_err(|e| e.to_string())?;
+        if let Some(done) = handshake.take(&data).map_err(|e| e.to_string())? {
+            reader.push(&done.rest).map_err(|e| e.to_string())?;
             break;
         }
     }

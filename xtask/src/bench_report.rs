@@ -26,7 +26,11 @@ pub fn table(section: &str, record: &Value) -> Result<String> {
     let figures = &record["figures"];
     let mut out = String::new();
     writeln!(out, "Run: {} — {}", record["date"].as_str().unwrap_or(""), record["machine"].as_str().unwrap_or(""))?;
-    writeln!(out, "Measured {} s per run after {} s of warm-up.\n", record["duration_s"], record["warmup_s"])?;
+    if section == "tokens" {
+        writeln!(out, "Criterion, {:.1} s of measurement per benchmark.\n", (f(&record["duration_s"]) / 3.0).clamp(0.5, 5.0))?;
+    } else {
+        writeln!(out, "Measured {} s per run after {} s of warm-up.\n", record["duration_s"], record["warmup_s"])?;
+    }
     match section {
         "tokens" => {
             writeln!(out, "| benchmark | mean | median | 95% CI of the mean |")?;
@@ -134,7 +138,8 @@ fn bars(area: &Area, title: &str, y_label: &str, bars: &[(String, f64)], colors:
         .margin(10)
         .x_label_area_size(40)
         .y_label_area_size(70)
-        .build_cartesian_2d((0..bars.len()).into_segmented(), 0.0..max)?;
+        // An integer range's segments include its end: n bars need 0..n-1.
+        .build_cartesian_2d((0..bars.len().saturating_sub(1)).into_segmented(), 0.0..max)?;
     let labels: Vec<String> = bars.iter().map(|b| b.0.clone()).collect();
     chart
         .configure_mesh()
@@ -152,10 +157,12 @@ fn bars(area: &Area, title: &str, y_label: &str, bars: &[(String, f64)], colors:
             continue;
         }
         let color = colors[i % colors.len()];
-        chart.draw_series(std::iter::once(Rectangle::new(
+        let mut bar = Rectangle::new(
             [(SegmentValue::Exact(i), 0.0), (SegmentValue::Exact(i + 1), *value)],
             color.filled(),
-        )))?;
+        );
+        bar.set_margin(0, 0, 10, 10);
+        chart.draw_series(std::iter::once(bar))?;
         let text = if *value >= 100.0 { format!("{value:.0}") } else { format!("{value:.2}") };
         chart.draw_series(std::iter::once(Text::new(
             text,
