@@ -17,7 +17,12 @@ fn main() {
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--port" => port = args.next().and_then(|v| v.parse().ok()).expect("--port N"),
-            "--threads" => threads = args.next().and_then(|v| v.parse().ok()).expect("--threads N"),
+            "--threads" => {
+                threads = args
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .expect("--threads N")
+            }
             // `cargo bench` appends `--bench`.
             _ => {}
         }

@@ -35,12 +35,7 @@ use tokio_tungstenite::tungstenite::Message as WsMessage;
 
 const HUB: &str = "fanout";
 const PHASES: usize = 4;
-const PHASE_NAMES: [&str; PHASES] = [
-    "broadcast_max",
-    "broadcast_half",
-    "group_max",
-    "group_half",
-];
+const PHASE_NAMES: [&str; PHASES] = ["broadcast_max", "broadcast_half", "group_max", "group_half"];
 /// Undelivered messages per client the max-rate sender may have outstanding (the emulator's
 /// per-client queue holds 1024 by default).
 const WINDOW: u64 = 128;
@@ -183,7 +178,8 @@ async fn client(
             match message {
                 HubMessage::Invocation(inv) if inv.target == "tick" => {
                     let received = now_us();
-                    let field = |i: usize| inv.arguments.get(i).and_then(Value::as_u64).unwrap_or(0);
+                    let field =
+                        |i: usize| inv.arguments.get(i).and_then(Value::as_u64).unwrap_or(0);
                     let (phase, seq, sent) = (field(0) as usize, field(1) as usize, field(2));
                     if phase >= PHASES {
                         continue;
@@ -195,8 +191,13 @@ async fn client(
                     shared.delivered[phase].fetch_add(1, Ordering::Relaxed);
                     if let Some((from_send, from_accept)) = latency.get_mut(phase) {
                         let _ = from_send.record(received.saturating_sub(sent).max(1));
-                        let accepted = shared.accepted[phase][seq % ACCEPT_SLOTS].load(Ordering::Relaxed);
-                        let after_accept = if accepted == 0 { 0 } else { received.saturating_sub(accepted) };
+                        let accepted =
+                            shared.accepted[phase][seq % ACCEPT_SLOTS].load(Ordering::Relaxed);
+                        let after_accept = if accepted == 0 {
+                            0
+                        } else {
+                            received.saturating_sub(accepted)
+                        };
                         let _ = from_accept.record(after_accept.max(1));
                     }
                 }
@@ -307,8 +308,13 @@ async fn phase(
     let (accepted_owned, failed_owned) = (accepted.clone(), failed.clone());
     let spawn_send = move |n: u64| {
         let (shared, accepted, failed) = (&shared_owned, &accepted_owned, &failed_owned);
-        let (hub, shared, target, accepted, failed) =
-            (hub.clone(), shared.clone(), target.clone(), accepted.clone(), failed.clone());
+        let (hub, shared, target, accepted, failed) = (
+            hub.clone(),
+            shared.clone(),
+            target.clone(),
+            accepted.clone(),
+            failed.clone(),
+        );
         async move {
             let ok = send(&hub, &target, index, n).await;
             if ok {
@@ -378,7 +384,11 @@ async fn phase(
     // Let in-flight sends finish before the next phase.
     let _ = in_flight.acquire_many(256).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
-    (accepted.load(Ordering::Relaxed), seconds, failed.load(Ordering::Relaxed))
+    (
+        accepted.load(Ordering::Relaxed),
+        seconds,
+        failed.load(Ordering::Relaxed),
+    )
 }
 
 /// Whether the max-rate sender must wait: more than WINDOW messages per client outstanding.
@@ -419,7 +429,10 @@ async fn run(args: Args) {
     let tasks = connect_all(&hub, args.clients, &shared, &stop_rx, track_latency).await;
     let connected = shared.connected.load(Ordering::Relaxed);
     let connect_seconds = connect_started.elapsed().as_secs_f64();
-    eprintln!("{connected} of {} clients connected in {connect_seconds:.1} s", args.clients);
+    eprintln!(
+        "{connected} of {} clients connected in {connect_seconds:.1} s",
+        args.clients
+    );
 
     let mut report = json!({
         "clients": args.clients,
@@ -446,7 +459,9 @@ async fn run(args: Args) {
             let group = format!("g{}", i / args.group_size);
             adds.push(tokio::spawn(async move {
                 let _permit = gate.acquire().await.unwrap();
-                hub.add_user_to_group(&format!("u{i}"), &group, None).await.is_ok()
+                hub.add_user_to_group(&format!("u{i}"), &group, None)
+                    .await
+                    .is_ok()
             }));
         }
         let mut added = 0;
@@ -464,7 +479,11 @@ async fn run(args: Args) {
             } else {
                 (Target::Group(groups), fan_group)
             };
-            let rate = if index % 2 == 1 { Some(max_rate[index / 2] / 2.0) } else { None };
+            let rate = if index % 2 == 1 {
+                Some(max_rate[index / 2] / 2.0)
+            } else {
+                None
+            };
             let delivered_before = shared.delivered[index].load(Ordering::Relaxed);
             let (sends, seconds, failed) =
                 phase(&hub, &shared, &args, index, Arc::new(target), fan, rate).await;

@@ -81,7 +81,10 @@ fn main() {
             Duration::from_secs(60),
         );
         let audience = url.split('?').next().unwrap_or(url);
-        println!("{}", minter.rest_token(audience).expect("token").expose_secret());
+        println!(
+            "{}",
+            minter.rest_token(audience).expect("token").expose_secret()
+        );
         return;
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -24,14 +24,18 @@ fn tokens(c: &mut Criterion) {
     // The cache holds many audiences in a long-lived client (one per user/group URL).
     let busy = TokenMinter::new(AccessKey::new(KEY));
     for i in 0..1000 {
-        busy.rest_token(&format!("http://127.0.0.1:8888/api/hubs/bench/users/u{i}/:send"))
-            .unwrap();
+        busy.rest_token(&format!(
+            "http://127.0.0.1:8888/api/hubs/bench/users/u{i}/:send"
+        ))
+        .unwrap();
     }
     group.bench_function("cached_rest_token_1000_audiences", |b| {
         b.iter(|| {
             black_box(
-                busy.rest_token(black_box("http://127.0.0.1:8888/api/hubs/bench/users/u500/:send"))
-                    .unwrap(),
+                busy.rest_token(black_box(
+                    "http://127.0.0.1:8888/api/hubs/bench/users/u500/:send",
+                ))
+                .unwrap(),
             )
         })
     });

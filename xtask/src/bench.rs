@@ -68,10 +68,18 @@ pub fn bench(args: BenchArgs) -> Result<std::process::ExitCode> {
         std::fs::write(&path, serde_json::to_string_pretty(&record)?)?;
         let table = crate::bench_report::table(section, &record)?;
         std::fs::write(results_dir().join(format!("{section}.md")), &table)?;
-        crate::bench_report::plot(section, &record, &results_dir().join(format!("{section}.png")))?;
+        crate::bench_report::plot(
+            section,
+            &record,
+            &results_dir().join(format!("{section}.png")),
+        )?;
         println!("\n{table}");
     }
-    println!("done in {:.0} s; results in {}", started.elapsed().as_secs_f64(), results_dir().display());
+    println!(
+        "done in {:.0} s; results in {}",
+        started.elapsed().as_secs_f64(),
+        results_dir().display()
+    );
     Ok(std::process::ExitCode::SUCCESS)
 }
 
@@ -81,7 +89,9 @@ fn setup(sections: &[&str]) -> Result<()> {
     if !Path::new(FONT).exists() {
         apt_install("fonts-dejavu-core");
         if !Path::new(FONT).exists() {
-            missing.push(format!("the font {FONT} (Debian package fonts-dejavu-core)"));
+            missing.push(format!(
+                "the font {FONT} (Debian package fonts-dejavu-core)"
+            ));
         }
     }
     if sections.contains(&"send") {
@@ -233,7 +243,11 @@ fn json_of(cmd: &mut Command) -> Result<Value> {
         bail!("{cmd:?} failed: {}", output.status);
     }
     let text = String::from_utf8_lossy(&output.stdout);
-    let last = text.lines().rev().find(|l| l.starts_with('{')).unwrap_or("");
+    let last = text
+        .lines()
+        .rev()
+        .find(|l| l.starts_with('{'))
+        .unwrap_or("");
     serde_json::from_str(last).with_context(|| format!("{cmd:?} printed `{text}`"))
 }
 
@@ -249,7 +263,11 @@ fn tokens(binaries: &BTreeMap<String, PathBuf>, args: &BenchArgs) -> Result<Valu
         bail!("the token benchmark failed");
     }
     let mut figures = serde_json::Map::new();
-    for name in ["fresh_mint", "cached_rest_token", "cached_rest_token_1000_audiences"] {
+    for name in [
+        "fresh_mint",
+        "cached_rest_token",
+        "cached_rest_token_1000_audiences",
+    ] {
         let path = root().join(format!("target/criterion/tokens/{name}/new/estimates.json"));
         let estimates: Value = serde_json::from_str(&std::fs::read_to_string(&path)?)?;
         figures.insert(
@@ -294,26 +312,55 @@ fn send(binaries: &BTreeMap<String, PathBuf>, args: &BenchArgs) -> Result<Value>
                 eprintln!("== send {op} c={concurrency} {sender}");
                 let result = match sender {
                     "ours" => json_of(Command::new(&binaries["send"]).args([
-                        "--endpoint", &endpoint, "--key", KEY, "--op", op, "--concurrency", &c,
-                        "--duration", &duration, "--warmup", &warmup,
+                        "--endpoint",
+                        &endpoint,
+                        "--key",
+                        KEY,
+                        "--op",
+                        op,
+                        "--concurrency",
+                        &c,
+                        "--duration",
+                        &duration,
+                        "--warmup",
+                        &warmup,
                     ])),
-                    "python_fresh" | "python_reused" => json_of(
-                        Command::new("python3").arg(peers.join("send.py")).args([
-                            "--url", &url, "--key", KEY, "--concurrency", &c, "--duration",
-                            &duration, "--warmup", &warmup, "--token",
+                    "python_fresh" | "python_reused" => {
+                        json_of(Command::new("python3").arg(peers.join("send.py")).args([
+                            "--url",
+                            &url,
+                            "--key",
+                            KEY,
+                            "--concurrency",
+                            &c,
+                            "--duration",
+                            &duration,
+                            "--warmup",
+                            &warmup,
+                            "--token",
                             sender.trim_start_matches("python_"),
-                        ]),
-                    ),
-                    "node_fresh" | "node_reused" => json_of(
-                        Command::new("node").arg(peers.join("send.mjs")).args([
-                            "--url", &url, "--key", KEY, "--concurrency", &c, "--duration",
-                            &duration, "--warmup", &warmup, "--token",
+                        ]))
+                    }
+                    "node_fresh" | "node_reused" => {
+                        json_of(Command::new("node").arg(peers.join("send.mjs")).args([
+                            "--url",
+                            &url,
+                            "--key",
+                            KEY,
+                            "--concurrency",
+                            &c,
+                            "--duration",
+                            &duration,
+                            "--warmup",
+                            &warmup,
+                            "--token",
                             sender.trim_start_matches("node_"),
-                        ]),
-                    ),
+                        ]))
+                    }
                     _ => wrk(binaries, &endpoint, &url, concurrency, args),
                 };
-                let result = result.with_context(|| format!("send {op} c={concurrency} {sender}"))?;
+                let result =
+                    result.with_context(|| format!("send {op} c={concurrency} {sender}"))?;
                 eprintln!("   {result}");
                 row.insert(sender.into(), result);
             }
@@ -455,7 +502,9 @@ fn machine() -> String {
                 .find_map(|l| l.strip_prefix("MemTotal:"))
                 .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
         })
-        .map_or("?".into(), |kib| format!("{:.1} GiB", kib / 1024.0 / 1024.0));
+        .map_or("?".into(), |kib| {
+            format!("{:.1} GiB", kib / 1024.0 / 1024.0)
+        });
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     let load: Vec<&str> = load.split_whitespace().take(3).collect();
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
@@ -466,7 +515,10 @@ fn machine() -> String {
                 .map(|v| v.trim_start_matches([' ', '\t', ':']).to_string())
         })
         .unwrap_or_default();
-    format!("{cores} cores ({cpu}), {memory} memory, load average {} at the start of the section", load.join(" "))
+    format!(
+        "{cores} cores ({cpu}), {memory} memory, load average {} at the start of the section",
+        load.join(" ")
+    )
 }
 
 fn date() -> String {

@@ -25,11 +25,24 @@ fn ms(us: &Value) -> String {
 pub fn table(section: &str, record: &Value) -> Result<String> {
     let figures = &record["figures"];
     let mut out = String::new();
-    writeln!(out, "Run: {} — {}", record["date"].as_str().unwrap_or(""), record["machine"].as_str().unwrap_or(""))?;
+    writeln!(
+        out,
+        "Run: {} — {}",
+        record["date"].as_str().unwrap_or(""),
+        record["machine"].as_str().unwrap_or("")
+    )?;
     if section == "tokens" {
-        writeln!(out, "Criterion, {:.1} s of measurement per benchmark.\n", (f(&record["duration_s"]) / 3.0).clamp(0.5, 5.0))?;
+        writeln!(
+            out,
+            "Criterion, {:.1} s of measurement per benchmark.\n",
+            (f(&record["duration_s"]) / 3.0).clamp(0.5, 5.0)
+        )?;
     } else {
-        writeln!(out, "Measured {} s per run after {} s of warm-up.\n", record["duration_s"], record["warmup_s"])?;
+        writeln!(
+            out,
+            "Measured {} s per run after {} s of warm-up.\n",
+            record["duration_s"], record["warmup_s"]
+        )?;
     }
     match section {
         "tokens" => {
@@ -49,7 +62,10 @@ pub fn table(section: &str, record: &Value) -> Result<String> {
         "send" => {
             for (row, v) in figures.as_object().into_iter().flatten() {
                 writeln!(out, "**{}**\n", row.replace("_c", ", concurrency "))?;
-                writeln!(out, "| sender | requests/s | p50 ms | p99 ms | errors | ours ÷ this |")?;
+                writeln!(
+                    out,
+                    "| sender | requests/s | p50 ms | p99 ms | errors | ours ÷ this |"
+                )?;
                 writeln!(out, "|---|---:|---:|---:|---:|---:|")?;
                 let ours = f(&v["ours"]["rps"]);
                 for sender in SENDERS {
@@ -82,7 +98,9 @@ pub fn table(section: &str, record: &Value) -> Result<String> {
                 writeln!(
                     out,
                     "| {name} | {} | {:.0} | {:.0} | {} | {} | {} | {} | {} |",
-                    p["target_rate"].as_f64().map_or("max (window)".into(), |r| format!("{r:.0}")),
+                    p["target_rate"]
+                        .as_f64()
+                        .map_or("max (window)".into(), |r| format!("{r:.0}")),
                     f(&p["sends_per_s"]),
                     f(&p["delivered_per_s"]),
                     ms(&p["p50_us_from_send"]),
@@ -99,7 +117,11 @@ pub fn table(section: &str, record: &Value) -> Result<String> {
                     writeln!(
                         out,
                         "| {} | {} | {} KiB | {} KiB | {:.1} |",
-                        v["clients"], v["connected"], v["rss_before_kib"], v["rss_after_kib"], f(&v["kib_per_connection"])
+                        v["clients"],
+                        v["connected"],
+                        v["rss_before_kib"],
+                        v["rss_after_kib"],
+                        f(&v["kib_per_connection"])
                     )?;
                 }
             }
@@ -121,8 +143,12 @@ fn register_font() -> Result<()> {
     static DONE: std::sync::OnceLock<()> = std::sync::OnceLock::new();
     if DONE.get().is_none() {
         let bytes = std::fs::read(FONT).with_context(|| format!("reading {FONT}"))?;
-        plotters::style::register_font("sans-serif", FontStyle::Normal, Box::leak(bytes.into_boxed_slice()))
-            .map_err(|_| anyhow!("{FONT} is not a usable font"))?;
+        plotters::style::register_font(
+            "sans-serif",
+            FontStyle::Normal,
+            Box::leak(bytes.into_boxed_slice()),
+        )
+        .map_err(|_| anyhow!("{FONT} is not a usable font"))?;
         let _ = DONE.set(());
     }
     Ok(())
@@ -131,13 +157,25 @@ fn register_font() -> Result<()> {
 type Area<'a> = DrawingArea<BitMapBackend<'a>, Shift>;
 
 /// One bar chart: `bars` of (label, value), with the value written above each bar.
-fn bars(area: &Area, title: &str, y_label: &str, bars: &[(String, f64)], colors: &[RGBColor]) -> Result<()> {
-    let max = bars.iter().map(|b| b.1).filter(|v| v.is_finite()).fold(0.0, f64::max).max(1e-9) * 1.2;
+fn bars(
+    area: &Area,
+    title: &str,
+    y_label: &str,
+    bars: &[(String, f64)],
+    colors: &[RGBColor],
+) -> Result<()> {
+    let max = bars
+        .iter()
+        .map(|b| b.1)
+        .filter(|v| v.is_finite())
+        .fold(0.0, f64::max)
+        .max(1e-9)
+        * 1.2;
     let mut chart = ChartBuilder::on(area)
         .caption(title, ("sans-serif", 20))
         .margin(10)
         .x_label_area_size(40)
-        .y_label_area_size(70)
+        .y_label_area_size(95)
         // An integer range's segments include its end: n bars need 0..n-1.
         .build_cartesian_2d((0..bars.len().saturating_sub(1)).into_segmented(), 0.0..max)?;
     let labels: Vec<String> = bars.iter().map(|b| b.0.clone()).collect();
@@ -147,7 +185,9 @@ fn bars(area: &Area, title: &str, y_label: &str, bars: &[(String, f64)], colors:
         .y_desc(y_label)
         .x_labels(bars.len())
         .x_label_formatter(&|v| match v {
-            SegmentValue::CenterOf(i) | SegmentValue::Exact(i) => labels.get(*i).cloned().unwrap_or_default(),
+            SegmentValue::CenterOf(i) | SegmentValue::Exact(i) => {
+                labels.get(*i).cloned().unwrap_or_default()
+            }
             SegmentValue::Last => String::new(),
         })
         .label_style(("sans-serif", 13))
@@ -158,12 +198,19 @@ fn bars(area: &Area, title: &str, y_label: &str, bars: &[(String, f64)], colors:
         }
         let color = colors[i % colors.len()];
         let mut bar = Rectangle::new(
-            [(SegmentValue::Exact(i), 0.0), (SegmentValue::Exact(i + 1), *value)],
+            [
+                (SegmentValue::Exact(i), 0.0),
+                (SegmentValue::Exact(i + 1), *value),
+            ],
             color.filled(),
         );
         bar.set_margin(0, 0, 10, 10);
         chart.draw_series(std::iter::once(bar))?;
-        let text = if *value >= 100.0 { format!("{value:.0}") } else { format!("{value:.2}") };
+        let text = if *value >= 100.0 {
+            format!("{value:.0}")
+        } else {
+            format!("{value:.2}")
+        };
         chart.draw_series(std::iter::once(Text::new(
             text,
             (SegmentValue::CenterOf(i), *value + max * 0.02),
@@ -194,9 +241,21 @@ pub fn plot(section: &str, record: &Value, path: &Path) -> Result<()> {
                 .as_object()
                 .into_iter()
                 .flatten()
-                .map(|(k, v)| (k.replace("cached_rest_token_1000_audiences", "cached, 1000 audiences").replace('_', " "), f(&v["mean_ns"])))
+                .map(|(k, v)| {
+                    (
+                        k.replace("cached_rest_token_1000_audiences", "cached, 1000 audiences")
+                            .replace('_', " "),
+                        f(&v["mean_ns"]),
+                    )
+                })
                 .collect();
-            bars(&root, "Token cost per call (mean, ns; lower is better)", "ns per call", &data, &PALETTE)?;
+            bars(
+                &root,
+                "Token cost per call (mean, ns; lower is better)",
+                "ns per call",
+                &data,
+                &PALETTE,
+            )?;
             root.present()?;
         }
         "send" => {
@@ -208,7 +267,10 @@ pub fn plot(section: &str, record: &Value, path: &Path) -> Result<()> {
                     .iter()
                     .map(|s| (s.replace('_', " "), f(&v[*s]["rps"])))
                     .collect();
-                let title = format!("{} — requests/s (higher is better)", row.replace("_c", ", concurrency "));
+                let title = format!(
+                    "{} — requests/s (higher is better)",
+                    row.replace("_c", ", concurrency ")
+                );
                 bars(panel, &title, "requests/s", &data, &PALETTE)?;
             }
             root.present()?;
@@ -218,7 +280,12 @@ pub fn plot(section: &str, record: &Value, path: &Path) -> Result<()> {
             root.fill(&WHITE)?;
             let panels = root.split_evenly((1, 3));
             let phases = &figures["deliver"]["phases"];
-            let names: Vec<String> = phases.as_object().into_iter().flatten().map(|(k, _)| k.replace('_', " ")).collect();
+            let names: Vec<String> = phases
+                .as_object()
+                .into_iter()
+                .flatten()
+                .map(|(k, _)| k.replace('_', " "))
+                .collect();
             let delivered: Vec<(String, f64)> = phases
                 .as_object()
                 .into_iter()
@@ -226,7 +293,13 @@ pub fn plot(section: &str, record: &Value, path: &Path) -> Result<()> {
                 .zip(&names)
                 .map(|((_, p), n)| (n.clone(), f(&p["delivered_per_s"])))
                 .collect();
-            bars(&panels[0], "1,000 clients: delivered msg/s", "messages/s", &delivered, &PALETTE)?;
+            bars(
+                &panels[0],
+                "1,000 clients: delivered msg/s",
+                "messages/s",
+                &delivered,
+                &PALETTE,
+            )?;
             let p99: Vec<(String, f64)> = phases
                 .as_object()
                 .into_iter()
@@ -234,15 +307,32 @@ pub fn plot(section: &str, record: &Value, path: &Path) -> Result<()> {
                 .zip(&names)
                 .map(|((_, p), n)| (n.clone(), f(&p["p99_us_from_send"]) / 1000.0))
                 .collect();
-            bars(&panels[1], "p99 latency send → receipt (ms)", "ms", &p99, &PALETTE)?;
+            bars(
+                &panels[1],
+                "p99 latency send → receipt (ms)",
+                "ms",
+                &p99,
+                &PALETTE,
+            )?;
             let memory: Vec<(String, f64)> = figures
                 .as_object()
                 .into_iter()
                 .flatten()
                 .filter(|(k, _)| k.starts_with("idle_"))
-                .map(|(_, v)| (format!("{} conns", v["clients"]), f(&v["kib_per_connection"])))
+                .map(|(_, v)| {
+                    (
+                        format!("{} conns", v["clients"]),
+                        f(&v["kib_per_connection"]),
+                    )
+                })
                 .collect();
-            bars(&panels[2], "Emulator RSS per idle connection (KiB)", "KiB", &memory, &PALETTE)?;
+            bars(
+                &panels[2],
+                "Emulator RSS per idle connection (KiB)",
+                "KiB",
+                &memory,
+                &PALETTE,
+            )?;
             root.present()?;
         }
     }

@@ -87,7 +87,11 @@ fn read_surfaces(dir: &Path) -> Result<BTreeMap<String, BTreeMap<String, String>
     }
     for entry in std::fs::read_dir(dir)? {
         let path = entry?.path();
-        let name = path.file_name().unwrap_or_default().to_string_lossy().to_string();
+        let name = path
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .to_string();
         if let Some(module) = name
             .strip_prefix("generated_surface__")
             .and_then(|n| n.strip_suffix("_surface.snap"))
@@ -210,7 +214,9 @@ fn test() -> Result<ExitCode> {
     let root = root();
     let node = root.join("tests/node");
     if node.join("package.json").exists() {
-        run(Command::new("npm").args(["ci", "--no-audit", "--no-fund", "--prefix"]).arg(&node))?;
+        run(Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund", "--prefix"])
+            .arg(&node))?;
     }
     let cargo = env!("CARGO");
     run(Command::new(cargo).args(["fmt", "--all", "--check"]))?;
