@@ -1,9 +1,9 @@
 //! Fan-out load generator for the emulator: many WebSocket clients (JSON hub protocol) on
 //! loopback, REST sends through `HubClient`, deliveries and latencies counted on receipt.
 //!
-//! The listener (`azure_signalr_rest::listener`) was not ready when this was written, so each
-//! client is tokio-tungstenite plus the project's own codec (`azure_signalr_rest::protocol`):
-//! handshake, then every record decoded with `HubProtocol::Json`.
+//! Each client is the project's receiving client, `azure_signalr_rest::listener::Listener`
+//! (negotiate, then WebSockets with the JSON hub protocol), with reconnection turned off so
+//! that a client the emulator drops is counted rather than replaced.
 //!
 //! ```text
 //! fanout --endpoint http://127.0.0.1:PORT --clients 1000 --mode deliver --duration 10
@@ -25,13 +25,12 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use azure_signalr_rest::protocol::{HandshakeReader, HandshakeRequest, HubMessage, HubProtocol};
-use azure_signalr_rest::{AccessKey, HubClient, Message, NegotiateOptions, ServiceClient};
-use futures::{SinkExt, StreamExt};
+use azure_signalr_rest::listener::{Event, Listener, Transport};
+use azure_signalr_rest::protocol::HubProtocol;
+use azure_signalr_rest::{AccessKey, HubClient, Message, ServiceClient};
 use hdrhistogram::Histogram;
 use serde_json::{json, Value};
 use tokio::sync::{watch, Semaphore};
-use tokio_tungstenite::tungstenite::Message as WsMessage;
 
 const HUB: &str = "fanout";
 const PHASES: usize = 4;
@@ -128,7 +127,7 @@ impl Shared {
     }
 }
 
-/// One client: connect, handshake, then read until told to stop.
+/// One client: a `Listener` over WebSockets (JSON), reading until told to stop.
 async fn client(
     hub: HubClient,
     user: String,
@@ -137,33 +136,16 @@ async fn client(
     track_latency: bool,
     connecting: tokio::sync::OwnedSemaphorePermit,
 ) -> Result<(), String> {
-    let negotiate = hub
-        .negotiate(NegotiateOptions::default().user_id(user))
+    let mut listener = Listener::builder()
+        .hub_client(hub)
+        .user_id(user)
+        .protocol(HubProtocol::Json)
+        .transport(Transport::WebSockets)
+        // A dropped client is counted, not silently replaced.
+        .max_reconnect_attempts(Some(0))
+        .connect()
+        .await
         .map_err(|e| e.to_string())?;
-    let url = format!(
-        "{}&access_token={}",
-        negotiate.url.replacen("http", "ws", 1),
-        negotiate.access_token.expose_secret()
-    );
-    let (mut ws, _) = tokio_tungstenite::connect_async(url)
-        .await
-        .map_err(|e| format!("connect: {e}"))?;
-    let handshake = String::from_utf8(HandshakeRequest::new(HubProtocol::Json).encode()).unwrap();
-    ws.send(WsMessage::Text(handshake.into()))
-        .await
-        .map_err(|e| format!("handshake: {e}"))?;
-    let mut handshake = HandshakeReader::new();
-    let mut reader = HubProtocol::Json.reader();
-    loop {
-        let Some(Ok(frame)) = ws.next().await else {
-            return Err("closed during the handshake".into());
-        };
-        let data = frame.into_data();
-        if let Some(done) = handshake.take(&data).map_err(|e| e.to_string())? {
-            reader.push(&done.rest).map_err(|e| e.to_string())?;
-            break;
-        }
-    }
     shared.connected.fetch_add(1, Ordering::Relaxed);
     drop(connecting);
 
@@ -174,48 +156,40 @@ async fn client(
     };
     let mut closed_by_server = false;
     loop {
-        while let Some(message) = reader.next_message().map_err(|e| e.to_string())? {
-            match message {
-                HubMessage::Invocation(inv) if inv.target == "tick" => {
-                    let received = now_us();
-                    let field =
-                        |i: usize| inv.arguments.get(i).and_then(Value::as_u64).unwrap_or(0);
-                    let (phase, seq, sent) = (field(0) as usize, field(1) as usize, field(2));
-                    if phase >= PHASES {
-                        continue;
-                    }
-                    shared.delivered_all[phase].fetch_add(1, Ordering::Relaxed);
-                    if !shared.measuring.load(Ordering::Relaxed) {
-                        continue;
-                    }
-                    shared.delivered[phase].fetch_add(1, Ordering::Relaxed);
-                    if let Some((from_send, from_accept)) = latency.get_mut(phase) {
-                        let _ = from_send.record(received.saturating_sub(sent).max(1));
-                        let accepted =
-                            shared.accepted[phase][seq % ACCEPT_SLOTS].load(Ordering::Relaxed);
-                        let after_accept = if accepted == 0 {
-                            0
-                        } else {
-                            received.saturating_sub(accepted)
-                        };
-                        let _ = from_accept.record(after_accept.max(1));
-                    }
-                }
-                HubMessage::Close { .. } => closed_by_server = true,
-                _ => {}
-            }
-        }
-        if closed_by_server {
-            break;
-        }
-        tokio::select! {
-            frame = ws.next() => match frame {
-                Some(Ok(WsMessage::Text(t))) => reader.push(t.as_bytes()).map_err(|e| e.to_string())?,
-                Some(Ok(WsMessage::Binary(b))) => reader.push(&b).map_err(|e| e.to_string())?,
-                Some(Ok(_)) => {}
-                Some(Err(_)) | None => { closed_by_server = true; break; }
-            },
+        let event = tokio::select! {
+            event = listener.next() => event,
             _ = stop.changed() => break,
+        };
+        match event {
+            Some(Event::Invocation { target, arguments }) if target == "tick" => {
+                let received = now_us();
+                let field = |i: usize| arguments.get(i).and_then(Value::as_u64).unwrap_or(0);
+                let (phase, seq, sent) = (field(0) as usize, field(1) as usize, field(2));
+                if phase >= PHASES {
+                    continue;
+                }
+                shared.delivered_all[phase].fetch_add(1, Ordering::Relaxed);
+                if !shared.measuring.load(Ordering::Relaxed) {
+                    continue;
+                }
+                shared.delivered[phase].fetch_add(1, Ordering::Relaxed);
+                if let Some((from_send, from_accept)) = latency.get_mut(phase) {
+                    let _ = from_send.record(received.saturating_sub(sent).max(1));
+                    let accepted =
+                        shared.accepted[phase][seq % ACCEPT_SLOTS].load(Ordering::Relaxed);
+                    let after_accept = if accepted == 0 {
+                        0
+                    } else {
+                        received.saturating_sub(accepted)
+                    };
+                    let _ = from_accept.record(after_accept.max(1));
+                }
+            }
+            Some(Event::Reconnecting { .. }) | Some(Event::Closed { .. }) | None => {
+                closed_by_server = true;
+                break;
+            }
+            Some(_) => {}
         }
     }
     if closed_by_server {
@@ -228,7 +202,7 @@ async fn client(
             merged[phase].1.add(b).unwrap();
         }
     }
-    let _ = ws.close(None).await;
+    drop(listener);
     Ok(())
 }
 

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use azure_signalr_rest::{
     AccessKey, ApiVersion, Error, HubClient, Message, Operation, RetryPolicy, ServiceClient,
-    Support,
+    Support, Token, TokenCredential,
 };
 use jsonwebtoken::{decode, Algorithm, DecodingKey, Validation};
 use serde_json::{json, Map, Value};
@@ -47,7 +47,14 @@ struct Mock {
 
 impl Mock {
     async fn start(responder: impl Fn(usize, &Captured) -> Reply + Send + Sync + 'static) -> Mock {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        Mock::start_on(0, responder).await
+    }
+
+    async fn start_on(
+        port: u16,
+        responder: impl Fn(usize, &Captured) -> Reply + Send + Sync + 'static,
+    ) -> Mock {
+        let listener = TcpListener::bind(("127.0.0.1", port)).await.unwrap();
         let port = listener.local_addr().unwrap().port();
         let seen = Arc::new(Mutex::new(Vec::new()));
         let responder: Responder = Arc::new(responder);
@@ -487,6 +494,28 @@ async fn application_is_a_parameter_or_a_hub_prefix() {
 }
 
 #[tokio::test]
+async fn preview_lists_fall_back_to_single_sends_for_names_with_commas() {
+    let mock = Mock::start(documented_success).await;
+    let client = mock.client(ApiVersion::V1Preview).build().unwrap();
+    let hub = client.hub("chat");
+    hub.send_to_users(&["a,b", "c"], &msg()).await.unwrap();
+    hub.send_to_groups(&["g,1", "g2"], &msg(), &[])
+        .await
+        .unwrap();
+    let mut seen: Vec<String> = mock.seen().iter().map(|c| c.target.clone()).collect();
+    seen.sort();
+    assert_eq!(
+        seen,
+        [
+            "/api/v1-preview/hub/chat/group/g,1",
+            "/api/v1-preview/hub/chat/group/g2",
+            "/api/v1-preview/hub/chat/user/a,b",
+            "/api/v1-preview/hub/chat/user/c",
+        ]
+    );
+}
+
+#[tokio::test]
 async fn tokens_are_cached_per_url() {
     let mock = Mock::start(documented_success).await;
     let client = mock.client(ApiVersion::V1).build().unwrap();
@@ -760,4 +789,178 @@ async fn connect_failure_is_a_transport_error() {
         ),
         "{err:?}"
     );
+}
+
+/// Collects formatted log lines and signals each one.
+#[derive(Clone)]
+struct LogCapture {
+    lines: Arc<Mutex<Vec<u8>>>,
+    written: tokio::sync::mpsc::UnboundedSender<()>,
+}
+
+impl std::io::Write for LogCapture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.lines.lock().unwrap().extend_from_slice(buf);
+        let _ = self.written.send(());
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn capture_logs() -> (
+    tracing::subscriber::DefaultGuard,
+    Arc<Mutex<Vec<u8>>>,
+    tokio::sync::mpsc::UnboundedReceiver<()>,
+) {
+    let lines = Arc::new(Mutex::new(Vec::new()));
+    let (written, signal) = tokio::sync::mpsc::unbounded_channel();
+    let capture = LogCapture {
+        lines: lines.clone(),
+        written,
+    };
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::DEBUG)
+        .with_ansi(false)
+        .with_writer(move || capture.clone())
+        .finish();
+    (tracing::subscriber::set_default(subscriber), lines, signal)
+}
+
+fn text(lines: &Arc<Mutex<Vec<u8>>>) -> String {
+    String::from_utf8_lossy(&lines.lock().unwrap()).into_owned()
+}
+
+#[tokio::test]
+async fn spans_name_operation_hub_attempt_and_status_but_no_secret() {
+    let (_guard, lines, _signal) = capture_logs();
+    let mock = Mock::start(|n, c| {
+        if n == 0 {
+            Some((503, vec![], String::new()))
+        } else {
+            documented_success(n, c)
+        }
+    })
+    .await;
+    let client = mock
+        .client(ApiVersion::V1)
+        .retry_policy(retrying())
+        .build()
+        .unwrap();
+    assert!(client.hub("Chat").user_exists("alice").await.unwrap());
+    let logs = text(&lines);
+    assert!(
+        logs.contains("operation=user_exists") && logs.contains("hub=\"chat\""),
+        "{logs}"
+    );
+    assert!(
+        logs.contains("attempt=1") && logs.contains("status=503"),
+        "{logs}"
+    );
+    assert!(
+        logs.contains("attempt=2") && logs.contains("status=200"),
+        "{logs}"
+    );
+    let token = mock.seen()[0].authorization.clone().unwrap();
+    let token = token.strip_prefix("Bearer ").unwrap();
+    assert!(!logs.contains(token), "{logs}");
+    assert!(!logs.contains(KEY), "{logs}");
+}
+
+#[tokio::test]
+async fn a_send_that_never_reached_the_service_is_retried() {
+    let (_guard, lines, mut signal) = capture_logs();
+    // Nothing listens on the port at first.
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let client = ServiceClient::builder()
+        .endpoint(format!("http://127.0.0.1:{port}"))
+        .access_key(AccessKey::new(KEY))
+        .api_version(ApiVersion::V1)
+        .retry_policy(
+            RetryPolicy::default()
+                .max_attempts(2)
+                .initial_backoff(Duration::from_secs(2))
+                .max_backoff(Duration::from_secs(2)),
+        )
+        .build()
+        .unwrap();
+    let send = tokio::spawn({
+        let hub = client.hub("chat");
+        async move { hub.send_to_user("u", &msg()).await }
+    });
+    // Once the first attempt has failed to connect, start listening for the retry.
+    tokio::time::timeout(Duration::from_secs(10), async {
+        while !text(&lines).contains("retrying") {
+            signal.recv().await.unwrap();
+        }
+    })
+    .await
+    .expect("the failed connect is logged");
+    let mock = Mock::start_on(port, documented_success).await;
+    send.await.unwrap().unwrap();
+    assert_eq!(mock.seen().len(), 1);
+    assert_eq!(mock.seen()[0].path(), "/api/v1/hubs/chat/users/u");
+}
+
+#[tokio::test]
+async fn a_token_credential_replaces_the_key() {
+    struct Fixed(Result<&'static str, &'static str>);
+    impl TokenCredential for Fixed {
+        fn token(
+            &self,
+        ) -> futures::future::BoxFuture<'_, Result<Token, Box<dyn std::error::Error + Send + Sync>>>
+        {
+            Box::pin(async move {
+                match self.0 {
+                    Ok(t) => Ok(Token::new(t)),
+                    Err(e) => Err(e.into()),
+                }
+            })
+        }
+    }
+    let mock = Mock::start(documented_success).await;
+    let cs = format!(
+        "Endpoint=http://127.0.0.1;Port={};AuthType=azure.msi",
+        mock.port
+    );
+    let client = ServiceClient::builder()
+        .connection_string(&cs.parse().unwrap())
+        .credential(Arc::new(Fixed(Ok("entra-id-token"))))
+        .build()
+        .unwrap();
+    client.hub("chat").send_to_user("u", &msg()).await.unwrap();
+    assert_eq!(
+        mock.seen()[0].authorization.as_deref(),
+        Some("Bearer entra-id-token")
+    );
+    // Negotiate needs the key.
+    let err = client
+        .hub("chat")
+        .negotiate(Default::default())
+        .unwrap_err();
+    assert!(matches!(err, Error::Credential { .. }), "{err:?}");
+
+    let failing = ServiceClient::builder()
+        .connection_string(&cs.parse().unwrap())
+        .credential(Arc::new(Fixed(Err("no managed identity here"))))
+        .build()
+        .unwrap();
+    let err = failing
+        .hub("chat")
+        .send_to_user("u", &msg())
+        .await
+        .unwrap_err();
+    match err {
+        Error::Credential { operation, message } => {
+            assert_eq!(operation, Operation::SendToUser);
+            assert!(message.contains("no managed identity here"), "{message}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(mock.seen().len(), 1, "nothing sent without a token");
 }

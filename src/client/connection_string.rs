@@ -10,6 +10,12 @@ use super::token::AccessKey;
 use super::version::Operation;
 
 /// How a connection string authenticates.
+///
+/// ```
+/// use azure_signalr_rest::{ConnectionString, Credential};
+/// let cs: ConnectionString = "Endpoint=https://h;AuthType=azure".parse().unwrap();
+/// assert!(matches!(cs.credential(), Credential::EntraId(_)));
+/// ```
 #[derive(Clone, PartialEq, Eq)]
 pub enum Credential {
     /// Tokens signed with the access key.
@@ -29,6 +35,14 @@ impl fmt::Debug for Credential {
 }
 
 /// The Microsoft Entra ID settings of a connection string.
+///
+/// ```
+/// use azure_signalr_rest::{ConnectionString, Credential, EntraAuthType};
+/// let cs: ConnectionString = "Endpoint=https://h;AuthType=azure.app;ClientId=c;TenantId=t;ClientSecret=s".parse().unwrap();
+/// let Credential::EntraId(e) = cs.credential() else { unreachable!() };
+/// assert_eq!(e.auth_type, EntraAuthType::Application);
+/// assert_eq!(e.tenant_id.as_deref(), Some("t"));
+/// ```
 #[derive(Clone, PartialEq, Eq)]
 pub struct EntraId {
     /// Which flavour: `azure` (default credential), `azure.msi` (managed identity) or
@@ -57,6 +71,11 @@ impl fmt::Debug for EntraId {
 }
 
 /// The `AuthType` values of a connection string.
+///
+/// ```
+/// use azure_signalr_rest::EntraAuthType;
+/// assert_eq!(EntraAuthType::ManagedIdentity.as_str(), "azure.msi");
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum EntraAuthType {
     /// `azure`: the default Azure credential chain.
@@ -69,6 +88,10 @@ pub enum EntraAuthType {
 
 impl EntraAuthType {
     /// The value as written in connection strings.
+    ///
+    /// ```
+    /// assert_eq!(azure_signalr_rest::EntraAuthType::Default.as_str(), "azure");
+    /// ```
     pub fn as_str(self) -> &'static str {
         match self {
             EntraAuthType::Default => "azure",
@@ -115,27 +138,57 @@ pub struct ConnectionString {
 
 impl ConnectionString {
     /// The service endpoint, with the `Port` override applied.
+    ///
+    /// ```
+    /// use azure_signalr_rest::ConnectionString;
+    /// let cs: ConnectionString = "Endpoint=https://h.example;AccessKey=k;Port=444;ClientEndpoint=https://c.example;ServerEndpoint=https://s.example".parse().unwrap();
+    /// assert_eq!(cs.endpoint().as_str(), "https://h.example:444/");
+    /// ```
     pub fn endpoint(&self) -> &Url {
         &self.endpoint
     }
 
     /// The `Port` value, if given.
+    ///
+    /// ```
+    /// use azure_signalr_rest::ConnectionString;
+    /// let cs: ConnectionString = "Endpoint=https://h.example;AccessKey=k;Port=444;ClientEndpoint=https://c.example;ServerEndpoint=https://s.example".parse().unwrap();
+    /// assert_eq!(cs.port(), Some(444));
+    /// ```
     pub fn port(&self) -> Option<u16> {
         self.port
     }
 
     /// Whether the endpoint names its port (in the URL or with `Port`); the 1.0-preview API uses
     /// port 5002 otherwise.
+    ///
+    /// ```
+    /// use azure_signalr_rest::ConnectionString;
+    /// let cs: ConnectionString = "Endpoint=https://h;AccessKey=k".parse().unwrap();
+    /// assert!(!cs.has_explicit_port());
+    /// ```
     pub fn has_explicit_port(&self) -> bool {
         self.port.is_some() || self.endpoint.port().is_some()
     }
 
     /// How the connection string authenticates.
+    ///
+    /// ```
+    /// use azure_signalr_rest::{ConnectionString, Credential};
+    /// let cs: ConnectionString = "Endpoint=https://h.example;AccessKey=k;Port=444;ClientEndpoint=https://c.example;ServerEndpoint=https://s.example".parse().unwrap();
+    /// assert!(matches!(cs.credential(), Credential::AccessKey(_)));
+    /// ```
     pub fn credential(&self) -> &Credential {
         &self.credential
     }
 
     /// The access key, when authenticating with one.
+    ///
+    /// ```
+    /// use azure_signalr_rest::ConnectionString;
+    /// let cs: ConnectionString = "Endpoint=https://h.example;AccessKey=k;Port=444;ClientEndpoint=https://c.example;ServerEndpoint=https://s.example".parse().unwrap();
+    /// assert_eq!(cs.access_key().unwrap().expose_secret(), "k");
+    /// ```
     pub fn access_key(&self) -> Option<&AccessKey> {
         match &self.credential {
             Credential::AccessKey(key) => Some(key),
@@ -144,16 +197,34 @@ impl ConnectionString {
     }
 
     /// The `Version` value, if given (always `1.0`).
+    ///
+    /// ```
+    /// use azure_signalr_rest::ConnectionString;
+    /// let cs: ConnectionString = "Endpoint=https://h;AccessKey=k;Version=1.0".parse().unwrap();
+    /// assert_eq!(cs.version(), Some("1.0"));
+    /// ```
     pub fn version(&self) -> Option<&str> {
         self.version.as_deref()
     }
 
     /// The URL handed to clients, when it differs from the endpoint.
+    ///
+    /// ```
+    /// use azure_signalr_rest::ConnectionString;
+    /// let cs: ConnectionString = "Endpoint=https://h.example;AccessKey=k;Port=444;ClientEndpoint=https://c.example;ServerEndpoint=https://s.example".parse().unwrap();
+    /// assert_eq!(cs.client_endpoint().unwrap().as_str(), "https://c.example/");
+    /// ```
     pub fn client_endpoint(&self) -> Option<&Url> {
         self.client_endpoint.as_ref()
     }
 
     /// The URL for REST calls, when it differs from the endpoint.
+    ///
+    /// ```
+    /// use azure_signalr_rest::ConnectionString;
+    /// let cs: ConnectionString = "Endpoint=https://h.example;AccessKey=k;Port=444;ClientEndpoint=https://c.example;ServerEndpoint=https://s.example".parse().unwrap();
+    /// assert_eq!(cs.server_endpoint().unwrap().as_str(), "https://s.example/");
+    /// ```
     pub fn server_endpoint(&self) -> Option<&Url> {
         self.server_endpoint.as_ref()
     }

@@ -64,11 +64,21 @@ impl HubClient {
     }
 
     /// The hub name as used in requests (lower-cased).
+    ///
+    /// ```
+    /// let client = azure_signalr_rest::ServiceClient::from_connection_string("Endpoint=https://h;AccessKey=k").unwrap();
+    /// assert_eq!(client.hub("MyHub").name(), "myhub");
+    /// ```
     pub fn name(&self) -> &str {
         &self.name
     }
 
     /// The client this hub belongs to.
+    ///
+    /// ```
+    /// let client = azure_signalr_rest::ServiceClient::from_connection_string("Endpoint=https://h;AccessKey=k").unwrap();
+    /// assert_eq!(client.hub("chat").service().rest_endpoint(), "https://h");
+    /// ```
     pub fn service(&self) -> &ServiceClient {
         &self.service
     }
@@ -1017,5 +1027,55 @@ fn v2022_body(message: &Message) -> v2022_06_01::types::PayloadMessage {
     v2022_06_01::types::PayloadMessage {
         target: message.target.clone(),
         arguments: message.arguments.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::client::token::tests::decode_claims;
+
+    #[test]
+    fn negotiate_token_is_for_the_client_url() {
+        let client = ServiceClient::from_connection_string(
+            "Endpoint=http://localhost;Port=8888;AccessKey=negotiate-key;Version=1.0;",
+        )
+        .unwrap();
+        let r = client
+            .hub("Chat")
+            .negotiate(
+                NegotiateOptions::default()
+                    .user_id("alice")
+                    .claim("role", "admin"),
+            )
+            .unwrap();
+        assert_eq!(r.url, "http://localhost:8888/client/?hub=chat");
+        let claims = decode_claims(&r.access_token, "negotiate-key", &r.url);
+        assert_eq!(claims["aud"], r.url);
+        assert_eq!(claims["nameid"], "alice");
+        assert_eq!(claims["role"], "admin");
+        let lifetime = claims["exp"].as_u64().unwrap() - claims["iat"].as_u64().unwrap();
+        assert_eq!(lifetime, DEFAULT_CLIENT_TOKEN_LIFETIME.as_secs());
+        assert_eq!(
+            serde_json::to_value(&r).unwrap(),
+            serde_json::json!({ "url": r.url, "accessToken": r.access_token.expose_secret() })
+        );
+    }
+
+    #[test]
+    fn negotiate_checks_the_hub_and_claims() {
+        let client =
+            ServiceClient::from_connection_string("Endpoint=https://h;AccessKey=k").unwrap();
+        let err = client
+            .hub("no hub")
+            .negotiate(Default::default())
+            .unwrap_err();
+        assert_eq!(err.operation(), Operation::Negotiate);
+        let err = client
+            .hub("chat")
+            .negotiate(NegotiateOptions::default().claim("aud", "elsewhere"))
+            .unwrap_err();
+        assert_eq!(err.operation(), Operation::Negotiate);
+        assert!(err.to_string().contains("`aud`"), "{err}");
     }
 }

@@ -7,10 +7,22 @@ use super::error::Error;
 use super::version::Operation;
 
 /// Largest REST request body the service accepts.
+///
+/// ```
+/// assert_eq!(azure_signalr_rest::MAX_BODY_BYTES, 1_048_576);
+/// ```
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 /// Longest hub (and application) name.
+///
+/// ```
+/// assert_eq!(azure_signalr_rest::MAX_HUB_NAME_CHARS, 128);
+/// ```
 pub const MAX_HUB_NAME_CHARS: usize = 128;
 /// Longest group name.
+///
+/// ```
+/// assert_eq!(azure_signalr_rest::MAX_GROUP_NAME_CHARS, 1024);
+/// ```
 pub const MAX_GROUP_NAME_CHARS: usize = 1024;
 
 /// A hub-method invocation to deliver to clients: the client-side method (`target`) and its
@@ -40,6 +52,13 @@ pub struct Message {
 impl Message {
     /// A message whose arguments are `arguments` serialized: a tuple, array, slice or `Vec` of
     /// anything serde can serialize.
+    ///
+    /// ```
+    /// use azure_signalr_rest::Message;
+    /// let m = Message::new("add", [1, 2]).unwrap();
+    /// assert_eq!(m.arguments, vec![serde_json::json!(1), serde_json::json!(2)]);
+    /// assert!(Message::new("none", ()).unwrap().arguments.is_empty());
+    /// ```
     pub fn new(target: impl Into<String>, arguments: impl Serialize) -> Result<Message, Error> {
         let target = target.into();
         match serde_json::to_value(arguments) {

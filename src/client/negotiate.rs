@@ -8,6 +8,10 @@ use serde_json::{Map, Value};
 use super::token::Token;
 
 /// Default lifetime of a client access token.
+///
+/// ```
+/// assert_eq!(azure_signalr_rest::DEFAULT_CLIENT_TOKEN_LIFETIME.as_secs(), 3600);
+/// ```
 pub const DEFAULT_CLIENT_TOKEN_LIFETIME: Duration = Duration::from_secs(60 * 60);
 
 /// Who the client is and what its token says.
@@ -33,18 +37,34 @@ pub struct NegotiateOptions {
 
 impl NegotiateOptions {
     /// Sets the user id.
+    ///
+    /// ```
+    /// let o = azure_signalr_rest::NegotiateOptions::default().user_id("alice");
+    /// assert_eq!(o.user_id.as_deref(), Some("alice"));
+    /// ```
     pub fn user_id(mut self, user_id: impl Into<String>) -> NegotiateOptions {
         self.user_id = Some(user_id.into());
         self
     }
 
     /// Adds a claim.
+    ///
+    /// ```
+    /// let o = azure_signalr_rest::NegotiateOptions::default().claim("role", "admin");
+    /// assert_eq!(o.claims["role"], "admin");
+    /// ```
     pub fn claim(mut self, name: impl Into<String>, value: impl Into<Value>) -> NegotiateOptions {
         self.claims.insert(name.into(), value.into());
         self
     }
 
     /// Sets the token lifetime.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let o = azure_signalr_rest::NegotiateOptions::default().lifetime(Duration::from_secs(60));
+    /// assert_eq!(o.lifetime, Some(Duration::from_secs(60)));
+    /// ```
     pub fn lifetime(mut self, lifetime: Duration) -> NegotiateOptions {
         self.lifetime = Some(lifetime);
         self

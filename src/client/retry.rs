@@ -7,6 +7,12 @@ use rand::Rng;
 use super::version::Operation;
 
 /// How a failed attempt ended, as far as retrying is concerned.
+///
+/// ```
+/// use azure_signalr_rest::{Failure, Operation, RetryPolicy};
+/// // A request that never reached the service is safe to repeat, even a send.
+/// assert!(RetryPolicy::default().retry_after(Operation::SendToUser, Failure::NotSent, 1).is_some());
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Failure {
     /// The request never reached the service (connection refused, DNS failure...): safe to
@@ -63,41 +69,79 @@ impl Default for RetryPolicy {
 
 impl RetryPolicy {
     /// One attempt, no retries.
+    ///
+    /// ```
+    /// assert_eq!(azure_signalr_rest::RetryPolicy::none().attempts(), 1);
+    /// ```
     pub fn none() -> RetryPolicy {
         RetryPolicy::default().max_attempts(1)
     }
 
     /// Total attempts including the first (at least 1).
+    ///
+    /// ```
+    /// use azure_signalr_rest::RetryPolicy;
+    /// assert_eq!(RetryPolicy::default().max_attempts(0).attempts(), 1);
+    /// ```
     pub fn max_attempts(mut self, attempts: u32) -> RetryPolicy {
         self.max_attempts = attempts.max(1);
         self
     }
 
     /// Backoff before the first retry; it doubles for each further retry.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let p = azure_signalr_rest::RetryPolicy::default().initial_backoff(Duration::from_millis(10));
+    /// assert!(p.backoff(1) <= Duration::from_millis(10));
+    /// ```
     pub fn initial_backoff(mut self, backoff: Duration) -> RetryPolicy {
         self.initial_backoff = backoff;
         self
     }
 
     /// Longest wait between attempts; a `Retry-After` longer than this ends the retries.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let p = azure_signalr_rest::RetryPolicy::default().max_backoff(Duration::from_secs(1));
+    /// assert!(p.backoff(30) <= Duration::from_secs(1));
+    /// ```
     pub fn max_backoff(mut self, backoff: Duration) -> RetryPolicy {
         self.max_backoff = backoff;
         self
     }
 
     /// Whether a send that may already have been delivered (5xx, timeout) is sent again.
+    ///
+    /// ```
+    /// use azure_signalr_rest::{Failure, Operation, RetryPolicy};
+    /// let p = RetryPolicy::default().retry_sends(true);
+    /// assert!(p.retry_after(Operation::Broadcast, Failure::MaybeDelivered, 1).is_some());
+    /// ```
     pub fn retry_sends(mut self, retry: bool) -> RetryPolicy {
         self.retry_sends = retry;
         self
     }
 
     /// Total attempts including the first.
+    ///
+    /// ```
+    /// assert_eq!(azure_signalr_rest::RetryPolicy::default().attempts(), 3);
+    /// ```
     pub fn attempts(&self) -> u32 {
         self.max_attempts
     }
 
     /// The wait before retry number `retry` (1 = the first retry): a random duration between half
     /// and all of `initial * 2^(retry-1)`, capped at the maximum.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let p = azure_signalr_rest::RetryPolicy::default();
+    /// let b = p.backoff(2);
+    /// assert!(b >= Duration::from_millis(200) && b <= Duration::from_millis(400));
+    /// ```
     pub fn backoff(&self, retry: u32) -> Duration {
         let factor = 2u32.saturating_pow(retry.saturating_sub(1));
         let full = self

@@ -16,9 +16,17 @@ use super::transport::{Raw, Transport};
 use super::version::{ApiVersion, Operation};
 
 /// The port the 1.0-preview API was served on, for an endpoint that names no port.
+///
+/// ```
+/// assert_eq!(azure_signalr_rest::PREVIEW_PORT, 5002);
+/// ```
 pub const PREVIEW_PORT: u16 = 5002;
 
 /// Default per-attempt timeout.
+///
+/// ```
+/// assert_eq!(azure_signalr_rest::DEFAULT_TIMEOUT.as_secs(), 30);
+/// ```
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// How REST calls are authorized.
@@ -117,37 +125,75 @@ impl ServiceClient {
     }
 
     /// A builder for every setting.
+    ///
+    /// ```
+    /// use azure_signalr_rest::{AccessKey, ServiceClient};
+    /// let client = ServiceClient::builder().endpoint("https://h").access_key(AccessKey::new("k")).build().unwrap();
+    /// assert_eq!(client.rest_endpoint(), "https://h");
+    /// ```
     pub fn builder() -> ServiceClientBuilder {
         ServiceClientBuilder::default()
     }
 
     /// The client for `hub` (lower-cased: hub names are case-insensitive). The name is checked
     /// when an operation is called.
+    ///
+    /// ```
+    /// let client = azure_signalr_rest::ServiceClient::from_connection_string("Endpoint=https://h;AccessKey=k").unwrap();
+    /// assert_eq!(client.hub("Chat").name(), "chat");
+    /// ```
     pub fn hub(&self, hub: &str) -> HubClient {
         HubClient::new(self.clone(), hub)
     }
 
     /// The API version in use.
+    ///
+    /// ```
+    /// use azure_signalr_rest::{ApiVersion, ServiceClient};
+    /// let client = ServiceClient::from_connection_string("Endpoint=https://h;AccessKey=k").unwrap();
+    /// assert_eq!(client.api_version(), ApiVersion::V2022_06_01);
+    /// ```
     pub fn api_version(&self) -> ApiVersion {
         self.shared.version
     }
 
     /// The base URL of REST calls (no trailing slash).
+    ///
+    /// ```
+    /// let client = azure_signalr_rest::ServiceClient::from_connection_string("Endpoint=https://h;AccessKey=k;ServerEndpoint=https://internal").unwrap();
+    /// assert_eq!(client.rest_endpoint(), "https://internal");
+    /// ```
     pub fn rest_endpoint(&self) -> &str {
         &self.shared.rest_endpoint
     }
 
     /// The base URL handed to clients by negotiate (no trailing slash).
+    ///
+    /// ```
+    /// let client = azure_signalr_rest::ServiceClient::from_connection_string("Endpoint=https://h;AccessKey=k;ClientEndpoint=https://proxy").unwrap();
+    /// assert_eq!(client.client_endpoint(), "https://proxy");
+    /// ```
     pub fn client_endpoint(&self) -> &str {
         &self.shared.client_endpoint
     }
 
     /// The application name that prefixes hubs, if set.
+    ///
+    /// ```
+    /// use azure_signalr_rest::{AccessKey, ServiceClient};
+    /// let client = ServiceClient::builder().endpoint("https://h").access_key(AccessKey::new("k")).application("App").build().unwrap();
+    /// assert_eq!(client.application(), Some("app"));
+    /// ```
     pub fn application(&self) -> Option<&str> {
         self.shared.application.as_deref()
     }
 
     /// The minter signing this client's tokens, when it authenticates with an access key.
+    ///
+    /// ```
+    /// let client = azure_signalr_rest::ServiceClient::from_connection_string("Endpoint=https://h;AccessKey=k").unwrap();
+    /// assert_eq!(client.token_minter().unwrap().signatures(), 0);
+    /// ```
     pub fn token_minter(&self) -> Option<&TokenMinter> {
         self.shared.minter.as_deref()
     }
@@ -227,6 +273,13 @@ impl fmt::Debug for ServiceClientBuilder {
 
 impl ServiceClientBuilder {
     /// Takes endpoint, port, client/server endpoints and credential from a connection string.
+    ///
+    /// ```
+    /// use azure_signalr_rest::ServiceClient;
+    /// let cs = "Endpoint=http://localhost;Port=8888;AccessKey=k;Version=1.0;".parse().unwrap();
+    /// let client = ServiceClient::builder().connection_string(&cs).build().unwrap();
+    /// assert_eq!(client.rest_endpoint(), "http://localhost:8888");
+    /// ```
     pub fn connection_string(mut self, cs: &ConnectionString) -> ServiceClientBuilder {
         self.endpoint = Some(cs.endpoint().to_string());
         self.port = cs.port();
@@ -240,12 +293,24 @@ impl ServiceClientBuilder {
     }
 
     /// The service endpoint, e.g. `https://<name>.service.signalr.net`.
+    ///
+    /// ```
+    /// use azure_signalr_rest::{AccessKey, ServiceClient};
+    /// let client = ServiceClient::builder().endpoint("http://127.0.0.1:8888/").access_key(AccessKey::new("k")).build().unwrap();
+    /// assert_eq!(client.rest_endpoint(), "http://127.0.0.1:8888");
+    /// ```
     pub fn endpoint(mut self, endpoint: impl Into<String>) -> ServiceClientBuilder {
         self.endpoint = Some(endpoint.into());
         self
     }
 
     /// Signs tokens with this access key.
+    ///
+    /// ```
+    /// use azure_signalr_rest::{AccessKey, ServiceClient};
+    /// let client = ServiceClient::builder().endpoint("https://h").access_key(AccessKey::new("k")).build().unwrap();
+    /// assert!(client.token_minter().is_some());
+    /// ```
     pub fn access_key(mut self, key: AccessKey) -> ServiceClientBuilder {
         self.key = Some(key);
         self
@@ -253,36 +318,83 @@ impl ServiceClientBuilder {
 
     /// Gets bearer tokens from `credential` instead of signing them (e.g. Microsoft Entra ID).
     /// Negotiate needs an access key and is unavailable with a credential.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use azure_signalr_rest::{ServiceClient, Token, TokenCredential};
+    /// use futures::future::BoxFuture;
+    /// struct Fixed;
+    /// impl TokenCredential for Fixed {
+    ///     fn token(&self) -> BoxFuture<'_, Result<Token, Box<dyn std::error::Error + Send + Sync>>> {
+    ///         Box::pin(async { Ok(Token::new("from-entra-id")) })
+    ///     }
+    /// }
+    /// let cs = "Endpoint=https://h;AuthType=azure.msi".parse().unwrap();
+    /// let client = ServiceClient::builder().connection_string(&cs).credential(Arc::new(Fixed)).build().unwrap();
+    /// assert!(client.token_minter().is_none());
+    /// ```
     pub fn credential(mut self, credential: Arc<dyn TokenCredential>) -> ServiceClientBuilder {
         self.credential = Some(credential);
         self
     }
 
     /// The API version (default 2022-06-01).
+    ///
+    /// ```
+    /// use azure_signalr_rest::{AccessKey, ApiVersion, ServiceClient};
+    /// let client = ServiceClient::builder().endpoint("https://h").access_key(AccessKey::new("k")).api_version(ApiVersion::V1).build().unwrap();
+    /// assert_eq!(client.api_version(), ApiVersion::V1);
+    /// ```
     pub fn api_version(mut self, version: ApiVersion) -> ServiceClientBuilder {
         self.version = version;
         self
     }
 
     /// Prefixes every hub with an application name (same rule as hub names).
+    ///
+    /// ```
+    /// use azure_signalr_rest::{AccessKey, ServiceClient};
+    /// let err = ServiceClient::builder().endpoint("https://h").access_key(AccessKey::new("k")).application("1app").build().unwrap_err();
+    /// assert!(err.to_string().contains("application"));
+    /// ```
     pub fn application(mut self, application: impl Into<String>) -> ServiceClientBuilder {
         self.application = Some(application.into());
         self
     }
 
     /// Timeout of each attempt (default 30 s).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use azure_signalr_rest::{AccessKey, ServiceClient};
+    /// let client = ServiceClient::builder().endpoint("https://h").access_key(AccessKey::new("k")).timeout(Duration::from_secs(5)).build();
+    /// assert!(client.is_ok());
+    /// ```
     pub fn timeout(mut self, timeout: Duration) -> ServiceClientBuilder {
         self.timeout = Some(timeout);
         self
     }
 
     /// When to retry failed calls (default [`RetryPolicy::default`]).
+    ///
+    /// ```
+    /// use azure_signalr_rest::{AccessKey, RetryPolicy, ServiceClient};
+    /// let client = ServiceClient::builder().endpoint("https://h").access_key(AccessKey::new("k")).retry_policy(RetryPolicy::default().retry_sends(true)).build();
+    /// assert!(client.is_ok());
+    /// ```
     pub fn retry_policy(mut self, retry: RetryPolicy) -> ServiceClientBuilder {
         self.retry = retry;
         self
     }
 
     /// Sends through this `reqwest::Client` (proxies, TLS settings, connection pool).
+    ///
+    /// ```
+    /// use azure_signalr_rest::{AccessKey, ServiceClient};
+    /// let http = reqwest::Client::builder().user_agent("my-app/1.0").build().unwrap();
+    /// let client = ServiceClient::builder().endpoint("https://h").access_key(AccessKey::new("k")).http_client(http).build();
+    /// assert!(client.is_ok());
+    /// ```
     pub fn http_client(mut self, http: reqwest::Client) -> ServiceClientBuilder {
         self.http = Some(http);
         self
@@ -290,6 +402,12 @@ impl ServiceClientBuilder {
 
     /// Whether names, messages and sizes are checked before sending (default `true`). Turning it
     /// off lets the service judge them, e.g. to test a server's validation.
+    ///
+    /// ```
+    /// use azure_signalr_rest::{AccessKey, ServiceClient};
+    /// let client = ServiceClient::builder().endpoint("https://h").access_key(AccessKey::new("k")).local_validation(false).build();
+    /// assert!(client.is_ok());
+    /// ```
     pub fn local_validation(mut self, enabled: bool) -> ServiceClientBuilder {
         self.no_local_validation = !enabled;
         self

@@ -26,6 +26,11 @@ pub struct AccessKey(Arc<str>);
 
 impl AccessKey {
     /// Wraps the key text (used as UTF-8 bytes, not base64-decoded).
+    ///
+    /// ```
+    /// let key = azure_signalr_rest::AccessKey::new("k");
+    /// assert_eq!(key.expose_secret(), "k");
+    /// ```
     pub fn new(key: impl Into<String>) -> AccessKey {
         AccessKey(Arc::from(key.into()))
     }
@@ -64,6 +69,11 @@ pub struct Token(Arc<str>);
 
 impl Token {
     /// Wraps a token obtained elsewhere (e.g. from Microsoft Entra ID).
+    ///
+    /// ```
+    /// let t = azure_signalr_rest::Token::new("a.b.c");
+    /// assert_eq!(t.to_string(), "<redacted>");
+    /// ```
     pub fn new(token: impl Into<String>) -> Token {
         Token(Arc::from(token.into()))
     }
@@ -75,6 +85,11 @@ impl Token {
 
     /// Whether both are the very same minted token (not merely equal text): a cached token is
     /// handed out again without signing anything.
+    ///
+    /// ```
+    /// let t = azure_signalr_rest::Token::new("a.b.c");
+    /// assert!(!t.same(&azure_signalr_rest::Token::new("a.b.c")));
+    /// ```
     pub fn same(&self, other: &Token) -> bool {
         Arc::ptr_eq(&self.0, &other.0)
     }
@@ -153,6 +168,12 @@ const RESERVED_CLAIMS: [&str; 5] = ["aud", "exp", "iat", "nbf", "nameid"];
 
 impl TokenClaims {
     /// Claims for `audience`, valid for `lifetime`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let c = azure_signalr_rest::TokenClaims::new("http://h/api/health", Duration::from_secs(60));
+    /// assert!(c.user_id.is_none() && c.extra.is_empty());
+    /// ```
     pub fn new(audience: impl Into<String>, lifetime: Duration) -> TokenClaims {
         TokenClaims {
             audience: audience.into(),
@@ -163,12 +184,24 @@ impl TokenClaims {
     }
 
     /// Sets the `nameid` claim.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let c = azure_signalr_rest::TokenClaims::new("a", Duration::from_secs(1)).user_id("u");
+    /// assert_eq!(c.user_id.as_deref(), Some("u"));
+    /// ```
     pub fn user_id(mut self, user_id: impl Into<String>) -> TokenClaims {
         self.user_id = Some(user_id.into());
         self
     }
 
     /// Adds a custom claim.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let c = azure_signalr_rest::TokenClaims::new("a", Duration::from_secs(1)).claim("role", "admin");
+    /// assert_eq!(c.extra["role"], "admin");
+    /// ```
     pub fn claim(mut self, name: impl Into<String>, value: impl Into<Value>) -> TokenClaims {
         self.extra.insert(name.into(), value.into());
         self
@@ -226,11 +259,25 @@ impl fmt::Debug for TokenMinter {
 
 impl TokenMinter {
     /// Default lifetime of REST tokens.
+    ///
+    /// ```
+    /// assert_eq!(azure_signalr_rest::TokenMinter::REST_TOKEN_LIFETIME.as_secs(), 3600);
+    /// ```
     pub const REST_TOKEN_LIFETIME: Duration = Duration::from_secs(60 * 60);
     /// A cached REST token is replaced this long before it expires.
+    ///
+    /// ```
+    /// assert_eq!(azure_signalr_rest::TokenMinter::REFRESH_BEFORE_EXPIRY.as_secs(), 300);
+    /// ```
     pub const REFRESH_BEFORE_EXPIRY: Duration = Duration::from_secs(5 * 60);
 
     /// A minter signing with `key`.
+    ///
+    /// ```
+    /// use azure_signalr_rest::{AccessKey, TokenMinter};
+    /// let minter = TokenMinter::new(AccessKey::new("k"));
+    /// assert_eq!(minter.signatures(), 0);
+    /// ```
     pub fn new(key: AccessKey) -> TokenMinter {
         TokenMinter::with_rest_lifetime(key, Self::REST_TOKEN_LIFETIME, Self::REFRESH_BEFORE_EXPIRY)
     }
@@ -262,11 +309,25 @@ impl TokenMinter {
     }
 
     /// The key this minter signs with.
+    ///
+    /// ```
+    /// use azure_signalr_rest::{AccessKey, TokenMinter};
+    /// let minter = TokenMinter::new(AccessKey::new("k"));
+    /// assert_eq!(minter.access_key(), &AccessKey::new("k"));
+    /// ```
     pub fn access_key(&self) -> &AccessKey {
         &self.key
     }
 
     /// How many tokens this minter has signed (cache hits sign nothing).
+    ///
+    /// ```
+    /// use azure_signalr_rest::{AccessKey, TokenMinter};
+    /// let minter = TokenMinter::new(AccessKey::new("k"));
+    /// minter.rest_token("http://h/api/v1/health").unwrap();
+    /// minter.rest_token("http://h/api/v1/health").unwrap();
+    /// assert_eq!(minter.signatures(), 1);
+    /// ```
     pub fn signatures(&self) -> u64 {
         self.signatures.load(Ordering::Relaxed)
     }
@@ -322,6 +383,14 @@ impl TokenMinter {
 
     /// A token for a REST call to `audience` (the request URL without query string), reused
     /// until shortly before it expires.
+    ///
+    /// ```
+    /// use azure_signalr_rest::{AccessKey, TokenMinter};
+    /// let minter = TokenMinter::new(AccessKey::new("k"));
+    /// let a = minter.rest_token("http://h/api/hubs/chat/:send").unwrap();
+    /// let b = minter.rest_token("http://h/api/hubs/other/:send").unwrap();
+    /// assert!(!a.same(&b));
+    /// ```
     pub fn rest_token(&self, audience: &str) -> Result<Token, Error> {
         let now = SystemTime::now();
         let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());

@@ -30,6 +30,10 @@ pub enum ApiVersion {
 
 impl ApiVersion {
     /// Every version, oldest first.
+    ///
+    /// ```
+    /// assert_eq!(azure_signalr_rest::ApiVersion::ALL.len(), 3);
+    /// ```
     pub const ALL: [ApiVersion; 3] = [
         ApiVersion::V1Preview,
         ApiVersion::V1,
@@ -112,6 +116,12 @@ impl FromStr for ApiVersion {
 }
 
 /// How an [`ApiVersion`] offers an [`Operation`].
+///
+/// ```
+/// use azure_signalr_rest::{ApiVersion, Operation, Support};
+/// assert_eq!(ApiVersion::V1Preview.support(Operation::SendToConnection), Support::Unsupported);
+/// assert_eq!(ApiVersion::V1.support(Operation::Negotiate), Support::Local);
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Support {
     /// One REST call of that version.
@@ -193,6 +203,12 @@ pub enum Operation {
 
 impl Operation {
     /// Every REST operation of the client (the local ones excluded), in documentation order.
+    ///
+    /// ```
+    /// use azure_signalr_rest::{ApiVersion, Operation, Support};
+    /// let on_v1 = Operation::REST.iter().filter(|op| ApiVersion::V1.support(**op) != Support::Unsupported).count();
+    /// assert_eq!(on_v1, 17);
+    /// ```
     pub const REST: [Operation; 21] = [
         Operation::Health,
         Operation::Broadcast,
@@ -218,6 +234,10 @@ impl Operation {
     ];
 
     /// The operation's name, as the method that performs it is called.
+    ///
+    /// ```
+    /// assert_eq!(azure_signalr_rest::Operation::CloseUserConnections.as_str(), "close_user_connections");
+    /// ```
     pub fn as_str(self) -> &'static str {
         use Operation::*;
         match self {
@@ -252,6 +272,12 @@ impl Operation {
 
     /// Whether the operation delivers a message: repeating it after the service may have
     /// received it could deliver the message twice, so the retry policy treats it with care.
+    ///
+    /// ```
+    /// use azure_signalr_rest::Operation;
+    /// assert!(Operation::SendToGroups.is_send());
+    /// assert!(!Operation::CloseConnection.is_send());
+    /// ```
     pub fn is_send(self) -> bool {
         use Operation::*;
         matches!(

@@ -153,7 +153,7 @@ fn build() -> Result<BTreeMap<String, PathBuf>> {
             "azure-signalr-rest",
             "--benches",
             "--features",
-            "emulator",
+            "emulator,listener",
             "--message-format=json-render-diagnostics",
         ])
         .current_dir(root())

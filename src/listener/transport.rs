@@ -1,0 +1,425 @@
+//! Step 2: the three transports behind one [`Link`]. A reader task per link turns whatever the
+//! server sends into byte chunks on a channel, so receiving is cancel-safe and a long poll
+//! in flight is never abandoned halfway.
+
+use std::time::Duration;
+
+use futures::stream::SplitSink;
+use futures::{SinkExt, StreamExt};
+use reqwest::header::{ACCEPT, AUTHORIZATION};
+use tokio::net::TcpStream;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::HeaderValue;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use url::Url;
+
+use super::negotiate::{describe, error_body};
+use super::Transport;
+use crate::Token;
+
+/// How long opening a transport may take.
+const OPEN_TIMEOUT: Duration = Duration::from_secs(15);
+/// How long one send (an HTTP POST) may take.
+const SEND_TIMEOUT: Duration = Duration::from_secs(30);
+/// A long poll is held by the server for up to ~100 s; give it some slack.
+const POLL_TIMEOUT: Duration = Duration::from_secs(120);
+/// How long closing may take.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
+/// Chunks waiting for the session; the reader waits (and so stops reading) when it is full.
+const INBOUND_QUEUE: usize = 64;
+/// The largest Server-Sent Event accepted (the hub protocol's 1 MiB plus framing).
+const MAX_SSE_EVENT: usize = 2 * 1024 * 1024 + 4096;
+
+type WsSink = SplitSink<WebSocketStream<MaybeTlsStream<TcpStream>>, Message>;
+
+/// What the reader task reports: bytes, or why the link failed. The channel closing means the
+/// server ended the transport without an error.
+type Chunk = Result<Vec<u8>, String>;
+
+enum Sender {
+    WebSocket(WsSink),
+    Http {
+        http: reqwest::Client,
+        /// The transport URL; secret (it carries the connection token).
+        url: Url,
+        access_token: Token,
+    },
+}
+
+/// An open transport. Dropping it stops its reader.
+pub(crate) struct Link {
+    kind: Transport,
+    inbound: mpsc::Receiver<Chunk>,
+    sender: Sender,
+    reader: JoinHandle<()>,
+}
+
+impl Drop for Link {
+    fn drop(&mut self) {
+        self.reader.abort();
+    }
+}
+
+impl Link {
+    /// Opens `kind` on the transport URL (which carries the connection token).
+    pub async fn open(
+        kind: Transport,
+        http: &reqwest::Client,
+        url: Url,
+        access_token: &Token,
+    ) -> Result<Link, String> {
+        let secrets_of = url.clone();
+        let opening = async {
+            match kind {
+                Transport::WebSockets => open_websocket(url, access_token).await,
+                Transport::ServerSentEvents => open_sse(http, url, access_token).await,
+                Transport::LongPolling => open_long_polling(http, url, access_token).await,
+            }
+        };
+        let (inbound, sender, reader) = tokio::time::timeout(OPEN_TIMEOUT, opening)
+            .await
+            .map_err(|_| format!("{} did not open within {OPEN_TIMEOUT:?}", kind.name()))?
+            .map_err(|e| scrub(e, &secrets_of, access_token))?;
+        Ok(Link {
+            kind,
+            inbound,
+            sender,
+            reader,
+        })
+    }
+
+    /// The transport in use.
+    pub fn kind(&self) -> Transport {
+        self.kind
+    }
+
+    /// Sends one or more whole records; `binary` picks the WebSocket frame type.
+    pub async fn send(&mut self, data: Vec<u8>, binary: bool) -> Result<(), String> {
+        match &mut self.sender {
+            Sender::WebSocket(sink) => {
+                let message = if binary {
+                    Message::Binary(data.into())
+                } else {
+                    let text = String::from_utf8(data)
+                        .map_err(|_| "a text record is not valid UTF-8".to_string())?;
+                    Message::Text(text.into())
+                };
+                sink.send(message)
+                    .await
+                    .map_err(|e| format!("WebSocket send failed: {e}"))
+            }
+            Sender::Http {
+                http,
+                url,
+                access_token,
+            } => {
+                let response = http
+                    .post(url.clone())
+                    .bearer_auth(access_token.expose_secret())
+                    .timeout(SEND_TIMEOUT)
+                    .body(data)
+                    .send()
+                    .await
+                    .map_err(|e| format!("send failed: {}", describe(e)))?;
+                if response.status().is_success() {
+                    Ok(())
+                } else {
+                    Err(format!("send failed: {}", error_body(response).await))
+                }
+            }
+        }
+    }
+
+    /// The next chunk from the server; `None` when the server ended the transport cleanly.
+    /// Cancel-safe.
+    pub async fn recv(&mut self) -> Option<Chunk> {
+        self.inbound.recv().await
+    }
+
+    /// Ends the transport politely: a WebSocket close frame, a Long Polling `DELETE`, or
+    /// dropping the event stream.
+    pub async fn close(mut self) {
+        let _ = tokio::time::timeout(CLOSE_TIMEOUT, async {
+            match &mut self.sender {
+                Sender::WebSocket(sink) => {
+                    let _ = sink.send(Message::Close(None)).await;
+                    let _ = sink.close().await;
+                }
+                Sender::Http {
+                    http,
+                    url,
+                    access_token,
+                } if self.kind == Transport::LongPolling => {
+                    let _ = http
+                        .delete(url.clone())
+                        .bearer_auth(access_token.expose_secret())
+                        .send()
+                        .await;
+                }
+                Sender::Http { .. } => {}
+            }
+        })
+        .await;
+    }
+}
+
+/// Removes the connection token (the transport URL's `id`) and the access token from an
+/// error text, whatever library wrote it.
+fn scrub(text: String, url: &Url, access_token: &Token) -> String {
+    let mut text = text.replace(access_token.expose_secret(), "<redacted>");
+    for (key, value) in url.query_pairs() {
+        if key == "id" && !value.is_empty() {
+            let encoded: String = url::form_urlencoded::byte_serialize(value.as_bytes()).collect();
+            text = text.replace(value.as_ref(), "<redacted>");
+            text = text.replace(&encoded, "<redacted>");
+        }
+    }
+    text
+}
+
+type Opened = (mpsc::Receiver<Chunk>, Sender, JoinHandle<()>);
+
+async fn open_websocket(url: Url, access_token: &Token) -> Result<Opened, String> {
+    let mut ws_url = url;
+    let scheme = match ws_url.scheme() {
+        "https" | "wss" => "wss",
+        _ => "ws",
+    };
+    ws_url
+        .set_scheme(scheme)
+        .map_err(|_| "the client URL cannot be turned into a WebSocket URL".to_string())?;
+    let mut request = ws_url
+        .as_str()
+        .into_client_request()
+        .map_err(|e| format!("invalid WebSocket request: {e}"))?;
+    let bearer = HeaderValue::from_str(&format!("Bearer {}", access_token.expose_secret()))
+        .map_err(|_| "the access token is not a valid header value".to_string())?;
+    request.headers_mut().insert(AUTHORIZATION, bearer);
+    let (socket, _response) = tokio_tungstenite::connect_async(request)
+        .await
+        .map_err(|e| format!("WebSocket connect failed: {e}"))?;
+    let (sink, mut stream) = socket.split();
+    let (tx, rx) = mpsc::channel(INBOUND_QUEUE);
+    let reader = tokio::spawn(async move {
+        while let Some(frame) = stream.next().await {
+            let chunk = match frame {
+                Ok(Message::Text(text)) => Ok(text.as_bytes().to_vec()),
+                Ok(Message::Binary(data)) => Ok(data.to_vec()),
+                Ok(Message::Close(_)) => break,
+                Ok(_) => continue,
+                Err(e) => Err(format!("WebSocket receive failed: {e}")),
+            };
+            let failed = chunk.is_err();
+            if tx.send(chunk).await.is_err() || failed {
+                break;
+            }
+        }
+    });
+    Ok((rx, Sender::WebSocket(sink), reader))
+}
+
+async fn open_sse(
+    http: &reqwest::Client,
+    url: Url,
+    access_token: &Token,
+) -> Result<Opened, String> {
+    let response = http
+        .get(url.clone())
+        .bearer_auth(access_token.expose_secret())
+        .header(ACCEPT, "text/event-stream")
+        .send()
+        .await
+        .map_err(|e| format!("Server-Sent Events connect failed: {}", describe(e)))?;
+    if !response.status().is_success() {
+        return Err(format!(
+            "Server-Sent Events connect failed: {}",
+            error_body(response).await
+        ));
+    }
+    let (tx, rx) = mpsc::channel(INBOUND_QUEUE);
+    let reader = tokio::spawn(async move {
+        let mut body = response.bytes_stream();
+        let mut parser = SseParser::default();
+        while let Some(part) = body.next().await {
+            let events = match part {
+                Ok(bytes) => parser.push(&bytes),
+                Err(e) => Err(format!(
+                    "Server-Sent Events receive failed: {}",
+                    describe(e)
+                )),
+            };
+            match events {
+                Ok(events) => {
+                    for event in events {
+                        if tx.send(Ok(event)).await.is_err() {
+                            return;
+                        }
+                    }
+                }
+                Err(e) => {
+                    let _ = tx.send(Err(e)).await;
+                    return;
+                }
+            }
+        }
+    });
+    let sender = Sender::Http {
+        http: http.clone(),
+        url,
+        access_token: access_token.clone(),
+    };
+    Ok((rx, sender, reader))
+}
+
+async fn open_long_polling(
+    http: &reqwest::Client,
+    url: Url,
+    access_token: &Token,
+) -> Result<Opened, String> {
+    // The first poll establishes the connection and answers at once.
+    let first = poll(http, &url, access_token).await?;
+    let (tx, rx) = mpsc::channel(INBOUND_QUEUE);
+    let initial = match first {
+        Some(data) => data,
+        None => return Err("Long Polling connect failed: the server ended the connection".into()),
+    };
+    let poll_http = http.clone();
+    let poll_url = url.clone();
+    let poll_token = access_token.clone();
+    let reader = tokio::spawn(async move {
+        if !initial.is_empty() && tx.send(Ok(initial)).await.is_err() {
+            return;
+        }
+        loop {
+            match poll(&poll_http, &poll_url, &poll_token).await {
+                Ok(Some(data)) if data.is_empty() => continue,
+                Ok(Some(data)) => {
+                    if tx.send(Ok(data)).await.is_err() {
+                        return;
+                    }
+                }
+                Ok(None) => return,
+                Err(e) => {
+                    let _ = tx.send(Err(e)).await;
+                    return;
+                }
+            }
+        }
+    });
+    let sender = Sender::Http {
+        http: http.clone(),
+        url,
+        access_token: access_token.clone(),
+    };
+    Ok((rx, sender, reader))
+}
+
+/// One long poll: `Some(data)` (possibly empty) on 200, `None` on 204 (the connection ended).
+async fn poll(
+    http: &reqwest::Client,
+    url: &Url,
+    access_token: &Token,
+) -> Result<Option<Vec<u8>>, String> {
+    let response = http
+        .get(url.clone())
+        .bearer_auth(access_token.expose_secret())
+        .timeout(POLL_TIMEOUT)
+        .send()
+        .await
+        .map_err(|e| format!("long poll failed: {}", describe(e)))?;
+    match response.status().as_u16() {
+        204 => Ok(None),
+        200 => response
+            .bytes()
+            .await
+            .map(|b| Some(b.to_vec()))
+            .map_err(|e| format!("long poll failed: {}", describe(e))),
+        _ => Err(format!("long poll failed: {}", error_body(response).await)),
+    }
+}
+
+/// Splits a `text/event-stream` body into the data of each event.
+#[derive(Default)]
+struct SseParser {
+    line: Vec<u8>,
+    data: Vec<u8>,
+    has_data: bool,
+}
+
+impl SseParser {
+    /// Feeds bytes; returns the events completed by them.
+    fn push(&mut self, bytes: &[u8]) -> Result<Vec<Vec<u8>>, String> {
+        let mut events = Vec::new();
+        for &b in bytes {
+            if b != b'\n' {
+                self.line.push(b);
+                if self.line.len() + self.data.len() > MAX_SSE_EVENT {
+                    return Err("a Server-Sent Event exceeds the size limit".into());
+                }
+                continue;
+            }
+            let mut line = std::mem::take(&mut self.line);
+            if line.last() == Some(&b'\r') {
+                line.pop();
+            }
+            if line.is_empty() {
+                if self.has_data {
+                    events.push(std::mem::take(&mut self.data));
+                    self.has_data = false;
+                }
+            } else if let Some(value) = line.strip_prefix(b"data:") {
+                if self.has_data {
+                    self.data.push(b'\n');
+                }
+                self.data
+                    .extend_from_slice(value.strip_prefix(b" ").unwrap_or(value));
+                self.has_data = true;
+            }
+            // Comments (`:`) and other fields (`event:`, `id:`, `retry:`) carry nothing here.
+        }
+        Ok(events)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{scrub, SseParser};
+    use crate::Token;
+    use url::Url;
+
+    #[test]
+    fn scrub_removes_both_tokens() {
+        let mut url = Url::parse("http://h/client/?hub=a").unwrap();
+        url.query_pairs_mut().append_pair("id", "conn+tok/en");
+        assert!(url.as_str().ends_with("id=conn%2Btok%2Fen"));
+        let text =
+            "failed at http://h/client/?hub=a&id=conn%2Btok%2Fen with conn+tok/en and jwt.x.y";
+        let scrubbed = scrub(text.into(), &url, &Token::new("jwt.x.y"));
+        assert!(!scrubbed.contains("tok"), "{scrubbed}");
+        assert!(!scrubbed.contains("jwt"), "{scrubbed}");
+    }
+
+    #[test]
+    fn sse_events_split_across_chunks_and_lines() {
+        let mut p = SseParser::default();
+        assert!(p.push(b":\r\n\r\n").unwrap().is_empty());
+        assert!(p.push(b"data: {\"type\":6}\x1e").unwrap().is_empty());
+        assert_eq!(
+            p.push(b"\r\n\r\n").unwrap(),
+            vec![b"{\"type\":6}\x1e".to_vec()]
+        );
+        let two = p.push(b"data: a\ndata:b\n\ndata: c\n\n").unwrap();
+        assert_eq!(two, vec![b"a\nb".to_vec(), b"c".to_vec()]);
+    }
+
+    #[test]
+    fn oversized_sse_event_is_refused() {
+        let mut p = SseParser::default();
+        let big = vec![b'x'; super::MAX_SSE_EVENT + 1];
+        assert!(p.push(b"data: ").is_ok());
+        assert!(p.push(&big).is_err());
+    }
+}
