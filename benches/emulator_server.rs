@@ -5,8 +5,6 @@
 //! `emulator_server [--port N] [--threads N]`: prints `listening <addr>` once it accepts
 //! connections, then serves until standard input closes (so it never outlives the harness).
 
-use std::time::Duration;
-
 use azure_signalr_rest::emulator::Emulator;
 use tokio::io::AsyncReadExt;
 
@@ -36,10 +34,8 @@ fn main() {
         let emulator = Emulator::builder()
             .bind(format!("127.0.0.1:{port}"))
             // Benchmarks deliver millions of messages: keep the inspection record small.
+            // Pings and client timeout keep their defaults (15 s, 30 s), as the listener expects.
             .delivery_record(1)
-            // Idle clients in the memory benchmark answer no pings for a while.
-            .client_timeout(Duration::from_secs(600))
-            .ping_interval(Duration::from_secs(300))
             .start()
             .await
             .expect("emulator starts");

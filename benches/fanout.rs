@@ -135,9 +135,11 @@ async fn client(
     mut stop: watch::Receiver<bool>,
     track_latency: bool,
     connecting: tokio::sync::OwnedSemaphorePermit,
+    http: reqwest::Client,
 ) -> Result<(), String> {
     let mut listener = Listener::builder()
         .hub_client(hub)
+        .http_client(http)
         .user_id(user)
         .protocol(HubProtocol::Json)
         .transport(Transport::WebSockets)
@@ -216,6 +218,7 @@ fn vm_rss_kib(pid: u32) -> Option<u64> {
 
 async fn connect_all(
     hub: &HubClient,
+    http: &reqwest::Client,
     clients: usize,
     shared: &Arc<Shared>,
     stop: &watch::Receiver<bool>,
@@ -226,9 +229,10 @@ async fn connect_all(
     let mut tasks = Vec::with_capacity(clients);
     for i in 0..clients {
         let permit = gate.clone().acquire_owned().await.unwrap();
-        let (hub, shared, stop) = (hub.clone(), shared.clone(), stop.clone());
+        let (hub, shared, stop, http) = (hub.clone(), shared.clone(), stop.clone(), http.clone());
         tasks.push(tokio::spawn(async move {
-            let result = client(hub, format!("u{i}"), shared, stop, track_latency, permit).await;
+            let result =
+                client(hub, format!("u{i}"), shared, stop, track_latency, permit, http).await;
             if let Err(e) = &result {
                 eprintln!("client u{i}: {e}");
             }
@@ -395,12 +399,16 @@ async fn run(args: Args) {
         .build()
         .expect("client");
     let hub = client.hub(HUB);
+    // One HTTP client for every listener's negotiate call, as one app process would share it:
+    // otherwise each listener keeps its own idle keep-alive connection to the emulator, which
+    // the memory figure would then count.
+    let http = reqwest::Client::new();
     let track_latency = args.mode == "deliver";
     let shared = Arc::new(Shared::new(track_latency));
     let (stop_tx, stop_rx) = watch::channel(false);
     let rss_before = args.emulator_pid.and_then(vm_rss_kib);
     let connect_started = Instant::now();
-    let tasks = connect_all(&hub, args.clients, &shared, &stop_rx, track_latency).await;
+    let tasks = connect_all(&hub, &http, args.clients, &shared, &stop_rx, track_latency).await;
     let connected = shared.connected.load(Ordering::Relaxed);
     let connect_seconds = connect_started.elapsed().as_secs_f64();
     eprintln!(
