@@ -1,4 +1,8 @@
-//! Project chores: `cargo xtask regen`, `cargo xtask spec-diff`, `cargo xtask test`.
+//! Project chores: `cargo xtask regen`, `cargo xtask spec-diff`, `cargo xtask test`,
+//! `cargo xtask bench`.
+
+mod bench;
+mod bench_report;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -30,6 +34,8 @@ enum Chore {
     /// Run every check CI runs: Node packages for the official-client tests, rustfmt, clippy
     /// and the whole test suite.
     Test,
+    /// Run the benchmarks (sections: all, send, tokens, fanout) and write benches/results/.
+    Bench(bench::BenchArgs),
 }
 
 fn main() -> ExitCode {
@@ -38,6 +44,7 @@ fn main() -> ExitCode {
         Chore::Regen => regen(),
         Chore::SpecDiff { file, version } => spec_diff(&file, &version),
         Chore::Test => test(),
+        Chore::Bench(args) => bench::bench(args),
     };
     match result {
         Ok(code) => code,
@@ -48,7 +55,7 @@ fn main() -> ExitCode {
     }
 }
 
-fn root() -> PathBuf {
+pub(crate) fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .expect("xtask lives in the workspace")
