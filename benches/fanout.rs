@@ -231,8 +231,16 @@ async fn connect_all(
         let permit = gate.clone().acquire_owned().await.unwrap();
         let (hub, shared, stop, http) = (hub.clone(), shared.clone(), stop.clone(), http.clone());
         tasks.push(tokio::spawn(async move {
-            let result =
-                client(hub, format!("u{i}"), shared, stop, track_latency, permit, http).await;
+            let result = client(
+                hub,
+                format!("u{i}"),
+                shared,
+                stop,
+                track_latency,
+                permit,
+                http,
+            )
+            .await;
             if let Err(e) = &result {
                 eprintln!("client u{i}: {e}");
             }

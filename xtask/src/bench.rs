@@ -29,14 +29,13 @@ pub struct BenchArgs {
     /// Connections of the large idle-memory run.
     #[arg(long, default_value_t = 10_000)]
     pub idle_clients: usize,
+    /// Where the figures, tables and plots go (relative to the workspace root).
+    #[arg(long, default_value = "benches/results")]
+    pub out: PathBuf,
 }
 
 const KEY: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789ABCDEFGH";
 const FONT: &str = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf";
-
-fn results_dir() -> PathBuf {
-    root().join("benches/results")
-}
 
 pub fn bench(args: BenchArgs) -> Result<std::process::ExitCode> {
     let started = Instant::now();
@@ -47,7 +46,8 @@ pub fn bench(args: BenchArgs) -> Result<std::process::ExitCode> {
     };
     setup(&sections)?;
     let binaries = build()?;
-    std::fs::create_dir_all(results_dir())?;
+    let results_dir = root().join(&args.out);
+    std::fs::create_dir_all(&results_dir)?;
     for section in &sections {
         let machine = machine();
         println!("machine: {machine}");
@@ -64,21 +64,21 @@ pub fn bench(args: BenchArgs) -> Result<std::process::ExitCode> {
             "warmup_s": args.warmup,
             "figures": figures,
         });
-        let path = results_dir().join(format!("{section}.json"));
+        let path = results_dir.join(format!("{section}.json"));
         std::fs::write(&path, serde_json::to_string_pretty(&record)?)?;
         let table = crate::bench_report::table(section, &record)?;
-        std::fs::write(results_dir().join(format!("{section}.md")), &table)?;
+        std::fs::write(results_dir.join(format!("{section}.md")), &table)?;
         crate::bench_report::plot(
             section,
             &record,
-            &results_dir().join(format!("{section}.png")),
+            &results_dir.join(format!("{section}.png")),
         )?;
         println!("\n{table}");
     }
     println!(
         "done in {:.0} s; results in {}",
         started.elapsed().as_secs_f64(),
-        results_dir().display()
+        results_dir.display()
     );
     Ok(std::process::ExitCode::SUCCESS)
 }
