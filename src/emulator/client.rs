@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::body::Body;
-use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::{Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::extract::{FromRequestParts, Request, State};
 use axum::http::{header, HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
@@ -17,7 +17,7 @@ use axum::routing::{any, post};
 use axum::{Json, Router};
 use base64::Engine as _;
 use bytes::{BufMut, Bytes, BytesMut};
-use futures::stream::SplitSink;
+use futures::stream::{SplitSink, SplitStream};
 use futures::{SinkExt, StreamExt};
 use rand::RngCore;
 use serde::Serialize;
@@ -26,7 +26,7 @@ use tokio::sync::{mpsc, watch};
 
 use super::auth::{self, Audience};
 use super::rest::valid_hub_name;
-use super::state::{Activity, CloseRequest, ConnHandle, Inner, Negotiated, Transport};
+use super::state::{Activity, CloseRequest, ConnHandle, Inner, Negotiated, Outgoing, Transport};
 use super::upstream::{self, UpstreamEvent};
 use super::ConnectionInfo;
 use crate::protocol::{
@@ -40,8 +40,13 @@ const INBOUND_QUEUE: usize = 16;
 const WIRE_QUEUE: usize = 64;
 /// How long a closing connection may take to write its last records.
 const CLOSE_WRITE_TIMEOUT: Duration = Duration::from_secs(2);
-/// WebSocket read and write buffer size per connection.
-const WS_BUFFER: usize = 16 * 1024;
+/// WebSocket read buffer per connection, allocated up front (it grows for bigger messages):
+/// small, so that thousands of idle clients cost little memory.
+const WS_READ_BUFFER: usize = 4 * 1024;
+/// Bytes of outgoing frames gathered before a socket write (the buffer grows on demand).
+const WS_WRITE_BUFFER: usize = 16 * 1024;
+/// Most messages taken from the outbound queue per wake-up and written with one flush.
+const SEND_BATCH: usize = 64;
 /// A long poll returns at most this many bytes at once.
 const MAX_POLL_BYTES: usize = 1024 * 1024;
 
@@ -220,8 +225,8 @@ async fn transport(State(inner): State<Arc<Inner>>, request: Request) -> Respons
         let limit = inner.config.max_message_size + 4096;
         // Small per-connection buffers: thousands of idle clients should cost little memory.
         return upgrade
-            .read_buffer_size(WS_BUFFER)
-            .write_buffer_size(WS_BUFFER)
+            .read_buffer_size(WS_READ_BUFFER)
+            .write_buffer_size(WS_WRITE_BUFFER)
             .max_message_size(limit)
             .max_frame_size(limit)
             .on_upgrade(move |socket| websocket_session(inner, negotiated, socket));
@@ -357,7 +362,7 @@ fn start_sse(inner: Arc<Inner>, token: String, negotiated: Negotiated) -> Respon
             negotiated,
             Transport::ServerSentEvents,
             Wire::Sse(out_tx),
-            in_rx,
+            Inbound::Http(in_rx),
             activity,
         )
         .await;
@@ -394,7 +399,7 @@ fn start_long_polling(inner: Arc<Inner>, token: String, negotiated: Negotiated) 
             negotiated,
             Transport::LongPolling,
             Wire::LongPolling(out_tx),
-            in_rx,
+            Inbound::Http(in_rx),
             activity,
         )
         .await;
@@ -442,33 +447,45 @@ async fn long_poll(inner: &Inner, token: &str, conn: &HttpConn) -> Response {
 }
 
 async fn websocket_session(inner: Arc<Inner>, negotiated: Negotiated, socket: WebSocket) {
-    let (sink, mut stream) = socket.split();
-    let (in_tx, in_rx) = mpsc::channel::<Bytes>(INBOUND_QUEUE);
+    // One task per connection: the session reads the socket itself.
+    let (sink, stream) = socket.split();
     let activity = Arc::new(Activity::new());
     activity.touch();
-    let reader = tokio::spawn(async move {
-        while let Some(Ok(message)) = stream.next().await {
-            let data = match message {
-                Message::Text(t) => Bytes::copy_from_slice(t.as_str().as_bytes()),
-                Message::Binary(b) => b,
-                Message::Close(_) => break,
-                Message::Ping(_) | Message::Pong(_) => continue,
-            };
-            if in_tx.send(data).await.is_err() {
-                break;
-            }
-        }
-    });
     run_session(
         inner,
         negotiated,
         Transport::WebSockets,
         Wire::WebSocket(sink),
-        in_rx,
+        Inbound::WebSocket(stream),
         activity,
     )
     .await;
-    reader.abort();
+}
+
+/// Where a session's received bytes come from.
+enum Inbound {
+    /// SSE and Long Polling: bodies of the client's POSTs.
+    Http(mpsc::Receiver<Bytes>),
+    WebSocket(SplitStream<WebSocket>),
+}
+
+impl Inbound {
+    /// The next received data; `None` once the client has left. Cancel-safe.
+    async fn recv(&mut self) -> Option<Bytes> {
+        match self {
+            Inbound::Http(rx) => rx.recv().await,
+            Inbound::WebSocket(stream) => loop {
+                match stream.next().await? {
+                    Ok(Message::Text(t)) => {
+                        return Some(Bytes::copy_from_slice(t.as_str().as_bytes()))
+                    }
+                    Ok(Message::Binary(b)) => return Some(b),
+                    Ok(Message::Ping(_) | Message::Pong(_)) => continue,
+                    Ok(Message::Close(_)) | Err(_) => return None,
+                }
+            },
+        }
+    }
 }
 
 /// Where a session's records go.
@@ -479,16 +496,23 @@ enum Wire {
 }
 
 impl Wire {
+    /// Sends one record and flushes it.
     async fn send(&mut self, record: Bytes, binary: bool) -> Result<(), ()> {
+        self.feed(record, binary).await?;
+        self.flush().await
+    }
+
+    /// Queues one record; WebSocket frames reach the socket at the latest on [`Wire::flush`].
+    async fn feed(&mut self, record: Bytes, binary: bool) -> Result<(), ()> {
         match self {
             Wire::WebSocket(sink) => {
                 let message = if binary {
                     Message::Binary(record)
                 } else {
-                    let text = String::from_utf8(record.to_vec()).map_err(|_| ())?;
-                    Message::Text(text.into())
+                    // Shares the encoded record (no copy per client); only checks it is UTF-8.
+                    Message::Text(Utf8Bytes::try_from(record).map_err(|_| ())?)
                 };
-                sink.send(message).await.map_err(|_| ())
+                sink.feed(message).await.map_err(|_| ())
             }
             Wire::Sse(tx) => {
                 let mut framed = BytesMut::with_capacity(record.len() + 16);
@@ -501,6 +525,13 @@ impl Wire {
                 tx.send(framed.freeze()).await.map_err(|_| ())
             }
             Wire::LongPolling(tx) => tx.send(record).await.map_err(|_| ()),
+        }
+    }
+
+    async fn flush(&mut self) -> Result<(), ()> {
+        match self {
+            Wire::WebSocket(sink) => sink.flush().await.map_err(|_| ()),
+            Wire::Sse(_) | Wire::LongPolling(_) => Ok(()),
         }
     }
 
@@ -528,7 +559,7 @@ async fn handshake(
     inner: &Inner,
     transport: Transport,
     wire: &mut Wire,
-    inbound: &mut mpsc::Receiver<Bytes>,
+    inbound: &mut Inbound,
 ) -> Option<(HubProtocol, Vec<u8>)> {
     let mut reader = HandshakeReader::new();
     let deadline = tokio::time::sleep(inner.config.handshake_timeout);
@@ -588,7 +619,7 @@ async fn run_session(
     negotiated: Negotiated,
     transport: Transport,
     mut wire: Wire,
-    mut inbound: mpsc::Receiver<Bytes>,
+    mut inbound: Inbound,
     activity: Arc<Activity>,
 ) {
     let Some((protocol, rest)) = handshake(&inner, transport, &mut wire, &mut inbound).await else {
@@ -640,6 +671,15 @@ async fn run_session(
     let mut reader = MessageReader::new(protocol, inner.config.max_message_size);
     let mut pending_input = Some(rest);
 
+    // Resolves once with the close request. Created once and kept across iterations:
+    // re-creating it on every wake-up was most of the cost of a delivery.
+    let closed = async {
+        let _ = close_rx.changed().await;
+        close_rx.borrow().clone()
+    };
+    tokio::pin!(closed);
+    let mut batch = Vec::with_capacity(0);
+
     // Why the loop ended: a Close to send (graceful) or nothing to send.
     let close: Option<CloseRequest> = 'session: loop {
         if let Some(data) = pending_input.take() {
@@ -653,20 +693,25 @@ async fn run_session(
         }
         tokio::select! {
             biased;
-            _ = close_rx.changed() => {
-                break 'session close_rx.borrow().clone();
-            }
-            item = queue_rx.recv() => {
-                let Some(message) = item else { break 'session None };
-                let Some(bytes) = message.bytes(protocol) else { continue };
+            request = &mut closed => break 'session request,
+            // Takes what is queued (up to a batch) and writes it with one flush.
+            taken = queue_rx.recv_many(&mut batch, SEND_BATCH) => {
+                if taken == 0 {
+                    break 'session None;
+                }
                 let sent = tokio::select! {
-                    r = wire.send(bytes, binary) => r,
-                    _ = close_rx.changed() => break 'session close_rx.borrow().clone(),
+                    r = send_batch(&mut wire, &batch, protocol, binary) => r,
+                    request = &mut closed => break 'session request,
                 };
                 if sent.is_err() {
                     break 'session None;
                 }
-                inner.record_delivery(&info, &message);
+                if inner.inspecting_deliveries() {
+                    for message in batch.iter().filter(|m| m.bytes(protocol).is_some()) {
+                        inner.record_delivery(&info, message);
+                    }
+                }
+                batch.clear();
             }
             reply = reply_rx.recv() => {
                 if let Some(reply) = reply {
@@ -685,7 +730,7 @@ async fn run_session(
             _ = ping_timer.tick() => {
                 let sent = tokio::select! {
                     r = wire.send(ping.clone(), binary) => r,
-                    _ = close_rx.changed() => break 'session None,
+                    _ = &mut closed => break 'session None,
                 };
                 if sent.is_err() {
                     break 'session None;
@@ -731,6 +776,21 @@ async fn run_session(
         let _ = up.try_send(UpstreamEvent::Disconnected);
     }
     wire.finish().await;
+}
+
+/// Writes queued messages with one flush at the end.
+async fn send_batch(
+    wire: &mut Wire,
+    batch: &[Arc<Outgoing>],
+    protocol: HubProtocol,
+    binary: bool,
+) -> Result<(), ()> {
+    for message in batch {
+        if let Some(bytes) = message.bytes(protocol) {
+            wire.feed(bytes, binary).await?;
+        }
+    }
+    wire.flush().await
 }
 
 /// Handles bytes from the client; returns a close request when the connection must end.

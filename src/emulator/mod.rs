@@ -183,6 +183,11 @@ impl EmulatorBuilder {
     }
 
     /// How many deliveries the inspection record keeps, oldest dropped first (default 10 000).
+    ///
+    /// `0` turns the record off: [`EmulatorHandle::deliveries`] stays empty and a delivery
+    /// costs nothing extra unless a [`EmulatorHandle::wait_for_delivery`] is waiting (which
+    /// still sees deliveries made while it waits). Use `0` where nobody inspects the emulator
+    /// (a standalone process, a benchmark); keep the default in tests.
     pub fn delivery_record(mut self, deliveries: usize) -> Self {
         self.config.delivery_record = deliveries;
         self

@@ -782,7 +782,16 @@ impl Inner {
 
     // ---- inspection ----
 
+    /// Whether anyone can see a delivery: the record is on, or someone waits for an event.
+    pub fn inspecting_deliveries(&self) -> bool {
+        self.config.delivery_record > 0 || self.events.receiver_count() > 0
+    }
+
     pub fn record_delivery(&self, info: &ConnectionInfo, message: &Arc<Outgoing>) {
+        // Copying ids and arguments for nobody would cost every delivery for nothing.
+        if !self.inspecting_deliveries() {
+            return;
+        }
         let delivery = Delivery {
             hub: info.hub.clone(),
             connection_id: info.connection_id.clone(),

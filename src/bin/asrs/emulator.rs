@@ -38,7 +38,10 @@ async fn start(args: StartArgs) -> anyhow::Result<()> {
         .access_key(
             args.access_key
                 .unwrap_or_else(|| DEFAULT_ACCESS_KEY.to_string()),
-        );
+        )
+        // A standalone process has no inspection API: keeping a delivery record would only
+        // cost every delivery a copy.
+        .delivery_record(0);
     if let Some(upstream) = &args.upstream {
         builder = builder.upstream(upstream);
     }
