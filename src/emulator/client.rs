@@ -41,8 +41,9 @@ const WIRE_QUEUE: usize = 64;
 /// How long a closing connection may take to write its last records.
 const CLOSE_WRITE_TIMEOUT: Duration = Duration::from_secs(2);
 /// WebSocket read buffer per connection, allocated up front (it grows for bigger messages):
-/// small, so that thousands of idle clients cost little memory.
-const WS_READ_BUFFER: usize = 4 * 1024;
+/// small, so that thousands of idle clients cost little memory. Clients send little (a
+/// handshake, pings), so reading it in 1 KiB steps costs nothing measurable.
+const WS_READ_BUFFER: usize = 1024;
 /// Bytes of outgoing frames gathered before a socket write (the buffer grows on demand).
 const WS_WRITE_BUFFER: usize = 16 * 1024;
 /// Most messages taken from the outbound queue per wake-up and written with one flush.
@@ -649,16 +650,19 @@ async fn run_session(
         wire.finish().await;
         return;
     }
-    let (reply_tx, mut reply_rx) = mpsc::channel::<HubMessage>(16);
-    let upstream = inner
-        .config
-        .upstream
-        .clone()
-        .map(|url| upstream::spawn(inner.clone(), url, info.clone(), reply_tx.clone()));
-    // reply_tx stays alive here so reply_rx never reports closed (which would spin the loop).
-    if let Some(up) = &upstream {
-        let _ = up.try_send(UpstreamEvent::Connected);
-    }
+    // Replies from the upstream only exist with an upstream; without one there is no channel
+    // (its first block of slots would be most of an idle connection's memory).
+    let (upstream, mut replies) = match inner.config.upstream.clone() {
+        Some(url) => {
+            let (reply_tx, reply_rx) = mpsc::channel::<HubMessage>(16);
+            let up = upstream::spawn(inner.clone(), url, info.clone(), reply_tx.clone());
+            let _ = up.try_send(UpstreamEvent::Connected);
+            // reply_tx stays alive with the session so that recv() never reports closed
+            // (which would spin the loop).
+            (Some(up), Some((reply_tx, reply_rx)))
+        }
+        None => (None, None),
+    };
 
     let ping = protocol
         .encode(&HubMessage::Ping)
@@ -713,7 +717,7 @@ async fn run_session(
                 }
                 batch.clear();
             }
-            reply = reply_rx.recv() => {
+            reply = next_reply(&mut replies) => {
                 if let Some(reply) = reply {
                     if let Ok(bytes) = protocol.encode(&reply) {
                         if wire.send(bytes.into(), binary).await.is_err() {
@@ -776,6 +780,16 @@ async fn run_session(
         let _ = up.try_send(UpstreamEvent::Disconnected);
     }
     wire.finish().await;
+}
+
+/// The next reply from the upstream; never resolves without an upstream.
+async fn next_reply(
+    replies: &mut Option<(mpsc::Sender<HubMessage>, mpsc::Receiver<HubMessage>)>,
+) -> Option<HubMessage> {
+    match replies {
+        Some((_, rx)) => rx.recv().await,
+        None => std::future::pending().await,
+    }
 }
 
 /// Writes queued messages with one flush at the end.

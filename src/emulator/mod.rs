@@ -218,6 +218,13 @@ impl EmulatorBuilder {
         let inner = Arc::new(Inner::new(self.config));
         let app = rest::router(inner.clone()).merge(client::router(inner.clone()));
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        // Hub messages are small writes: without TCP_NODELAY, Nagle's algorithm holds a frame
+        // back until the previous one is acknowledged, and delayed ACKs make that tens of ms.
+        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+            if let Err(e) = tcp.set_nodelay(true) {
+                tracing::debug!(error = %e, "could not set TCP_NODELAY");
+            }
+        });
         let server = tokio::spawn(async move {
             let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
                 let _ = stop_rx.await;

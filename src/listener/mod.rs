@@ -787,6 +787,9 @@ async fn drive(
     );
     // After a wait on a full event queue, one ping is enough.
     ping_timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // The silence timer is moved only when it fires (to the last time the server was heard):
+    // resetting it for every message cost a timer-wheel update per message.
+    let mut last_heard = Instant::now();
     let silence = tokio::time::sleep(config.server_timeout);
     tokio::pin!(silence);
     loop {
@@ -826,7 +829,7 @@ async fn drive(
             _ = &mut *stop => return End::Stopped,
             chunk = session.link.recv() => match chunk {
                 Some(Ok(data)) => {
-                    silence.as_mut().reset(Instant::now() + config.server_timeout);
+                    last_heard = Instant::now();
                     if let Err(e) = session.reader.push(&data) {
                         return End::Dropped(format!("unreadable message from the server: {e}"));
                     }
@@ -840,6 +843,11 @@ async fn drive(
                 }
             }
             _ = &mut silence => {
+                let quiet_until = last_heard + config.server_timeout;
+                if quiet_until > Instant::now() {
+                    silence.as_mut().reset(quiet_until);
+                    continue;
+                }
                 return End::Dropped(format!(
                     "nothing heard from the server for {:?}",
                     config.server_timeout

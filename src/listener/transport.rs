@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use futures::stream::SplitSink;
+use futures::stream::{SplitSink, SplitStream};
 use futures::{SinkExt, StreamExt};
 use reqwest::header::{ACCEPT, AUTHORIZATION};
 use tokio::net::TcpStream;
@@ -12,6 +12,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use url::Url;
@@ -30,10 +31,13 @@ const POLL_TIMEOUT: Duration = Duration::from_secs(120);
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
 /// Chunks waiting for the session; the reader waits (and so stops reading) when it is full.
 const INBOUND_QUEUE: usize = 64;
+/// Initial WebSocket read buffer (it grows for bigger messages).
+const WS_READ_BUFFER: usize = 8 * 1024;
 /// The largest Server-Sent Event accepted (the hub protocol's 1 MiB plus framing).
 const MAX_SSE_EVENT: usize = 2 * 1024 * 1024 + 4096;
 
 type WsSink = SplitSink<WebSocketStream<MaybeTlsStream<TcpStream>>, Message>;
+type WsStream = SplitStream<WebSocketStream<MaybeTlsStream<TcpStream>>>;
 
 /// What the reader task reports: bytes, or why the link failed. The channel closing means the
 /// server ended the transport without an error.
@@ -49,17 +53,31 @@ enum Sender {
     },
 }
 
+/// Where received bytes come from.
+enum Inbound {
+    /// Read in place by [`Link::recv`]: no task and no channel between the socket and the
+    /// listener, which halves the wake-ups per received message.
+    WebSocket(WsStream),
+    /// SSE and Long Polling: a reader task (a long poll cannot be cancelled and resumed)
+    /// forwards what it gets.
+    Task {
+        chunks: mpsc::Receiver<Chunk>,
+        reader: JoinHandle<()>,
+    },
+}
+
 /// An open transport. Dropping it stops its reader.
 pub(crate) struct Link {
     kind: Transport,
-    inbound: mpsc::Receiver<Chunk>,
+    inbound: Inbound,
     sender: Sender,
-    reader: JoinHandle<()>,
 }
 
 impl Drop for Link {
     fn drop(&mut self) {
-        self.reader.abort();
+        if let Inbound::Task { reader, .. } = &self.inbound {
+            reader.abort();
+        }
     }
 }
 
@@ -79,7 +97,7 @@ impl Link {
                 Transport::LongPolling => open_long_polling(http, url, access_token).await,
             }
         };
-        let (inbound, sender, reader) = tokio::time::timeout(OPEN_TIMEOUT, opening)
+        let (inbound, sender) = tokio::time::timeout(OPEN_TIMEOUT, opening)
             .await
             .map_err(|_| format!("{} did not open within {OPEN_TIMEOUT:?}", kind.name()))?
             .map_err(|e| scrub(e, &secrets_of, access_token))?;
@@ -87,7 +105,6 @@ impl Link {
             kind,
             inbound,
             sender,
-            reader,
         })
     }
 
@@ -136,7 +153,21 @@ impl Link {
     /// The next chunk from the server; `None` when the server ended the transport cleanly.
     /// Cancel-safe.
     pub async fn recv(&mut self) -> Option<Chunk> {
-        self.inbound.recv().await
+        match &mut self.inbound {
+            Inbound::WebSocket(stream) => loop {
+                // `next()` on the stream is cancel-safe: a partly read frame stays buffered.
+                return match stream.next().await? {
+                    Ok(Message::Text(text)) => Some(Ok(Vec::from(
+                        tokio_tungstenite::tungstenite::Bytes::from(text),
+                    ))),
+                    Ok(Message::Binary(data)) => Some(Ok(Vec::from(data))),
+                    Ok(Message::Close(_)) => None,
+                    Ok(_) => continue,
+                    Err(e) => Some(Err(format!("WebSocket receive failed: {e}"))),
+                };
+            },
+            Inbound::Task { chunks, .. } => chunks.recv().await,
+        }
     }
 
     /// Ends the transport politely: a WebSocket close frame, a Long Polling `DELETE`, or
@@ -180,7 +211,7 @@ fn scrub(text: String, url: &Url, access_token: &Token) -> String {
     text
 }
 
-type Opened = (mpsc::Receiver<Chunk>, Sender, JoinHandle<()>);
+type Opened = (Inbound, Sender);
 
 async fn open_websocket(url: Url, access_token: &Token) -> Result<Opened, String> {
     let mut ws_url = url;
@@ -198,27 +229,16 @@ async fn open_websocket(url: Url, access_token: &Token) -> Result<Opened, String
     let bearer = HeaderValue::from_str(&format!("Bearer {}", access_token.expose_secret()))
         .map_err(|_| "the access token is not a valid header value".to_string())?;
     request.headers_mut().insert(AUTHORIZATION, bearer);
-    let (socket, _response) = tokio_tungstenite::connect_async(request)
-        .await
-        .map_err(|e| format!("WebSocket connect failed: {e}"))?;
-    let (sink, mut stream) = socket.split();
-    let (tx, rx) = mpsc::channel(INBOUND_QUEUE);
-    let reader = tokio::spawn(async move {
-        while let Some(frame) = stream.next().await {
-            let chunk = match frame {
-                Ok(Message::Text(text)) => Ok(text.as_bytes().to_vec()),
-                Ok(Message::Binary(data)) => Ok(data.to_vec()),
-                Ok(Message::Close(_)) => break,
-                Ok(_) => continue,
-                Err(e) => Err(format!("WebSocket receive failed: {e}")),
-            };
-            let failed = chunk.is_err();
-            if tx.send(chunk).await.is_err() || failed {
-                break;
-            }
-        }
-    });
-    Ok((rx, Sender::WebSocket(sink), reader))
+    // tungstenite zero-fills its whole spare read buffer before every read (128 KiB by
+    // default), which was most of a receiving client's CPU time; hub messages are small and
+    // the buffer grows for bigger ones. Small writes (pings) go out at once (TCP_NODELAY).
+    let config = WebSocketConfig::default().read_buffer_size(WS_READ_BUFFER);
+    let (socket, _response) =
+        tokio_tungstenite::connect_async_with_config(request, Some(config), true)
+            .await
+            .map_err(|e| format!("WebSocket connect failed: {e}"))?;
+    let (sink, stream) = socket.split();
+    Ok((Inbound::WebSocket(stream), Sender::WebSocket(sink)))
 }
 
 async fn open_sse(
@@ -271,7 +291,7 @@ async fn open_sse(
         url,
         access_token: access_token.clone(),
     };
-    Ok((rx, sender, reader))
+    Ok((Inbound::Task { chunks: rx, reader }, sender))
 }
 
 async fn open_long_polling(
@@ -314,7 +334,7 @@ async fn open_long_polling(
         url,
         access_token: access_token.clone(),
     };
-    Ok((rx, sender, reader))
+    Ok((Inbound::Task { chunks: rx, reader }, sender))
 }
 
 /// One long poll: `Some(data)` (possibly empty) on 200, `None` on 204 (the connection ended).
