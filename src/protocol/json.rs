@@ -1,7 +1,7 @@
 //! The `json` hub protocol: each message is a JSON object followed by 0x1E.
 
-use serde::Serialize;
-use serde_json::{Map, Value};
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::Value;
 
 use super::{
     CompletionResult, Headers, HubMessage, Invocation, ProtocolError, MAX_NESTING, RECORD_SEPARATOR,
@@ -173,33 +173,100 @@ pub(super) fn take_record(
     decode(&data[..end]).map(|m| Some((m, end + 1)))
 }
 
+/// The top-level properties a hub message may carry; any others are skipped unread.
+///
+/// Decoding into this instead of a map of every property spares a hash map per message;
+/// each property is kept as it was sent (present `null` included) and checked below.
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "camelCase")]
+struct Properties {
+    #[serde(rename = "type", deserialize_with = "present")]
+    kind: Option<Value>,
+    #[serde(deserialize_with = "present")]
+    invocation_id: Option<Value>,
+    #[serde(deserialize_with = "present")]
+    target: Option<Value>,
+    #[serde(deserialize_with = "present")]
+    arguments: Option<Value>,
+    #[serde(deserialize_with = "present")]
+    stream_ids: Option<Value>,
+    #[serde(deserialize_with = "present")]
+    headers: Option<Value>,
+    #[serde(deserialize_with = "present")]
+    item: Option<Value>,
+    #[serde(deserialize_with = "present")]
+    result: Option<Value>,
+    #[serde(deserialize_with = "present")]
+    error: Option<Value>,
+    #[serde(deserialize_with = "present")]
+    allow_reconnect: Option<Value>,
+    #[serde(deserialize_with = "present")]
+    sequence_id: Option<Value>,
+}
+
+/// A property that is present, `null` included (plain `Option` would read `null` as absent).
+fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
+    Value::deserialize(d).map(Some)
+}
+
+impl Properties {
+    /// Nesting depth of the message, the object itself counting as 1.
+    fn depth(&self) -> usize {
+        [
+            &self.kind,
+            &self.invocation_id,
+            &self.target,
+            &self.arguments,
+            &self.stream_ids,
+            &self.headers,
+            &self.item,
+            &self.result,
+            &self.error,
+            &self.allow_reconnect,
+            &self.sequence_id,
+        ]
+        .into_iter()
+        .flatten()
+        .map(|v| 1 + depth(v))
+        .max()
+        .unwrap_or(1)
+    }
+}
+
 fn decode(record: &[u8]) -> Result<HubMessage, ProtocolError> {
-    let value: Value = serde_json::from_slice(record)
+    // A struct would also accept a JSON array (by position): only objects are messages.
+    if record.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(
+            match serde_json::from_slice::<serde::de::IgnoredAny>(record) {
+                Err(e) => ProtocolError::malformed(format!("invalid JSON: {e}")),
+                Ok(_) => ProtocolError::malformed("a message must be a JSON object"),
+            },
+        );
+    }
+    let mut p: Properties = serde_json::from_slice(record)
         .map_err(|e| ProtocolError::malformed(format!("invalid JSON: {e}")))?;
-    if depth(&value) > MAX_NESTING {
+    if p.depth() > MAX_NESTING {
         return Err(ProtocolError::malformed("message nests too deeply"));
     }
-    let Value::Object(mut obj) = value else {
-        return Err(ProtocolError::malformed("a message must be a JSON object"));
-    };
-    let kind = obj
-        .get("type")
+    let kind = p
+        .kind
+        .as_ref()
         .and_then(Value::as_i64)
         .ok_or_else(|| ProtocolError::malformed("missing integer property 'type'"))?;
-    let headers = headers(&mut obj)?;
+    let headers = headers(p.headers.take())?;
     Ok(match kind {
         1 | 4 => {
             let inv = Invocation {
-                invocation_id: opt_string(&obj, "invocationId")?,
-                target: req_string(&obj, "target")?,
-                arguments: match obj.remove("arguments") {
+                invocation_id: opt_string(&p.invocation_id, "invocationId")?,
+                target: req_string(&p.target, "target")?,
+                arguments: match p.arguments.take() {
                     Some(Value::Array(a)) => a,
                     None => Vec::new(),
                     Some(_) => {
                         return Err(ProtocolError::malformed("'arguments' must be an array"))
                     }
                 },
-                stream_ids: match obj.remove("streamIds") {
+                stream_ids: match p.stream_ids.take() {
                     Some(Value::Array(a)) => a
                         .into_iter()
                         .map(|v| match v {
@@ -221,13 +288,13 @@ fn decode(record: &[u8]) -> Result<HubMessage, ProtocolError> {
             }
         }
         2 => HubMessage::StreamItem {
-            invocation_id: req_string(&obj, "invocationId")?,
-            item: obj.remove("item").unwrap_or(Value::Null),
+            invocation_id: req_string(&p.invocation_id, "invocationId")?,
+            item: p.item.take().unwrap_or(Value::Null),
             headers,
         },
         3 => {
-            let invocation_id = req_string(&obj, "invocationId")?;
-            let result = match (opt_string(&obj, "error")?, obj.remove("result")) {
+            let invocation_id = req_string(&p.invocation_id, "invocationId")?;
+            let result = match (opt_string(&p.error, "error")?, p.result.take()) {
                 (Some(e), _) => CompletionResult::Error(e),
                 (None, Some(v)) => CompletionResult::Value(v),
                 (None, None) => CompletionResult::Void,
@@ -239,13 +306,13 @@ fn decode(record: &[u8]) -> Result<HubMessage, ProtocolError> {
             }
         }
         5 => HubMessage::CancelInvocation {
-            invocation_id: req_string(&obj, "invocationId")?,
+            invocation_id: req_string(&p.invocation_id, "invocationId")?,
             headers,
         },
         6 => HubMessage::Ping,
         7 => HubMessage::Close {
-            error: opt_string(&obj, "error")?,
-            allow_reconnect: match obj.get("allowReconnect") {
+            error: opt_string(&p.error, "error")?,
+            allow_reconnect: match &p.allow_reconnect {
                 None | Some(Value::Null) => false,
                 Some(Value::Bool(b)) => *b,
                 Some(_) => {
@@ -256,10 +323,10 @@ fn decode(record: &[u8]) -> Result<HubMessage, ProtocolError> {
             },
         },
         8 => HubMessage::Ack {
-            sequence_id: req_u64(&obj, "sequenceId")?,
+            sequence_id: req_u64(&p.sequence_id, "sequenceId")?,
         },
         9 => HubMessage::Sequence {
-            sequence_id: req_u64(&obj, "sequenceId")?,
+            sequence_id: req_u64(&p.sequence_id, "sequenceId")?,
         },
         other => return Err(ProtocolError::UnknownType(other)),
     })
@@ -281,8 +348,8 @@ fn depth(value: &Value) -> usize {
     max
 }
 
-fn headers(obj: &mut Map<String, Value>) -> Result<Headers, ProtocolError> {
-    match obj.remove("headers") {
+fn headers(value: Option<Value>) -> Result<Headers, ProtocolError> {
+    match value {
         None | Some(Value::Null) => Ok(Headers::new()),
         Some(Value::Object(map)) => map
             .into_iter()
@@ -295,8 +362,8 @@ fn headers(obj: &mut Map<String, Value>) -> Result<Headers, ProtocolError> {
     }
 }
 
-fn opt_string(obj: &Map<String, Value>, key: &str) -> Result<Option<String>, ProtocolError> {
-    match obj.get(key) {
+fn opt_string(value: &Option<Value>, key: &str) -> Result<Option<String>, ProtocolError> {
+    match value {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s.clone())),
         Some(_) => Err(ProtocolError::malformed(format!(
@@ -305,13 +372,14 @@ fn opt_string(obj: &Map<String, Value>, key: &str) -> Result<Option<String>, Pro
     }
 }
 
-fn req_string(obj: &Map<String, Value>, key: &str) -> Result<String, ProtocolError> {
-    opt_string(obj, key)?
+fn req_string(value: &Option<Value>, key: &str) -> Result<String, ProtocolError> {
+    opt_string(value, key)?
         .ok_or_else(|| ProtocolError::malformed(format!("missing string property '{key}'")))
 }
 
-fn req_u64(obj: &Map<String, Value>, key: &str) -> Result<u64, ProtocolError> {
-    obj.get(key)
+fn req_u64(value: &Option<Value>, key: &str) -> Result<u64, ProtocolError> {
+    value
+        .as_ref()
         .and_then(Value::as_u64)
         .ok_or_else(|| ProtocolError::malformed(format!("missing integer property '{key}'")))
 }

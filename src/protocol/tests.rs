@@ -187,6 +187,42 @@ fn json_ignores_unknown_properties() {
 }
 
 #[test]
+fn json_keeps_null_apart_from_absent_and_only_takes_objects() {
+    let decode = |text: &str| HubProtocol::Json.decode_all(text.as_bytes());
+    let completion = |result| {
+        vec![HubMessage::Completion {
+            invocation_id: "1".into(),
+            result,
+            headers: Headers::new(),
+        }]
+    };
+    assert_eq!(
+        decode("{\"type\":3,\"invocationId\":\"1\",\"result\":null}\x1e").unwrap(),
+        completion(CompletionResult::Value(json!(null)))
+    );
+    assert_eq!(
+        decode("{\"type\":3,\"invocationId\":\"1\"}\x1e").unwrap(),
+        completion(CompletionResult::Void)
+    );
+    assert_eq!(
+        decode(" {\"type\":1,\"target\":\"t\",\"headers\":null,\"streamIds\":null,\"invocationId\":null}\x1e")
+            .unwrap(),
+        vec![HubMessage::Invocation(Invocation::new("t", vec![]))]
+    );
+    for not_object in ["[1,\"t\"]\x1e", " 6\x1e", "\"x\"\x1e"] {
+        let error = decode(not_object).unwrap_err().to_string();
+        assert!(
+            error.contains("must be a JSON object"),
+            "{not_object:?}: {error}"
+        );
+    }
+    let error = decode("{\"type\":1,\"target\":5}\x1e")
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("'target' must be a string"), "{error}");
+}
+
+#[test]
 fn malformed_input_is_an_error_not_a_panic() {
     let json_cases: &[&[u8]] = &[
         b"\x1e",
