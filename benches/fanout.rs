@@ -33,8 +33,18 @@ use serde_json::{json, Value};
 use tokio::sync::{watch, Semaphore};
 
 const HUB: &str = "fanout";
-const PHASES: usize = 4;
-const PHASE_NAMES: [&str; PHASES] = ["broadcast_max", "broadcast_half", "group_max", "group_half"];
+const PHASES: usize = 6;
+/// The phases in order: name, whether it sends to groups (else broadcasts), and its rate as a
+/// fraction of the max phase of the same kind (`None`: the max phase itself). The lower
+/// broadcast rates show where the latency target holds, not only whether it holds at half.
+const PLAN: [(&str, bool, Option<f64>); PHASES] = [
+    ("broadcast_max", false, None),
+    ("broadcast_half", false, Some(0.5)),
+    ("broadcast_quarter", false, Some(0.25)),
+    ("broadcast_tenth", false, Some(0.1)),
+    ("group_max", true, None),
+    ("group_half", true, Some(0.5)),
+];
 /// Undelivered messages per client the max-rate sender may have outstanding (the emulator's
 /// per-client queue holds 1024 by default).
 const WINDOW: u64 = 128;
@@ -273,8 +283,28 @@ async fn send(hub: &HubClient, target: &Target, phase: usize, seq: u64) -> bool 
     }
 }
 
+/// What one phase measured (deliveries are counted by the receivers).
+struct PhaseResult {
+    /// Sends accepted during the measured part.
+    sends: u64,
+    seconds: f64,
+    failed: u64,
+    /// CPU used during the measured part, in cores: the emulator's and this process's.
+    emulator_cores: Option<f64>,
+    generator_cores: Option<f64>,
+}
+
+/// CPU time (user + system) a process has used so far, in seconds.
+fn cpu_seconds(pid: Option<u32>) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{}/stat", pid?)).ok()?;
+    // Fields after the parenthesised command name; utime and stime are the 12th and 13th.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    // /proc reports in USER_HZ, which Linux fixes at 100 for user space.
+    Some(ticks as f64 / 100.0)
+}
+
 /// Runs one phase: `rate` sends/s (open loop), or as fast as the window allows when `None`.
-/// Returns (sends accepted during the measured part, seconds measured).
 async fn phase(
     hub: &HubClient,
     shared: &Arc<Shared>,
@@ -283,7 +313,7 @@ async fn phase(
     target: Arc<Target>,
     fan: u64,
     rate: Option<f64>,
-) -> (u64, f64, u64) {
+) -> PhaseResult {
     let seq = Arc::new(AtomicU64::new(0));
     let accepted = Arc::new(AtomicU64::new(0));
     let failed = Arc::new(AtomicU64::new(0));
@@ -358,11 +388,15 @@ async fn phase(
         }
     }
     tokio::time::sleep(Duration::from_secs_f64(args.warmup)).await;
+    let me = Some(std::process::id());
+    let cpu_before = (cpu_seconds(args.emulator_pid), cpu_seconds(me));
     shared.measuring.store(true, Ordering::Relaxed);
     let started = Instant::now();
     tokio::time::sleep(Duration::from_secs_f64(args.duration)).await;
     shared.measuring.store(false, Ordering::Relaxed);
     let seconds = started.elapsed().as_secs_f64();
+    let cpu_after = (cpu_seconds(args.emulator_pid), cpu_seconds(me));
+    let cores = |before: Option<f64>, after: Option<f64>| Some((after? - before?) / seconds);
     stop.store(true, Ordering::Relaxed);
     for task in tasks {
         let _ = task.await;
@@ -370,11 +404,13 @@ async fn phase(
     // Let in-flight sends finish before the next phase.
     let _ = in_flight.acquire_many(256).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
-    (
-        accepted.load(Ordering::Relaxed),
+    PhaseResult {
+        sends: accepted.load(Ordering::Relaxed),
         seconds,
-        failed.load(Ordering::Relaxed),
-    )
+        failed: failed.load(Ordering::Relaxed),
+        emulator_cores: cores(cpu_before.0, cpu_after.0),
+        generator_cores: cores(cpu_before.1, cpu_after.1),
+    }
 }
 
 /// Whether the max-rate sender must wait: more than WINDOW messages per client outstanding.
@@ -463,31 +499,27 @@ async fn run(args: Args) {
         let fan_group = args.group_size as u64;
         let mut phases = Vec::new();
         let mut max_rate = [0.0f64; 2];
-        for index in 0..PHASES {
-            let (target, fan) = if index < 2 {
-                (Target::Broadcast, fan_all)
-            } else {
+        for (index, &(_, to_groups, fraction)) in PLAN.iter().enumerate() {
+            let (target, fan) = if to_groups {
                 (Target::Group(groups), fan_group)
-            };
-            let rate = if index % 2 == 1 {
-                Some(max_rate[index / 2] / 2.0)
             } else {
-                None
+                (Target::Broadcast, fan_all)
             };
+            let family = usize::from(to_groups);
+            let rate = fraction.map(|f| max_rate[family] * f);
             let delivered_before = shared.delivered[index].load(Ordering::Relaxed);
-            let (sends, seconds, failed) =
-                phase(&hub, &shared, &args, index, Arc::new(target), fan, rate).await;
+            let result = phase(&hub, &shared, &args, index, Arc::new(target), fan, rate).await;
             let delivered = shared.delivered[index].load(Ordering::Relaxed) - delivered_before;
-            let send_rate = sends as f64 / seconds;
-            if index % 2 == 0 {
-                max_rate[index / 2] = send_rate;
+            let send_rate = result.sends as f64 / result.seconds;
+            if fraction.is_none() {
+                max_rate[family] = send_rate;
             }
-            phases.push((index, sends, seconds, failed, delivered, send_rate, rate));
             eprintln!(
                 "{}: {send_rate:.0} sends/s, {:.0} delivered/s",
-                PHASE_NAMES[index],
-                delivered as f64 / seconds
+                PLAN[index].0,
+                delivered as f64 / result.seconds
             );
+            phases.push((index, result, delivered, send_rate, rate));
         }
         stop_tx.send(true).unwrap();
         for t in tasks {
@@ -495,18 +527,20 @@ async fn run(args: Args) {
         }
         let latency = shared.latency.lock().unwrap();
         let mut out = serde_json::Map::new();
-        for (index, sends, seconds, failed, delivered, send_rate, rate) in phases {
+        for (index, result, delivered, send_rate, rate) in phases {
             let (from_send, from_accept) = &latency[index];
             out.insert(
-                PHASE_NAMES[index].into(),
+                PLAN[index].0.into(),
                 json!({
                     "target_rate": rate,
-                    "sends": sends,
-                    "failed_sends": failed,
-                    "seconds": seconds,
+                    "sends": result.sends,
+                    "failed_sends": result.failed,
+                    "seconds": result.seconds,
                     "sends_per_s": send_rate,
                     "delivered": delivered,
-                    "delivered_per_s": delivered as f64 / seconds,
+                    "delivered_per_s": delivered as f64 / result.seconds,
+                    "emulator_cores": result.emulator_cores,
+                    "generator_cores": result.generator_cores,
                     "p50_us_from_send": from_send.value_at_quantile(0.5),
                     "p99_us_from_send": from_send.value_at_quantile(0.99),
                     "p50_us_from_accept": from_accept.value_at_quantile(0.5),

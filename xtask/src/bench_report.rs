@@ -17,6 +17,11 @@ fn f(v: &Value) -> f64 {
     v.as_f64().unwrap_or(f64::NAN)
 }
 
+/// CPU use in cores, or "?" where it could not be read.
+fn cores(v: &Value) -> String {
+    v.as_f64().map_or("?".into(), |c| format!("{c:.2}"))
+}
+
 fn ms(us: &Value) -> String {
     format!("{:.2}", f(us) / 1000.0)
 }
@@ -92,22 +97,27 @@ pub fn table(section: &str, record: &Value) -> Result<String> {
                 f(&deliver["connect_seconds"]),
                 deliver["closed_by_server"]
             )?;
-            writeln!(out, "| phase | target sends/s | sends/s | delivered msg/s | p50 ms (from send) | p99 ms (from send) | p50 ms (from acceptance) | p99 ms (from acceptance) | failed sends |")?;
-            writeln!(out, "|---|---:|---:|---:|---:|---:|---:|---:|---:|")?;
+            writeln!(out, "| phase | target sends/s | sends/s | delivered msg/s | p50 ms (from acceptance) | p99 ms (from acceptance) | p50 ms (from send) | p99 ms (from send) | failed sends | emulator CPU (cores) | load generator CPU (cores) |")?;
+            writeln!(
+                out,
+                "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+            )?;
             for (name, p) in deliver["phases"].as_object().into_iter().flatten() {
                 writeln!(
                     out,
-                    "| {name} | {} | {:.0} | {:.0} | {} | {} | {} | {} | {} |",
+                    "| {name} | {} | {:.0} | {:.0} | {} | {} | {} | {} | {} | {} | {} |",
                     p["target_rate"]
                         .as_f64()
                         .map_or("max (window)".into(), |r| format!("{r:.0}")),
                     f(&p["sends_per_s"]),
                     f(&p["delivered_per_s"]),
-                    ms(&p["p50_us_from_send"]),
-                    ms(&p["p99_us_from_send"]),
                     ms(&p["p50_us_from_accept"]),
                     ms(&p["p99_us_from_accept"]),
-                    p["failed_sends"]
+                    ms(&p["p50_us_from_send"]),
+                    ms(&p["p99_us_from_send"]),
+                    p["failed_sends"],
+                    cores(&p["emulator_cores"]),
+                    cores(&p["generator_cores"]),
                 )?;
             }
             writeln!(out, "\n| idle connections | connected | emulator VmRSS before | after | KiB per connection |")?;
@@ -276,7 +286,7 @@ pub fn plot(section: &str, record: &Value, path: &Path) -> Result<()> {
             root.present()?;
         }
         _ => {
-            let root = BitMapBackend::new(path, (1500, 500)).into_drawing_area();
+            let root = BitMapBackend::new(path, (1800, 560)).into_drawing_area();
             root.fill(&WHITE)?;
             let panels = root.split_evenly((1, 3));
             let phases = &figures["deliver"]["phases"];
@@ -284,7 +294,7 @@ pub fn plot(section: &str, record: &Value, path: &Path) -> Result<()> {
                 .as_object()
                 .into_iter()
                 .flatten()
-                .map(|(k, _)| k.replace('_', " "))
+                .map(|(k, _)| k.replace("broadcast", "bcast").replace('_', " "))
                 .collect();
             let delivered: Vec<(String, f64)> = phases
                 .as_object()
@@ -305,11 +315,11 @@ pub fn plot(section: &str, record: &Value, path: &Path) -> Result<()> {
                 .into_iter()
                 .flatten()
                 .zip(&names)
-                .map(|((_, p), n)| (n.clone(), f(&p["p99_us_from_send"]) / 1000.0))
+                .map(|((_, p), n)| (n.clone(), f(&p["p99_us_from_accept"]) / 1000.0))
                 .collect();
             bars(
                 &panels[1],
-                "p99 latency send → receipt (ms)",
+                "p99 latency acceptance → receipt (ms)",
                 "ms",
                 &p99,
                 &PALETTE,
