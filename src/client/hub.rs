@@ -100,6 +100,15 @@ impl HubClient {
         Ok(())
     }
 
+    /// The error for an operation this version lacks. [`HubClient::begin`] already refuses
+    /// those; the per-version dispatch returns this rather than assume it.
+    fn unsupported(&self, operation: Operation) -> Error {
+        Error::Unsupported {
+            operation,
+            version: self.service.shared.version,
+        }
+    }
+
     fn check_group(&self, operation: Operation, group: &str) -> Result<(), Error> {
         if self.service.shared.local_validation {
             validate_group_name(operation, group)?;
@@ -438,7 +447,7 @@ impl HubClient {
         let hub = &self.path_hub;
         let t = &self.service.shared.transport;
         match &t.raw {
-            Raw::V1Preview(_) => unreachable!("checked by begin"),
+            Raw::V1Preview(_) => return Err(self.unsupported(op)),
             Raw::V1(c) => {
                 let body = v1_body(message);
                 t.run(op, hub, || {
@@ -477,7 +486,7 @@ impl HubClient {
         let hub = &self.path_hub;
         let t = &self.service.shared.transport;
         match &t.raw {
-            Raw::V1Preview(_) => unreachable!("checked by begin"),
+            Raw::V1Preview(_) => return Err(self.unsupported(op)),
             Raw::V1(c) => {
                 t.run(op, hub, || {
                     c.hub_proxy_v1_add_connection_to_group(hub, group, connection)
@@ -516,7 +525,7 @@ impl HubClient {
         let hub = &self.path_hub;
         let t = &self.service.shared.transport;
         match &t.raw {
-            Raw::V1Preview(_) => unreachable!("checked by begin"),
+            Raw::V1Preview(_) => return Err(self.unsupported(op)),
             Raw::V1(c) => {
                 t.run(op, hub, || {
                     c.hub_proxy_v1_remove_connection_from_group(hub, group, connection)
@@ -559,7 +568,7 @@ impl HubClient {
                 })
                 .await
             }
-            Raw::V1Preview(_) | Raw::V1(_) => unreachable!("checked by begin"),
+            Raw::V1Preview(_) | Raw::V1(_) => return Err(self.unsupported(op)),
         }
         .map(drop)
     }
@@ -593,7 +602,7 @@ impl HubClient {
         let hub = &self.path_hub;
         let t = &self.service.shared.transport;
         match &t.raw {
-            Raw::V1Preview(_) => unreachable!("checked by begin"),
+            Raw::V1Preview(_) => return Err(self.unsupported(op)),
             Raw::V1(c) => {
                 t.run(op, hub, || {
                     c.hub_proxy_v1_add_user_to_group(hub, group, user, ttl)
@@ -626,7 +635,7 @@ impl HubClient {
         let hub = &self.path_hub;
         let t = &self.service.shared.transport;
         match &t.raw {
-            Raw::V1Preview(_) => unreachable!("checked by begin"),
+            Raw::V1Preview(_) => return Err(self.unsupported(op)),
             Raw::V1(c) => {
                 t.run(op, hub, || {
                     c.hub_proxy_v1_remove_user_from_group(hub, group, user)
@@ -658,7 +667,7 @@ impl HubClient {
         let hub = &self.path_hub;
         let t = &self.service.shared.transport;
         match &t.raw {
-            Raw::V1Preview(_) => unreachable!("checked by begin"),
+            Raw::V1Preview(_) => return Err(self.unsupported(op)),
             Raw::V1(c) => {
                 t.run(op, hub, || {
                     c.hub_proxy_v1_remove_user_from_all_groups(hub, user)
@@ -690,7 +699,7 @@ impl HubClient {
         let hub = &self.path_hub;
         let t = &self.service.shared.transport;
         exists(match &t.raw {
-            Raw::V1Preview(_) => unreachable!("checked by begin"),
+            Raw::V1Preview(_) => return Err(self.unsupported(op)),
             Raw::V1(c) => {
                 t.run(op, hub, || c.hub_proxy_v1_check_user_existence(hub, user))
                     .await
@@ -719,7 +728,7 @@ impl HubClient {
         let hub = &self.path_hub;
         let t = &self.service.shared.transport;
         exists(match &t.raw {
-            Raw::V1Preview(_) => unreachable!("checked by begin"),
+            Raw::V1Preview(_) => return Err(self.unsupported(op)),
             Raw::V1(c) => {
                 t.run(op, hub, || c.hub_proxy_v1_check_group_existence(hub, group))
                     .await
@@ -748,7 +757,7 @@ impl HubClient {
         let hub = &self.path_hub;
         let t = &self.service.shared.transport;
         exists(match &t.raw {
-            Raw::V1Preview(_) => unreachable!("checked by begin"),
+            Raw::V1Preview(_) => return Err(self.unsupported(op)),
             Raw::V1(c) => {
                 t.run(op, hub, || {
                     c.hub_proxy_v1_check_connection_existence(hub, connection)
@@ -780,7 +789,7 @@ impl HubClient {
         let hub = &self.path_hub;
         let t = &self.service.shared.transport;
         exists(match &t.raw {
-            Raw::V1Preview(_) => unreachable!("checked by begin"),
+            Raw::V1Preview(_) => return Err(self.unsupported(op)),
             Raw::V1(c) => {
                 t.run(op, hub, || {
                     c.hub_proxy_v1_check_user_in_group_existence(hub, group, user)
@@ -817,7 +826,7 @@ impl HubClient {
         let hub = &self.path_hub;
         let t = &self.service.shared.transport;
         match &t.raw {
-            Raw::V1Preview(_) => unreachable!("checked by begin"),
+            Raw::V1Preview(_) => return Err(self.unsupported(op)),
             Raw::V1(c) => {
                 t.run(op, hub, || {
                     c.hub_proxy_v1_close_connection(hub, connection, reason)
@@ -866,7 +875,7 @@ impl HubClient {
                 })
                 .await
             }
-            Raw::V1Preview(_) | Raw::V1(_) => unreachable!("checked by begin"),
+            Raw::V1Preview(_) | Raw::V1(_) => return Err(self.unsupported(op)),
         }
         .map(drop)
     }
@@ -905,7 +914,7 @@ impl HubClient {
                 })
                 .await
             }
-            Raw::V1Preview(_) | Raw::V1(_) => unreachable!("checked by begin"),
+            Raw::V1Preview(_) | Raw::V1(_) => return Err(self.unsupported(op)),
         }
         .map(drop)
     }
@@ -944,7 +953,7 @@ impl HubClient {
                 })
                 .await
             }
-            Raw::V1Preview(_) | Raw::V1(_) => unreachable!("checked by begin"),
+            Raw::V1Preview(_) | Raw::V1(_) => return Err(self.unsupported(op)),
         }
         .map(drop)
     }
