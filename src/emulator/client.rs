@@ -48,6 +48,8 @@ const WS_READ_BUFFER: usize = 1024;
 const WS_WRITE_BUFFER: usize = 16 * 1024;
 /// Most messages taken from the outbound queue per wake-up and written with one flush.
 const SEND_BATCH: usize = 64;
+/// How long an ended Long Polling connection stays for a last poll to collect the rest.
+const LONG_POLLING_LINGER: Duration = Duration::from_secs(30);
 /// A long poll returns at most this many bytes at once.
 const MAX_POLL_BYTES: usize = 1024 * 1024;
 
@@ -346,29 +348,48 @@ fn new_http_conn(
     (conn, in_rx)
 }
 
-fn start_sse(inner: Arc<Inner>, token: String, negotiated: Negotiated) -> Response {
-    let (out_tx, out_rx) = mpsc::channel(WIRE_QUEUE);
-    let (conn, in_rx) = new_http_conn(
-        &inner,
-        &token,
-        Transport::ServerSentEvents,
-        &negotiated.hub,
-        None,
-    );
+/// Registers an SSE / Long Polling connection and runs its session in a task of its own.
+/// After the session, its HTTP side stays registered for `linger` (Long Polling's last poll
+/// collects what remains and sees 204).
+fn spawn_http_session(
+    inner: Arc<Inner>,
+    token: String,
+    negotiated: Negotiated,
+    transport: Transport,
+    wire: Wire,
+    poll: Option<mpsc::Receiver<Bytes>>,
+    linger: Duration,
+) {
+    let (conn, in_rx) = new_http_conn(&inner, &token, transport, &negotiated.hub, poll);
     let activity = conn.activity.clone();
-    let session_inner = inner.clone();
     tokio::spawn(async move {
         run_session(
-            session_inner.clone(),
+            inner.clone(),
             negotiated,
-            Transport::ServerSentEvents,
-            Wire::Sse(out_tx),
+            transport,
+            wire,
             Inbound::Http(in_rx),
             activity,
         )
         .await;
-        session_inner.http_conns_remove(&token);
+        if !linger.is_zero() {
+            tokio::time::sleep(linger).await;
+        }
+        inner.http_conns_remove(&token);
     });
+}
+
+fn start_sse(inner: Arc<Inner>, token: String, negotiated: Negotiated) -> Response {
+    let (out_tx, out_rx) = mpsc::channel(WIRE_QUEUE);
+    spawn_http_session(
+        inner,
+        token,
+        negotiated,
+        Transport::ServerSentEvents,
+        Wire::Sse(out_tx),
+        None,
+        Duration::ZERO,
+    );
     // An SSE comment first, so the client sees the stream open before any record.
     let opening = futures::stream::once(async {
         Ok::<Bytes, std::convert::Infallible>(Bytes::from_static(b":\r\n\r\n"))
@@ -385,29 +406,15 @@ fn start_sse(inner: Arc<Inner>, token: String, negotiated: Negotiated) -> Respon
 
 fn start_long_polling(inner: Arc<Inner>, token: String, negotiated: Negotiated) -> Response {
     let (out_tx, out_rx) = mpsc::channel(WIRE_QUEUE);
-    let (conn, in_rx) = new_http_conn(
-        &inner,
-        &token,
+    spawn_http_session(
+        inner,
+        token,
+        negotiated,
         Transport::LongPolling,
-        &negotiated.hub,
+        Wire::LongPolling(out_tx),
         Some(out_rx),
+        LONG_POLLING_LINGER,
     );
-    let activity = conn.activity.clone();
-    let session_inner = inner.clone();
-    tokio::spawn(async move {
-        run_session(
-            session_inner.clone(),
-            negotiated,
-            Transport::LongPolling,
-            Wire::LongPolling(out_tx),
-            Inbound::Http(in_rx),
-            activity,
-        )
-        .await;
-        // Leave the connection for a last poll to collect what remains and see 204.
-        tokio::time::sleep(Duration::from_secs(30)).await;
-        session_inner.http_conns_remove(&token);
-    });
     // The first poll only establishes the connection and returns at once, without data.
     StatusCode::OK.into_response()
 }
