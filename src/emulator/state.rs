@@ -189,40 +189,18 @@ impl Hub {
         if self.user_groups.get(user).is_some_and(HashMap::is_empty) {
             self.user_groups.remove(user);
         }
-        if let Some(users) = self.group_users.get_mut(group) {
-            users.remove(user);
-            if users.is_empty() {
-                self.group_users.remove(group);
-            }
-        }
+        unindex(&mut self.group_users, group, user);
         removed
     }
 
     fn remove_conn_from_group(&mut self, conn: &str, group: &str) -> bool {
-        let removed = self
-            .groups
-            .get_mut(group)
-            .is_some_and(|members| members.remove(conn));
-        if self.groups.get(group).is_some_and(HashSet::is_empty) {
-            self.groups.remove(group);
-        }
-        if let Some(groups) = self.conn_groups.get_mut(conn) {
-            groups.remove(group);
-            if groups.is_empty() {
-                self.conn_groups.remove(conn);
-            }
-        }
-        removed
+        unindex(&mut self.conn_groups, conn, group);
+        unindex(&mut self.groups, group, conn)
     }
 
     fn remove_conn_from_all_groups(&mut self, conn: &str) {
         for group in self.conn_groups.remove(conn).unwrap_or_default() {
-            if let Some(members) = self.groups.get_mut(&group) {
-                members.remove(conn);
-                if members.is_empty() {
-                    self.groups.remove(&group);
-                }
-            }
+            unindex(&mut self.groups, &group, conn);
         }
     }
 
@@ -407,12 +385,7 @@ impl Inner {
             if let Some(hub) = hubs.get_mut(&info.hub) {
                 hub.connections.remove(&info.connection_id);
                 if let Some(user) = &info.user_id {
-                    if let Some(conns) = hub.users.get_mut(user) {
-                        conns.remove(&info.connection_id);
-                        if conns.is_empty() {
-                            hub.users.remove(user);
-                        }
-                    }
+                    unindex(&mut hub.users, user, &info.connection_id);
                 }
                 hub.remove_conn_from_all_groups(&info.connection_id);
                 if hub.is_empty() {
@@ -864,6 +837,19 @@ impl Inner {
             groups,
         }
     }
+}
+
+/// Removes `item` from the set under `key` in a one-to-many index, dropping the set once it
+/// is empty (so that indexes do not keep a key per name ever seen). Whether it was there.
+fn unindex(index: &mut HashMap<String, HashSet<String>>, key: &str, item: &str) -> bool {
+    let Some(set) = index.get_mut(key) else {
+        return false;
+    };
+    let removed = set.remove(item);
+    if set.is_empty() {
+        index.remove(key);
+    }
+    removed
 }
 
 #[cfg(test)]
