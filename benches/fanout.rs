@@ -48,6 +48,9 @@ const PLAN: [(&str, bool, Option<f64>); PHASES] = [
 /// Undelivered messages per client the max-rate sender may have outstanding (the emulator's
 /// per-client queue holds 1024 by default).
 const WINDOW: u64 = 128;
+/// Latency histograms are kept in this many shards (few enough to stay in cache, enough that
+/// the two worker threads seldom wait for the same lock).
+const LATENCY_SHARDS: usize = 8;
 /// Slots of the acceptance-time ring (per phase), indexed by sequence number.
 const ACCEPT_SLOTS: usize = 1 << 20;
 
@@ -104,6 +107,9 @@ fn histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1, 120_000_000, 2).expect("histogram bounds")
 }
 
+/// Latency from send and from acceptance, in microseconds.
+type LatencyPair = (Histogram<u64>, Histogram<u64>);
+
 /// Counters shared by the sender and every receiver.
 struct Shared {
     /// Messages received in the measured part of each phase.
@@ -112,8 +118,10 @@ struct Shared {
     delivered_all: [AtomicU64; PHASES],
     /// When the sender saw each send accepted (µs), per phase, by sequence number.
     accepted: Vec<Vec<AtomicU64>>,
-    /// Latencies merged from the receivers when they stop: (from send, from acceptance).
-    latency: Mutex<Vec<(Histogram<u64>, Histogram<u64>)>>,
+    /// Latencies (from send, from acceptance) per phase, in shards that clients share by
+    /// index: one histogram pair per client per phase was megabytes of counters, and the
+    /// cache misses of recording into them a large part of this process's CPU time.
+    latency: Vec<Mutex<Vec<LatencyPair>>>,
     /// Only messages of the measured part of a phase count (not its warm-up).
     measuring: AtomicBool,
     connected: AtomicUsize,
@@ -129,7 +137,9 @@ impl Shared {
             accepted: (0..PHASES)
                 .map(|_| (0..slots).map(|_| AtomicU64::new(0)).collect())
                 .collect(),
-            latency: Mutex::new((0..PHASES).map(|_| (histogram(), histogram())).collect()),
+            latency: (0..LATENCY_SHARDS)
+                .map(|_| Mutex::new((0..PHASES).map(|_| (histogram(), histogram())).collect()))
+                .collect(),
             measuring: AtomicBool::new(false),
             connected: AtomicUsize::new(0),
             closed_by_server: AtomicUsize::new(0),
@@ -140,7 +150,7 @@ impl Shared {
 /// One client: a `Listener` over WebSockets (JSON), reading until told to stop.
 async fn client(
     hub: HubClient,
-    user: String,
+    index: usize,
     shared: Arc<Shared>,
     mut stop: watch::Receiver<bool>,
     track_latency: bool,
@@ -150,7 +160,7 @@ async fn client(
     let mut listener = Listener::builder()
         .hub_client(hub)
         .http_client(http)
-        .user_id(user)
+        .user_id(format!("u{index}"))
         .protocol(HubProtocol::Json)
         .transport(Transport::WebSockets)
         // A dropped client is counted, not silently replaced.
@@ -161,11 +171,7 @@ async fn client(
     shared.connected.fetch_add(1, Ordering::Relaxed);
     drop(connecting);
 
-    let mut latency: Vec<(Histogram<u64>, Histogram<u64>)> = if track_latency {
-        (0..PHASES).map(|_| (histogram(), histogram())).collect()
-    } else {
-        Vec::new()
-    };
+    let latency = &shared.latency[index % LATENCY_SHARDS];
     let mut closed_by_server = false;
     loop {
         let event = tokio::select! {
@@ -185,8 +191,7 @@ async fn client(
                     continue;
                 }
                 shared.delivered[phase].fetch_add(1, Ordering::Relaxed);
-                if let Some((from_send, from_accept)) = latency.get_mut(phase) {
-                    let _ = from_send.record(received.saturating_sub(sent).max(1));
+                if track_latency {
                     let accepted =
                         shared.accepted[phase][seq % ACCEPT_SLOTS].load(Ordering::Relaxed);
                     let after_accept = if accepted == 0 {
@@ -194,6 +199,9 @@ async fn client(
                     } else {
                         received.saturating_sub(accepted)
                     };
+                    let mut shard = latency.lock().unwrap();
+                    let (from_send, from_accept) = &mut shard[phase];
+                    let _ = from_send.record(received.saturating_sub(sent).max(1));
                     let _ = from_accept.record(after_accept.max(1));
                 }
             }
@@ -206,13 +214,6 @@ async fn client(
     }
     if closed_by_server {
         shared.closed_by_server.fetch_add(1, Ordering::Relaxed);
-    }
-    if track_latency {
-        let mut merged = shared.latency.lock().unwrap();
-        for (phase, (a, b)) in latency.into_iter().enumerate() {
-            merged[phase].0.add(a).unwrap();
-            merged[phase].1.add(b).unwrap();
-        }
     }
     drop(listener);
     Ok(())
@@ -241,16 +242,7 @@ async fn connect_all(
         let permit = gate.clone().acquire_owned().await.unwrap();
         let (hub, shared, stop, http) = (hub.clone(), shared.clone(), stop.clone(), http.clone());
         tasks.push(tokio::spawn(async move {
-            let result = client(
-                hub,
-                format!("u{i}"),
-                shared,
-                stop,
-                track_latency,
-                permit,
-                http,
-            )
-            .await;
+            let result = client(hub, i, shared, stop, track_latency, permit, http).await;
             if let Err(e) = &result {
                 eprintln!("client u{i}: {e}");
             }
@@ -525,7 +517,15 @@ async fn run(args: Args) {
         for t in tasks {
             let _ = t.await;
         }
-        let latency = shared.latency.lock().unwrap();
+        // Merge the shards: one (from send, from acceptance) pair per phase.
+        let mut latency: Vec<LatencyPair> =
+            (0..PHASES).map(|_| (histogram(), histogram())).collect();
+        for shard in &shared.latency {
+            for (merged, part) in latency.iter_mut().zip(shard.lock().unwrap().iter()) {
+                merged.0.add(&part.0).unwrap();
+                merged.1.add(&part.1).unwrap();
+            }
+        }
         let mut out = serde_json::Map::new();
         for (index, result, delivered, send_rate, rate) in phases {
             let (from_send, from_accept) = &latency[index];
