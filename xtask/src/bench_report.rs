@@ -65,6 +65,11 @@ pub fn table(section: &str, record: &Value) -> Result<String> {
             }
         }
         "send" => {
+            writeln!(
+                out,
+                "In each row the senders ran in this order: {}.\n",
+                crate::bench::RUN_ORDER.join(", ")
+            )?;
             for (row, v) in figures.as_object().into_iter().flatten() {
                 writeln!(out, "**{}**\n", row.replace("_c", ", concurrency "))?;
                 writeln!(
