@@ -259,39 +259,15 @@ async fn open_sse(
             error_body(response).await
         ));
     }
-    let (tx, rx) = mpsc::channel(INBOUND_QUEUE);
-    let reader = tokio::spawn(async move {
-        let mut body = response.bytes_stream();
-        let mut parser = SseParser::default();
-        while let Some(part) = body.next().await {
-            let events = match part {
-                Ok(bytes) => parser.push(&bytes),
-                Err(e) => Err(format!(
-                    "Server-Sent Events receive failed: {}",
-                    describe(e)
-                )),
-            };
-            match events {
-                Ok(events) => {
-                    for event in events {
-                        if tx.send(Ok(event)).await.is_err() {
-                            return;
-                        }
-                    }
-                }
-                Err(e) => {
-                    let _ = tx.send(Err(e)).await;
-                    return;
-                }
-            }
-        }
+    let mut parser = SseParser::default();
+    let events = response.bytes_stream().map(move |part| match part {
+        Ok(bytes) => parser.push(&bytes),
+        Err(e) => Err(format!(
+            "Server-Sent Events receive failed: {}",
+            describe(e)
+        )),
     });
-    let sender = Sender::Http {
-        http: http.clone(),
-        url,
-        access_token: access_token.clone(),
-    };
-    Ok((Inbound::Task { chunks: rx, reader }, sender))
+    Ok((forward(events), http_sender(http, url, access_token)))
 }
 
 async fn open_long_polling(
@@ -300,41 +276,63 @@ async fn open_long_polling(
     access_token: &Token,
 ) -> Result<Opened, String> {
     // The first poll establishes the connection and answers at once.
-    let first = poll(http, &url, access_token).await?;
-    let (tx, rx) = mpsc::channel(INBOUND_QUEUE);
-    let initial = match first {
-        Some(data) => data,
-        None => return Err("Long Polling connect failed: the server ended the connection".into()),
+    let Some(initial) = poll(http, &url, access_token).await? else {
+        return Err("Long Polling connect failed: the server ended the connection".into());
     };
-    let poll_http = http.clone();
-    let poll_url = url.clone();
-    let poll_token = access_token.clone();
+    let state = (http.clone(), url.clone(), access_token.clone());
+    // Poll until the server answers 204 (the connection ended) or a poll fails.
+    let polls = futures::stream::unfold(state, |(http, url, token)| async move {
+        let polled = poll(&http, &url, &token).await.transpose()?;
+        Some((polled.map(non_empty), (http, url, token)))
+    });
+    let all = futures::stream::once(async { Ok(non_empty(initial)) }).chain(polls);
+    Ok((forward(all), http_sender(http, url, access_token)))
+}
+
+/// A poll's data as chunks to forward: none for an empty answer (nothing was heard).
+fn non_empty(data: Vec<u8>) -> Vec<Vec<u8>> {
+    if data.is_empty() {
+        Vec::new()
+    } else {
+        vec![data]
+    }
+}
+
+/// The sending side of SSE and Long Polling: a POST per record batch.
+fn http_sender(http: &reqwest::Client, url: Url, access_token: &Token) -> Sender {
+    Sender::Http {
+        http: http.clone(),
+        url,
+        access_token: access_token.clone(),
+    }
+}
+
+/// Reads `source` in a task of its own (SSE and Long Polling: a long poll cannot be cancelled
+/// and resumed, so it is not read in place) and forwards each chunk, until the source ends,
+/// fails (the error is forwarded) or nobody reads any more.
+fn forward<S>(source: S) -> Inbound
+where
+    S: futures::Stream<Item = Result<Vec<Vec<u8>>, String>> + Send + 'static,
+{
+    let (tx, rx) = mpsc::channel(INBOUND_QUEUE);
     let reader = tokio::spawn(async move {
-        if !initial.is_empty() && tx.send(Ok(initial)).await.is_err() {
-            return;
-        }
-        loop {
-            match poll(&poll_http, &poll_url, &poll_token).await {
-                Ok(Some(data)) if data.is_empty() => continue,
-                Ok(Some(data)) => {
-                    if tx.send(Ok(data)).await.is_err() {
-                        return;
-                    }
-                }
-                Ok(None) => return,
+        futures::pin_mut!(source);
+        while let Some(batch) = source.next().await {
+            let chunks = match batch {
+                Ok(chunks) => chunks,
                 Err(e) => {
                     let _ = tx.send(Err(e)).await;
+                    return;
+                }
+            };
+            for chunk in chunks {
+                if tx.send(Ok(chunk)).await.is_err() {
                     return;
                 }
             }
         }
     });
-    let sender = Sender::Http {
-        http: http.clone(),
-        url,
-        access_token: access_token.clone(),
-    };
-    Ok((Inbound::Task { chunks: rx, reader }, sender))
+    Inbound::Task { chunks: rx, reader }
 }
 
 /// One long poll: `Some(data)` (possibly empty) on 200, `None` on 204 (the connection ended).
