@@ -39,8 +39,8 @@ const MAX_SSE_EVENT: usize = 2 * 1024 * 1024 + 4096;
 type WsSink = SplitSink<WebSocketStream<MaybeTlsStream<TcpStream>>, Message>;
 type WsStream = SplitStream<WebSocketStream<MaybeTlsStream<TcpStream>>>;
 
-/// What the reader task reports: bytes, or why the link failed. The channel closing means the
-/// server ended the transport without an error.
+/// What a link receives: bytes, or why the link failed. The end of the stream (`None` from
+/// [`Link::recv`]) means the server ended the transport without an error.
 type Chunk = Result<Vec<u8>, String>;
 
 enum Sender {
@@ -154,17 +154,19 @@ impl Link {
     /// Cancel-safe.
     pub async fn recv(&mut self) -> Option<Chunk> {
         match &mut self.inbound {
+            // `next()` on the stream is cancel-safe: a partly read frame stays buffered.
             Inbound::WebSocket(stream) => loop {
-                // `next()` on the stream is cancel-safe: a partly read frame stays buffered.
-                return match stream.next().await? {
-                    Ok(Message::Text(text)) => Some(Ok(Vec::from(
-                        tokio_tungstenite::tungstenite::Bytes::from(text),
-                    ))),
-                    Ok(Message::Binary(data)) => Some(Ok(Vec::from(data))),
-                    Ok(Message::Close(_)) => None,
-                    Ok(_) => continue,
-                    Err(e) => Some(Err(format!("WebSocket receive failed: {e}"))),
-                };
+                match stream.next().await? {
+                    Ok(Message::Text(text)) => {
+                        let bytes = tokio_tungstenite::tungstenite::Bytes::from(text);
+                        return Some(Ok(Vec::from(bytes)));
+                    }
+                    Ok(Message::Binary(data)) => return Some(Ok(Vec::from(data))),
+                    Ok(Message::Close(_)) => return None,
+                    Err(e) => return Some(Err(format!("WebSocket receive failed: {e}"))),
+                    // Pings and pongs: tungstenite answers them itself.
+                    Ok(_) => {}
+                }
             },
             Inbound::Task { chunks, .. } => chunks.recv().await,
         }
