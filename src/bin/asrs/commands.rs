@@ -146,6 +146,7 @@ enum SendTo {
     /// To one connection.
     Connection {
         /// The connection id.
+        #[arg(value_name = "CONNECTION_ID", allow_hyphen_values = true)]
         id: String,
         #[command(flatten)]
         message: MessageArgs,
@@ -186,10 +187,16 @@ fn parse_arguments(json: &str) -> anyhow::Result<Vec<Value>> {
     }
 }
 
+// Connection ids are base64url, so one in 64 starts with `-`: every argument that takes one
+// accepts a leading hyphen rather than reading it as a flag.
 #[derive(Debug, Args)]
 struct ExcludeArgs {
     /// A connection id that must not receive it (repeatable).
-    #[arg(long = "exclude", value_name = "CONNECTION_ID")]
+    #[arg(
+        long = "exclude",
+        value_name = "CONNECTION_ID",
+        allow_hyphen_values = true
+    )]
     excluded: Vec<String>,
 }
 
@@ -255,18 +262,18 @@ pub enum GroupCommand {
     /// Add a connection to a group (until the connection ends).
     AddConnection {
         group: String,
-        #[arg(value_name = "CONNECTION_ID")]
+        #[arg(value_name = "CONNECTION_ID", allow_hyphen_values = true)]
         id: String,
     },
     /// Remove a connection from a group.
     RemoveConnection {
         group: String,
-        #[arg(value_name = "CONNECTION_ID")]
+        #[arg(value_name = "CONNECTION_ID", allow_hyphen_values = true)]
         id: String,
     },
     /// Remove a connection from every group (API 2022-06-01).
     RemoveConnectionAll {
-        #[arg(value_name = "CONNECTION_ID")]
+        #[arg(value_name = "CONNECTION_ID", allow_hyphen_values = true)]
         id: String,
     },
 }
@@ -312,7 +319,10 @@ pub enum ExistsCommand {
     /// Whether the group has a member connection.
     Group { name: String },
     /// Whether the connection is open.
-    Connection { id: String },
+    Connection {
+        #[arg(value_name = "CONNECTION_ID", allow_hyphen_values = true)]
+        id: String,
+    },
     /// Whether the user is in the group.
     UserInGroup { group: String, user: String },
 }
@@ -350,14 +360,22 @@ pub struct CloseArgs {
     #[arg(long, global = true)]
     reason: Option<String>,
     /// A connection id to leave open (repeatable; not with `connection`).
-    #[arg(long = "exclude", global = true, value_name = "CONNECTION_ID")]
+    #[arg(
+        long = "exclude",
+        global = true,
+        value_name = "CONNECTION_ID",
+        allow_hyphen_values = true
+    )]
     excluded: Vec<String>,
 }
 
 #[derive(Debug, Subcommand)]
 enum CloseWhat {
     /// One connection.
-    Connection { id: String },
+    Connection {
+        #[arg(value_name = "CONNECTION_ID", allow_hyphen_values = true)]
+        id: String,
+    },
     /// Every connection of a user (API 2022-06-01).
     User { id: String },
     /// Every connection in a group (API 2022-06-01).
@@ -514,6 +532,42 @@ mod tests {
             m.arguments,
             vec![Value::from("asrs"), Value::from(DEFAULT_TEXT)]
         );
+    }
+
+    #[test]
+    fn connection_ids_may_start_with_a_hyphen() {
+        #[derive(Debug, clap::Parser)]
+        enum Cli {
+            Send(SendArgs),
+            #[command(subcommand)]
+            Group(GroupCommand),
+            #[command(subcommand)]
+            Exists(ExistsCommand),
+            Close(CloseArgs),
+        }
+        let id = "-xK9h1lKrUZ9gzTgKsyLcw";
+        let parse = |argv: &[&str]| {
+            let cli = <Cli as clap::Parser>::try_parse_from(argv)
+                .unwrap_or_else(|e| panic!("{argv:?}: {e}"));
+            format!("{cli:?}")
+        };
+        for argv in [
+            &["t", "send", "connection", id, "--args", "[1]"][..],
+            &["t", "send", "broadcast", "--exclude", id, "--args", "[1]"],
+            &["t", "send", "group", "g", "--exclude", id],
+            &["t", "send", "groups", "a,b", "--exclude", id],
+            &["t", "group", "add-connection", "g", id],
+            &["t", "group", "remove-connection", "g", id],
+            &["t", "group", "remove-connection-all", id],
+            &["t", "exists", "connection", id],
+            &["t", "close", "connection", id, "--reason", "r"],
+            &["t", "close", "all", "--exclude", id],
+        ] {
+            let parsed = parse(argv);
+            assert!(parsed.contains(&format!("{id:?}")), "{argv:?}: {parsed}");
+        }
+        // The options after the id are still options.
+        assert!(parse(&["t", "send", "connection", id, "--args", "[1]"]).contains(r#"Some("[1]")"#));
     }
 
     #[test]
