@@ -17,8 +17,11 @@ use crate::GlobalArgs;
 
 #[derive(Debug, Args)]
 pub struct ServerArgs {
-    /// Server name sent as the first argument of each `SendMessage` [default: <host>_<random>].
-    #[arg(long)]
+    // Help given as an attribute: rustdoc would read `<host>` as an HTML tag.
+    #[arg(
+        long,
+        help = "Server name sent as the first argument of each `SendMessage` [default: <host>_<random>]"
+    )]
     name: Option<String>,
 }
 
