@@ -212,24 +212,37 @@ fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
 impl Properties {
     /// Nesting depth of the message, the object itself counting as 1.
     fn depth(&self) -> usize {
-        [
-            &self.kind,
-            &self.invocation_id,
-            &self.target,
-            &self.arguments,
-            &self.stream_ids,
-            &self.headers,
-            &self.item,
-            &self.result,
-            &self.error,
-            &self.allow_reconnect,
-            &self.sequence_id,
-        ]
-        .into_iter()
-        .flatten()
-        .map(|v| 1 + depth(v))
-        .max()
-        .unwrap_or(1)
+        // Destructured so that a property added to the struct cannot escape the check.
+        let Properties {
+            kind,
+            invocation_id,
+            target,
+            arguments,
+            stream_ids,
+            headers,
+            item,
+            result,
+            error,
+            allow_reconnect,
+            sequence_id,
+        } = self;
+        depth(
+            [
+                kind,
+                invocation_id,
+                target,
+                arguments,
+                stream_ids,
+                headers,
+                item,
+                result,
+                error,
+                allow_reconnect,
+                sequence_id,
+            ]
+            .into_iter()
+            .flatten(),
+        )
     }
 }
 
@@ -332,11 +345,12 @@ fn decode(record: &[u8]) -> Result<HubMessage, ProtocolError> {
     })
 }
 
-/// Nesting depth of a value, computed without recursion so hostile input cannot overflow
-/// the stack (serde_json already bounds parsing depth; this bounds what we hand on).
-fn depth(value: &Value) -> usize {
-    let mut max = 0;
-    let mut stack = vec![(value, 1usize)];
+/// Nesting depth of an object holding `values`, the object counting as 1; computed without
+/// recursion so hostile input cannot overflow the stack (serde_json already bounds parsing
+/// depth; this bounds what we hand on).
+fn depth<'a>(values: impl Iterator<Item = &'a Value>) -> usize {
+    let mut max = 1;
+    let mut stack: Vec<(&Value, usize)> = values.map(|v| (v, 2)).collect();
     while let Some((v, d)) = stack.pop() {
         max = max.max(d);
         match v {

@@ -284,6 +284,20 @@ fn deep_nesting_is_refused() {
     deep.push_str(&"]".repeat(100));
     deep.push_str("}\x1e");
     assert!(HubProtocol::Json.decode_all(deep.as_bytes()).is_err());
+    // The limit counts the message object as one level: 63 nested arrays pass, 64 do not.
+    let nested = |arrays: usize| {
+        format!(
+            "{{\"type\":1,\"target\":\"t\",\"arguments\":{}{}}}\x1e",
+            "[".repeat(arrays),
+            "]".repeat(arrays)
+        )
+    };
+    assert!(HubProtocol::Json.decode_all(nested(63).as_bytes()).is_ok());
+    assert!(HubProtocol::Json
+        .decode_all(nested(64).as_bytes())
+        .unwrap_err()
+        .to_string()
+        .contains("nests too deeply"));
 
     let mut body = vec![0x96, 0x01, 0x80, 0xc0, 0xa1, b't'];
     body.extend(std::iter::repeat_n(0x91, 200));
