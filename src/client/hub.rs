@@ -103,10 +103,7 @@ impl HubClient {
     /// The error for an operation this version lacks. [`HubClient::begin`] already refuses
     /// those; the per-version dispatch returns this rather than assume it.
     fn unsupported(&self, operation: Operation) -> Error {
-        Error::Unsupported {
-            operation,
-            version: self.service.shared.version,
-        }
+        self.service.shared.version.unsupported(operation)
     }
 
     fn check_group(&self, operation: Operation, group: &str) -> Result<(), Error> {
@@ -965,10 +962,7 @@ impl HubClient {
         excluded: &Option<Vec<String>>,
     ) -> Result<(), Error> {
         match excluded {
-            Some(_) => Err(Error::Unsupported {
-                operation,
-                version: self.service.shared.version,
-            }),
+            Some(_) => Err(self.unsupported(operation)),
             None => Ok(()),
         }
     }

@@ -83,11 +83,16 @@ impl ApiVersion {
     /// `Ok` when this version can do `operation`, else [`Error::Unsupported`].
     pub(crate) fn require(self, operation: Operation) -> Result<(), Error> {
         match self.support(operation) {
-            Support::Unsupported => Err(Error::Unsupported {
-                operation,
-                version: self,
-            }),
+            Support::Unsupported => Err(self.unsupported(operation)),
             _ => Ok(()),
+        }
+    }
+
+    /// [`Error::Unsupported`] for `operation` on this version.
+    pub(crate) fn unsupported(self, operation: Operation) -> Error {
+        Error::Unsupported {
+            operation,
+            version: self,
         }
     }
 }
