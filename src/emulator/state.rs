@@ -626,9 +626,7 @@ impl Inner {
                     }
                 }
                 for g in dropped {
-                    if let Some(users) = h.group_users.get_mut(&g) {
-                        users.remove(user);
-                    }
+                    unindex(&mut h.group_users, &g, user);
                 }
                 h.group_users
                     .entry(group.to_string())
