@@ -484,9 +484,7 @@ impl Inbound {
             Inbound::Http(rx) => rx.recv().await,
             Inbound::WebSocket(stream) => loop {
                 match stream.next().await? {
-                    Ok(Message::Text(t)) => {
-                        return Some(Bytes::copy_from_slice(t.as_str().as_bytes()))
-                    }
+                    Ok(Message::Text(t)) => return Some(t.into()),
                     Ok(Message::Binary(b)) => return Some(b),
                     Ok(Message::Ping(_) | Message::Pong(_)) => continue,
                     Ok(Message::Close(_)) | Err(_) => return None,
@@ -662,11 +660,9 @@ async fn run_session(
     let (upstream, mut replies) = match inner.config.upstream.clone() {
         Some(url) => {
             let (reply_tx, reply_rx) = mpsc::channel::<HubMessage>(16);
-            let up = upstream::spawn(inner.clone(), url, info.clone(), reply_tx.clone());
+            let up = upstream::spawn(inner.clone(), url, info.clone(), reply_tx);
             let _ = up.try_send(UpstreamEvent::Connected);
-            // reply_tx stays alive with the session so that recv() never reports closed
-            // (which would spin the loop).
-            (Some(up), Some((reply_tx, reply_rx)))
+            (Some(up), Some(reply_rx))
         }
         None => (None, None),
     };
@@ -680,7 +676,7 @@ async fn run_session(
     let check_every = (inner.config.client_timeout / 4).max(Duration::from_millis(50));
     let mut timeout_timer = tokio::time::interval(check_every);
     let mut reader = MessageReader::new(protocol, inner.config.max_message_size);
-    let mut pending_input = Some(rest);
+    let mut pending_input = Some(Bytes::from(rest));
 
     // Resolves once with the close request. Created once and kept across iterations:
     // re-creating it on every wake-up was most of the cost of a delivery.
@@ -717,26 +713,23 @@ async fn run_session(
                 if sent.is_err() {
                     break 'session None;
                 }
-                if inner.inspecting_deliveries() {
-                    for message in batch.iter().filter(|m| m.bytes(protocol).is_some()) {
-                        inner.record_delivery(&info, message);
-                    }
-                }
+                inner.record_deliveries(
+                    &info,
+                    batch.iter().filter(|m| m.bytes(protocol).is_some()),
+                );
                 batch.clear();
             }
             reply = next_reply(&mut replies) => {
-                if let Some(reply) = reply {
-                    if let Ok(bytes) = protocol.encode(&reply) {
-                        if wire.send(bytes.into(), binary).await.is_err() {
-                            break 'session None;
-                        }
+                if let Ok(bytes) = protocol.encode(&reply) {
+                    if wire.send(bytes.into(), binary).await.is_err() {
+                        break 'session None;
                     }
                 }
             }
             data = inbound.recv() => {
                 let Some(data) = data else { break 'session None };
                 activity.touch();
-                pending_input = Some(data.to_vec());
+                pending_input = Some(data);
             }
             _ = ping_timer.tick() => {
                 let sent = tokio::select! {
@@ -770,7 +763,7 @@ async fn run_session(
                     if wire.send(bytes, binary).await.is_err() {
                         return;
                     }
-                    inner.record_delivery(&info, &message);
+                    inner.record_deliveries(&info, [&message]);
                 }
             }
             let close = HubMessage::Close {
@@ -789,14 +782,15 @@ async fn run_session(
     wire.finish().await;
 }
 
-/// The next reply from the upstream; never resolves without an upstream.
-async fn next_reply(
-    replies: &mut Option<(mpsc::Sender<HubMessage>, mpsc::Receiver<HubMessage>)>,
-) -> Option<HubMessage> {
-    match replies {
-        Some((_, rx)) => rx.recv().await,
-        None => std::future::pending().await,
+/// The next reply from the upstream; never resolves without an upstream, or once it has gone
+/// (resolving on a closed channel would spin the session loop).
+async fn next_reply(replies: &mut Option<mpsc::Receiver<HubMessage>>) -> HubMessage {
+    if let Some(rx) = replies {
+        if let Some(reply) = rx.recv().await {
+            return reply;
+        }
     }
+    std::future::pending().await
 }
 
 /// Writes queued messages with one flush at the end.

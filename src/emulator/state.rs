@@ -753,16 +753,24 @@ impl Inner {
 
     // ---- inspection ----
 
-    /// Whether anyone can see a delivery: the record is on, or someone waits for an event.
-    pub fn inspecting_deliveries(&self) -> bool {
-        self.config.delivery_record > 0 || self.events.receiver_count() > 0
-    }
-
-    pub fn record_delivery(&self, info: &ConnectionInfo, message: &Arc<Outgoing>) {
-        // Copying ids and arguments for nobody would cost every delivery for nothing.
-        if !self.inspecting_deliveries() {
+    /// Records `messages` as written to `info`'s connection, if anyone can see a delivery: the
+    /// record is on, or someone waits for an event. Asked once per batch, since copying ids
+    /// and arguments for nobody would cost every delivery for nothing; `messages` is not
+    /// iterated otherwise.
+    pub fn record_deliveries<'a>(
+        &self,
+        info: &ConnectionInfo,
+        messages: impl IntoIterator<Item = &'a Arc<Outgoing>>,
+    ) {
+        if self.config.delivery_record == 0 && self.events.receiver_count() == 0 {
             return;
         }
+        for message in messages {
+            self.record_delivery(info, message);
+        }
+    }
+
+    fn record_delivery(&self, info: &ConnectionInfo, message: &Arc<Outgoing>) {
         let delivery = Delivery {
             hub: info.hub.clone(),
             connection_id: info.connection_id.clone(),
