@@ -75,9 +75,6 @@ impl Recipient {
         hub: &HubClient,
         message: &Message,
     ) -> Result<(), azure_signalr_rest::Error> {
-        fn refs(list: &[String]) -> Vec<&str> {
-            list.iter().map(String::as_str).collect()
-        }
         match self {
             Recipient::All { excluded } => hub.broadcast(message, &refs(excluded)).await,
             Recipient::User(id) => hub.send_to_user(id, message).await,
@@ -92,6 +89,11 @@ impl Recipient {
             Recipient::Connection(id) => hub.send_to_connection(id, message).await,
         }
     }
+}
+
+/// The `&[&str]` the client's methods take.
+fn refs(list: &[String]) -> Vec<&str> {
+    list.iter().map(String::as_str).collect()
 }
 
 #[derive(Debug, Args)]
@@ -245,7 +247,7 @@ pub async fn send(global: &GlobalArgs, args: SendArgs) -> anyhow::Result<ExitCod
     Ok(ExitCode::SUCCESS)
 }
 
-#[derive(Debug, Subcommand)]
+#[derive(Debug, PartialEq, Eq, Subcommand)]
 pub enum GroupCommand {
     /// Add a user (all its connections, now and later) to a group.
     AddUser {
@@ -278,41 +280,62 @@ pub enum GroupCommand {
     },
 }
 
+impl GroupCommand {
+    /// What the command does, as printed before its outcome.
+    pub fn describe(&self) -> String {
+        match self {
+            GroupCommand::AddUser { group, user, .. } => {
+                format!("add user {user} to group {group}")
+            }
+            GroupCommand::RemoveUser { group, user } => {
+                format!("remove user {user} from group {group}")
+            }
+            GroupCommand::RemoveUserAll { user } => format!("remove user {user} from all groups"),
+            GroupCommand::AddConnection { group, id } => {
+                format!("add connection {id} to group {group}")
+            }
+            GroupCommand::RemoveConnection { group, id } => {
+                format!("remove connection {id} from group {group}")
+            }
+            GroupCommand::RemoveConnectionAll { id } => {
+                format!("remove connection {id} from all groups")
+            }
+        }
+    }
+
+    /// Makes the REST call.
+    pub async fn apply(&self, hub: &HubClient) -> Result<(), azure_signalr_rest::Error> {
+        match self {
+            GroupCommand::AddUser { group, user, ttl } => {
+                hub.add_user_to_group(user, group, ttl.map(Duration::from_secs))
+                    .await
+            }
+            GroupCommand::RemoveUser { group, user } => {
+                hub.remove_user_from_group(user, group).await
+            }
+            GroupCommand::RemoveUserAll { user } => hub.remove_user_from_all_groups(user).await,
+            GroupCommand::AddConnection { group, id } => {
+                hub.add_connection_to_group(id, group).await
+            }
+            GroupCommand::RemoveConnection { group, id } => {
+                hub.remove_connection_from_group(id, group).await
+            }
+            GroupCommand::RemoveConnectionAll { id } => {
+                hub.remove_connection_from_all_groups(id).await
+            }
+        }
+    }
+}
+
 pub async fn group(global: &GlobalArgs, command: GroupCommand) -> anyhow::Result<ExitCode> {
     let hub = hub_client(global)?;
-    let (what, result) = match &command {
-        GroupCommand::AddUser { group, user, ttl } => (
-            format!("add user {user} to group {group}"),
-            hub.add_user_to_group(user, group, ttl.map(Duration::from_secs))
-                .await,
-        ),
-        GroupCommand::RemoveUser { group, user } => (
-            format!("remove user {user} from group {group}"),
-            hub.remove_user_from_group(user, group).await,
-        ),
-        GroupCommand::RemoveUserAll { user } => (
-            format!("remove user {user} from all groups"),
-            hub.remove_user_from_all_groups(user).await,
-        ),
-        GroupCommand::AddConnection { group, id } => (
-            format!("add connection {id} to group {group}"),
-            hub.add_connection_to_group(id, group).await,
-        ),
-        GroupCommand::RemoveConnection { group, id } => (
-            format!("remove connection {id} from group {group}"),
-            hub.remove_connection_from_group(id, group).await,
-        ),
-        GroupCommand::RemoveConnectionAll { id } => (
-            format!("remove connection {id} from all groups"),
-            hub.remove_connection_from_all_groups(id).await,
-        ),
-    };
-    result.with_context(|| what.clone())?;
+    let what = command.describe();
+    command.apply(&hub).await.with_context(|| what.clone())?;
     println!("{what}: accepted");
     Ok(ExitCode::SUCCESS)
 }
 
-#[derive(Debug, Subcommand)]
+#[derive(Debug, PartialEq, Eq, Subcommand)]
 pub enum ExistsCommand {
     /// Whether the user has a connection.
     User { id: String },
@@ -330,20 +353,34 @@ pub enum ExistsCommand {
 /// Exit status of `asrs exists` when the thing does not exist.
 pub const EXIT_NOT_FOUND: u8 = 1;
 
+impl ExistsCommand {
+    /// What is checked, as printed after `exists`.
+    pub fn describe(&self) -> String {
+        match self {
+            ExistsCommand::User { id } => format!("user {id}"),
+            ExistsCommand::Group { name } => format!("group {name}"),
+            ExistsCommand::Connection { id } => format!("connection {id}"),
+            ExistsCommand::UserInGroup { group, user } => format!("user {user} in group {group}"),
+        }
+    }
+
+    /// Makes the REST call: whether it exists.
+    pub async fn check(&self, hub: &HubClient) -> Result<bool, azure_signalr_rest::Error> {
+        match self {
+            ExistsCommand::User { id } => hub.user_exists(id).await,
+            ExistsCommand::Group { name } => hub.group_exists(name).await,
+            ExistsCommand::Connection { id } => hub.connection_exists(id).await,
+            ExistsCommand::UserInGroup { group, user } => hub.user_in_group(user, group).await,
+        }
+    }
+}
+
 pub async fn exists(global: &GlobalArgs, command: ExistsCommand) -> anyhow::Result<ExitCode> {
     let hub = hub_client(global)?;
-    let (what, result) = match &command {
-        ExistsCommand::User { id } => (format!("user {id}"), hub.user_exists(id).await),
-        ExistsCommand::Group { name } => (format!("group {name}"), hub.group_exists(name).await),
-        ExistsCommand::Connection { id } => {
-            (format!("connection {id}"), hub.connection_exists(id).await)
-        }
-        ExistsCommand::UserInGroup { group, user } => (
-            format!("user {user} in group {group}"),
-            hub.user_in_group(user, group).await,
-        ),
-    };
-    let exists = result.with_context(|| format!("exists {what}"))?;
+    let exists = command
+        .check(&hub)
+        .await
+        .with_context(|| format!("exists {}", command.describe()))?;
     println!("{exists}");
     Ok(if exists {
         ExitCode::SUCCESS
@@ -386,7 +423,7 @@ enum CloseWhat {
 
 pub async fn close(global: &GlobalArgs, args: CloseArgs) -> anyhow::Result<ExitCode> {
     let reason = args.reason.as_deref();
-    let excluded: Vec<&str> = args.excluded.iter().map(String::as_str).collect();
+    let excluded = refs(&args.excluded);
     if matches!(args.what, CloseWhat::Connection { .. }) && !excluded.is_empty() {
         bail!(
             "--exclude applies to closing a user, a group or all connections, not one connection"
@@ -441,12 +478,8 @@ pub struct TokenArgs {
 pub fn token(global: &GlobalArgs, args: TokenArgs) -> anyhow::Result<ExitCode> {
     let lifetime = Duration::from_secs(args.lifetime);
     let token = if args.client {
-        let mut options = NegotiateOptions::default().lifetime(lifetime);
-        if let Some(user) = args.user {
-            options = options.user_id(user);
-        }
         hub_client(global)?
-            .negotiate(options)
+            .negotiate(client_options(args.user, lifetime))
             .context("client token")?
             .access_token
     } else {
@@ -470,6 +503,15 @@ pub fn token(global: &GlobalArgs, args: TokenArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// What `--user` and `--lifetime` ask of a client token.
+fn client_options(user_id: Option<String>, lifetime: Duration) -> NegotiateOptions {
+    NegotiateOptions {
+        user_id,
+        lifetime: Some(lifetime),
+        ..NegotiateOptions::default()
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct NegotiateArgs {
     /// The user the client connects as.
@@ -481,12 +523,11 @@ pub struct NegotiateArgs {
 }
 
 pub fn negotiate(global: &GlobalArgs, args: NegotiateArgs) -> anyhow::Result<ExitCode> {
-    let mut options = NegotiateOptions::default().lifetime(Duration::from_secs(args.lifetime));
-    if let Some(user) = args.user {
-        options = options.user_id(user);
-    }
     let response = hub_client(global)?
-        .negotiate(options)
+        .negotiate(client_options(
+            args.user,
+            Duration::from_secs(args.lifetime),
+        ))
         .context("negotiate")?;
     println!(
         "{}",

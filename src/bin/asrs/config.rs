@@ -82,7 +82,8 @@ pub fn path() -> anyhow::Result<PathBuf> {
     Ok(dir.join("asrs").join("config.json"))
 }
 
-fn non_empty_env(name: &str) -> Option<String> {
+/// The variable `name`, unless unset or blank.
+pub fn non_empty_env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())
 }
 
@@ -173,11 +174,12 @@ pub fn run(command: ConfigCommand) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn key_name(key: ConfigKey) -> &'static str {
-    match key {
-        ConfigKey::ConnectionString => "connection-string",
-        ConfigKey::Hub => "hub",
-    }
+/// The key as typed on the command line.
+fn key_name(key: ConfigKey) -> String {
+    key.to_possible_value()
+        .expect("every key is a possible value")
+        .get_name()
+        .to_owned()
 }
 
 #[cfg(test)]

@@ -77,10 +77,8 @@ fn find_connection_string(global: &GlobalArgs) -> anyhow::Result<(String, Source
         return Ok((text.to_owned(), Source::Flag));
     }
     for name in CONNECTION_STRING_ENVS {
-        if let Ok(text) = std::env::var(name) {
-            if !text.trim().is_empty() {
-                return Ok((text, Source::Env(name)));
-            }
+        if let Some(text) = config::non_empty_env(name) {
+            return Ok((text, Source::Env(name)));
         }
     }
     let path = config::path()?;

@@ -47,8 +47,8 @@ pub struct GlobalArgs {
         long,
         global = true,
         value_name = "VERSION",
-        default_value = "2022-06-01",
-        value_parser = clap::builder::PossibleValuesParser::new(["1.0-preview", "1.0", "2022-06-01"])
+        default_value = ApiVersion::default().as_str(),
+        value_parser = clap::builder::PossibleValuesParser::new(ApiVersion::ALL.map(ApiVersion::as_str))
             .map(|s| s.parse::<ApiVersion>().expect("one of the possible values")),
     )]
     pub api_version: ApiVersion,

@@ -3,7 +3,6 @@
 //! exits 0; an unknown or malformed command is reported and the loop goes on.
 
 use std::process::ExitCode;
-use std::time::Duration;
 
 use anyhow::Context as _;
 use azure_signalr_rest::HubClient;
@@ -11,7 +10,7 @@ use clap::Args;
 use rand::Rng as _;
 use tokio::io::AsyncBufReadExt as _;
 
-use crate::commands::{send_message, Recipient, DEFAULT_TEXT};
+use crate::commands::{send_message, ExistsCommand, GroupCommand, Recipient, DEFAULT_TEXT};
 use crate::connection::hub_client;
 use crate::GlobalArgs;
 
@@ -52,27 +51,10 @@ enum Line {
         to: Recipient,
         text: String,
     },
-    AddUser {
-        user: String,
-        group: String,
-        ttl: Option<u64>,
-    },
-    RemoveUser {
-        user: String,
-        group: String,
-    },
-    AddConnection {
-        id: String,
-        group: String,
-    },
-    RemoveConnection {
-        id: String,
-        group: String,
-    },
-    Exists {
-        kind: ExistsKind,
-        name: String,
-    },
+    /// Group membership, as `asrs group` does it.
+    Group(GroupCommand),
+    /// A check, as `asrs exists` does it.
+    Exists(ExistsCommand),
     Close {
         id: String,
         reason: Option<String>,
@@ -80,13 +62,6 @@ enum Line {
     Health,
     Help,
     Quit,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum ExistsKind {
-    User,
-    Group,
-    Connection,
 }
 
 /// Splits a line into words while keeping the untouched remainder (the free text).
@@ -189,7 +164,7 @@ fn parse(line: &str) -> Result<Line, String> {
             let (user, group) = (user.to_owned(), group.to_owned());
             if verb == "remove" {
                 return match words.rest() {
-                    "" => Ok(Line::RemoveUser { user, group }),
+                    "" => Ok(Line::Group(GroupCommand::RemoveUser { group, user })),
                     _ => Err(usage("remove user <user> <group>")),
                 };
             }
@@ -200,18 +175,18 @@ fn parse(line: &str) -> Result<Line, String> {
                         .map_err(|_| usage("add user <user> <group> [ttl in whole seconds]"))?,
                 ),
             };
-            Ok(Line::AddUser { user, group, ttl })
+            Ok(Line::Group(GroupCommand::AddUser { group, user, ttl }))
         }
         (verb @ ("add" | "remove"), Some("connection")) => {
             let (Some(id), Some(group), "") = (words.next(), words.next(), words.rest()) else {
                 return Err(usage(&format!("{verb} connection <id> <group>")));
             };
             let (id, group) = (id.to_owned(), group.to_owned());
-            Ok(if verb == "add" {
-                Line::AddConnection { id, group }
+            Ok(Line::Group(if verb == "add" {
+                GroupCommand::AddConnection { group, id }
             } else {
-                Line::RemoveConnection { id, group }
-            })
+                GroupCommand::RemoveConnection { group, id }
+            }))
         }
         ("add" | "remove", _) => Err(usage(&format!("{command} user|connection ..."))),
         ("exists", Some(kind @ ("user" | "group" | "connection"))) => {
@@ -220,15 +195,12 @@ fn parse(line: &str) -> Result<Line, String> {
             if name.is_empty() {
                 return Err(usage(&format!("exists {kind} <name>")));
             }
-            let kind = match kind {
-                "user" => ExistsKind::User,
-                "group" => ExistsKind::Group,
-                _ => ExistsKind::Connection,
-            };
-            Ok(Line::Exists {
-                kind,
-                name: name.to_owned(),
-            })
+            let name = name.to_owned();
+            Ok(Line::Exists(match kind {
+                "user" => ExistsCommand::User { id: name },
+                "group" => ExistsCommand::Group { name },
+                _ => ExistsCommand::Connection { id: name },
+            }))
         }
         ("exists", _) => Err(usage("exists user|group|connection <name>")),
         ("close", Some("connection")) => {
@@ -265,33 +237,12 @@ async fn execute(hub: &HubClient, server_name: &str, line: Line) -> String {
             let result = to.send(hub, &send_message(server_name, &text)).await;
             outcome(to.describe(), result)
         }
-        Line::AddUser { user, group, ttl } => {
-            let result = hub
-                .add_user_to_group(&user, &group, ttl.map(Duration::from_secs))
-                .await;
-            outcome(format!("add user {user} to group {group}"), result)
-        }
-        Line::RemoveUser { user, group } => outcome(
-            format!("remove user {user} from group {group}"),
-            hub.remove_user_from_group(&user, &group).await,
-        ),
-        Line::AddConnection { id, group } => outcome(
-            format!("add connection {id} to group {group}"),
-            hub.add_connection_to_group(&id, &group).await,
-        ),
-        Line::RemoveConnection { id, group } => outcome(
-            format!("remove connection {id} from group {group}"),
-            hub.remove_connection_from_group(&id, &group).await,
-        ),
-        Line::Exists { kind, name } => {
-            let (what, result) = match kind {
-                ExistsKind::User => ("user", hub.user_exists(&name).await),
-                ExistsKind::Group => ("group", hub.group_exists(&name).await),
-                ExistsKind::Connection => ("connection", hub.connection_exists(&name).await),
-            };
-            match result {
-                Ok(exists) => format!("exists {what} {name}: {exists}"),
-                Err(e) => format!("exists {what} {name}: error: {e}"),
+        Line::Group(command) => outcome(command.describe(), command.apply(hub).await),
+        Line::Exists(command) => {
+            let what = command.describe();
+            match command.check(hub).await {
+                Ok(exists) => format!("exists {what}: {exists}"),
+                Err(e) => format!("exists {what}: error: {e}"),
             }
         }
         Line::Close { id, reason } => outcome(
@@ -403,19 +354,19 @@ mod tests {
     fn membership_existence_and_close() {
         assert_eq!(
             parse("add user u g 30"),
-            Ok(Line::AddUser {
+            Ok(Line::Group(GroupCommand::AddUser {
                 user: "u".into(),
                 group: "g".into(),
                 ttl: Some(30)
-            })
+            }))
         );
         assert_eq!(
             parse("add user u g"),
-            Ok(Line::AddUser {
+            Ok(Line::Group(GroupCommand::AddUser {
                 user: "u".into(),
                 group: "g".into(),
                 ttl: None
-            })
+            }))
         );
         assert!(parse("add user u g soon")
             .unwrap_err()
@@ -423,17 +374,16 @@ mod tests {
         assert!(parse("add user u").unwrap_err().starts_with("usage:"));
         assert_eq!(
             parse("remove connection c1 g"),
-            Ok(Line::RemoveConnection {
+            Ok(Line::Group(GroupCommand::RemoveConnection {
                 id: "c1".into(),
                 group: "g".into()
-            })
+            }))
         );
         assert_eq!(
             parse("exists group my group"),
-            Ok(Line::Exists {
-                kind: ExistsKind::Group,
+            Ok(Line::Exists(ExistsCommand::Group {
                 name: "my group".into()
-            })
+            }))
         );
         assert_eq!(
             parse("close connection c1 bye now"),
