@@ -5,15 +5,14 @@
 
 mod cli_support;
 
-use cli_support::{asrs, fresh_config_path, run, start_emulator};
+use cli_support::{asrs, asrs_with_config, fresh_config_path, run, start_emulator};
 
 const SECRET: &str = "VerySecretKeyThatMustNeverBePrinted0123";
 
 #[test]
 fn without_a_connection_string_the_error_lists_every_way() {
     let config = fresh_config_path();
-    let mut command = asrs();
-    command.env("ASRS_CONFIG", &config);
+    let command = asrs_with_config(&config);
     let missing = run(command, &["-h", "chat", "send", "broadcast"]);
     assert_eq!(missing.status.code(), Some(2));
     for way in [
@@ -91,22 +90,18 @@ fn lookup_order_flag_then_each_environment_variable_then_the_config_file() {
     let config = fresh_config_path();
 
     // The config file, written by `asrs config set`.
-    let mut command = asrs();
-    command.env("ASRS_CONFIG", &config);
+    let command = asrs_with_config(&config);
     let set = run(command, &["config", "set", "connection-string", good]);
     assert!(set.status.success(), "{}", set.stderr);
     assert!(set.stdout.contains(&config.display().to_string()));
     assert!(!set.stdout.contains("AccessKey="), "{}", set.stdout);
-    let mut command = asrs();
-    command.env("ASRS_CONFIG", &config);
+    let command = asrs_with_config(&config);
     let set = run(command, &["config", "set", "hub", "chat"]);
     assert!(set.status.success(), "{}", set.stderr);
-    let mut command = asrs();
-    command.env("ASRS_CONFIG", &config);
+    let command = asrs_with_config(&config);
     let from_file = run(command, &["send", "broadcast"]);
     assert!(from_file.status.success(), "{}", from_file.stderr);
-    let mut command = asrs();
-    command.env("ASRS_CONFIG", &config);
+    let command = asrs_with_config(&config);
     let shown = run(command, &["config", "show"]);
     assert!(shown.status.success());
     assert!(
@@ -117,10 +112,8 @@ fn lookup_order_flag_then_each_environment_variable_then_the_config_file() {
     assert!(!shown.stdout.contains(good), "{}", shown.stdout);
 
     // AZURE_SIGNALR_CONNECTION_STRING wins over the file (a bad one proves it is read).
-    let mut command = asrs();
-    command
-        .env("ASRS_CONFIG", &config)
-        .env("AZURE_SIGNALR_CONNECTION_STRING", &unreachable);
+    let mut command = asrs_with_config(&config);
+    command.env("AZURE_SIGNALR_CONNECTION_STRING", &unreachable);
     let from_env = run(command, &["send", "broadcast"]);
     assert_eq!(from_env.status.code(), Some(2));
     assert!(
@@ -130,26 +123,23 @@ fn lookup_order_flag_then_each_environment_variable_then_the_config_file() {
     );
 
     // Azure__SignalR__ConnectionString wins over AZURE_SIGNALR_CONNECTION_STRING.
-    let mut command = asrs();
+    let mut command = asrs_with_config(&config);
     command
-        .env("ASRS_CONFIG", &config)
         .env("Azure__SignalR__ConnectionString", good)
         .env("AZURE_SIGNALR_CONNECTION_STRING", &unreachable);
     let from_env = run(command, &["send", "broadcast"]);
     assert!(from_env.status.success(), "{}", from_env.stderr);
 
     // -c wins over both.
-    let mut command = asrs();
+    let mut command = asrs_with_config(&config);
     command
-        .env("ASRS_CONFIG", &config)
         .env("Azure__SignalR__ConnectionString", &unreachable)
         .env("AZURE_SIGNALR_CONNECTION_STRING", &unreachable);
     let from_flag = run(command, &["send", "broadcast", "-c", good]);
     assert!(from_flag.status.success(), "{}", from_flag.stderr);
 
     // A string that does not parse is not saved.
-    let mut command = asrs();
-    command.env("ASRS_CONFIG", &config);
+    let command = asrs_with_config(&config);
     let refused = run(
         command,
         &[
@@ -162,8 +152,7 @@ fn lookup_order_flag_then_each_environment_variable_then_the_config_file() {
     assert_eq!(refused.status.code(), Some(2));
     assert!(refused.stderr.contains("Endpoint"), "{}", refused.stderr);
     assert!(!refused.stderr.contains(SECRET));
-    let mut command = asrs();
-    command.env("ASRS_CONFIG", &config);
+    let command = asrs_with_config(&config);
     let still = run(command, &["send", "broadcast"]);
     assert!(still.status.success(), "{}", still.stderr);
     let _ = std::fs::remove_dir_all(config.parent().unwrap());

@@ -4,7 +4,7 @@
 #![allow(dead_code)] // each test file uses its own part
 
 use std::io::{BufRead as _, BufReader, Write as _};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
@@ -24,6 +24,13 @@ pub fn asrs() -> Command {
         .env_remove("AZURE_SIGNALR_CONNECTION_STRING")
         .env_remove("RUST_LOG")
         .env("ASRS_CONFIG", fresh_config_path());
+    command
+}
+
+/// [`asrs`] reading and writing the config file at `config`.
+pub fn asrs_with_config(config: &Path) -> Command {
+    let mut command = asrs();
+    command.env("ASRS_CONFIG", config);
     command
 }
 
