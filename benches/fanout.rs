@@ -10,9 +10,9 @@
 //! fanout --endpoint http://127.0.0.1:PORT --clients 10000 --mode idle --emulator-pid PID
 //! ```
 //!
-//! `deliver` runs four phases on one set of clients and prints one JSON line:
-//! broadcast at the highest sustained rate, broadcast at half that rate, then the same for
-//! sends to groups of `--group-size`. "Sustained" means the sender keeps at most `WINDOW`
+//! `deliver` runs the phases of `PLAN` on one set of clients and prints one JSON line:
+//! broadcast at the highest sustained rate, then at fractions of it, then the same for sends
+//! to groups of `--group-size`. "Sustained" means the sender keeps at most `WINDOW`
 //! undelivered messages per client outstanding, so no client's queue overflows. Each message
 //! carries `[phase, seq, micros]`: the time just before its REST call, on a clock shared with
 //! the receivers (same process). Latency is reported two ways: from that timestamp, and from
@@ -49,7 +49,7 @@ const PLAN: [(&str, bool, Option<f64>); PHASES] = [
 /// per-client queue holds 1024 by default).
 const WINDOW: u64 = 128;
 /// Latency histograms are kept in this many shards (few enough to stay in cache, enough that
-/// the two worker threads seldom wait for the same lock).
+/// the worker threads seldom wait for the same lock).
 const LATENCY_SHARDS: usize = 8;
 /// Slots of the acceptance-time ring (per phase), indexed by sequence number.
 const ACCEPT_SLOTS: usize = 1 << 20;
@@ -153,7 +153,6 @@ async fn client(
     index: usize,
     shared: Arc<Shared>,
     mut stop: watch::Receiver<bool>,
-    track_latency: bool,
     connecting: tokio::sync::OwnedSemaphorePermit,
     http: reqwest::Client,
 ) -> Result<(), String> {
@@ -191,19 +190,19 @@ async fn client(
                     continue;
                 }
                 shared.delivered[phase].fetch_add(1, Ordering::Relaxed);
-                if track_latency {
-                    let accepted =
-                        shared.accepted[phase][seq % ACCEPT_SLOTS].load(Ordering::Relaxed);
-                    let after_accept = if accepted == 0 {
-                        0
-                    } else {
-                        received.saturating_sub(accepted)
-                    };
-                    let mut shard = latency.lock().unwrap();
-                    let (from_send, from_accept) = &mut shard[phase];
-                    let _ = from_send.record(received.saturating_sub(sent).max(1));
-                    let _ = from_accept.record(after_accept.max(1));
-                }
+                // 0: not accepted yet as the sender sees it (or no slots: idle mode).
+                let accepted = shared.accepted[phase]
+                    .get(seq % ACCEPT_SLOTS)
+                    .map_or(0, |slot| slot.load(Ordering::Relaxed));
+                let after_accept = if accepted == 0 {
+                    0
+                } else {
+                    received.saturating_sub(accepted)
+                };
+                let mut shard = latency.lock().unwrap();
+                let (from_send, from_accept) = &mut shard[phase];
+                let _ = from_send.record(received.saturating_sub(sent).max(1));
+                let _ = from_accept.record(after_accept.max(1));
             }
             Some(Event::Reconnecting { .. }) | Some(Event::Closed { .. }) | None => {
                 closed_by_server = true;
@@ -233,7 +232,6 @@ async fn connect_all(
     clients: usize,
     shared: &Arc<Shared>,
     stop: &watch::Receiver<bool>,
-    track_latency: bool,
 ) -> Vec<tokio::task::JoinHandle<Result<(), String>>> {
     // Connect a bounded number at a time; wait until every handshake is answered.
     let gate = Arc::new(Semaphore::new(64));
@@ -242,7 +240,7 @@ async fn connect_all(
         let permit = gate.clone().acquire_owned().await.unwrap();
         let (hub, shared, stop, http) = (hub.clone(), shared.clone(), stop.clone(), http.clone());
         tasks.push(tokio::spawn(async move {
-            let result = client(hub, i, shared, stop, track_latency, permit, http).await;
+            let result = client(hub, i, shared, stop, permit, http).await;
             if let Err(e) = &result {
                 eprintln!("client u{i}: {e}");
             }
@@ -281,9 +279,21 @@ struct PhaseResult {
     sends: u64,
     seconds: f64,
     failed: u64,
+    /// Messages received during the measured part.
+    delivered: u64,
     /// CPU used during the measured part, in cores: the emulator's and this process's.
     emulator_cores: Option<f64>,
     generator_cores: Option<f64>,
+}
+
+impl PhaseResult {
+    fn sends_per_s(&self) -> f64 {
+        self.sends as f64 / self.seconds
+    }
+
+    fn delivered_per_s(&self) -> f64 {
+        self.delivered as f64 / self.seconds
+    }
 }
 
 /// CPU time (user + system) a process has used so far, in seconds.
@@ -400,6 +410,8 @@ async fn phase(
         sends: accepted.load(Ordering::Relaxed),
         seconds,
         failed: failed.load(Ordering::Relaxed),
+        // Counted only while measuring, and only for this phase's messages.
+        delivered: shared.delivered[index].load(Ordering::Relaxed),
         emulator_cores: cores(cpu_before.0, cpu_after.0),
         generator_cores: cores(cpu_before.1, cpu_after.1),
     }
@@ -444,7 +456,7 @@ async fn run(args: Args) {
     let (stop_tx, stop_rx) = watch::channel(false);
     let rss_before = args.emulator_pid.and_then(vm_rss_kib);
     let connect_started = Instant::now();
-    let tasks = connect_all(&hub, &http, args.clients, &shared, &stop_rx, track_latency).await;
+    let tasks = connect_all(&hub, &http, args.clients, &shared, &stop_rx).await;
     let connected = shared.connected.load(Ordering::Relaxed);
     let connect_seconds = connect_started.elapsed().as_secs_f64();
     eprintln!(
@@ -499,19 +511,17 @@ async fn run(args: Args) {
             };
             let family = usize::from(to_groups);
             let rate = fraction.map(|f| max_rate[family] * f);
-            let delivered_before = shared.delivered[index].load(Ordering::Relaxed);
             let result = phase(&hub, &shared, &args, index, Arc::new(target), fan, rate).await;
-            let delivered = shared.delivered[index].load(Ordering::Relaxed) - delivered_before;
-            let send_rate = result.sends as f64 / result.seconds;
             if fraction.is_none() {
-                max_rate[family] = send_rate;
+                max_rate[family] = result.sends_per_s();
             }
             eprintln!(
-                "{}: {send_rate:.0} sends/s, {:.0} delivered/s",
+                "{}: {:.0} sends/s, {:.0} delivered/s",
                 PLAN[index].0,
-                delivered as f64 / result.seconds
+                result.sends_per_s(),
+                result.delivered_per_s()
             );
-            phases.push((index, result, delivered, send_rate, rate));
+            phases.push((result, rate));
         }
         stop_tx.send(true).unwrap();
         for t in tasks {
@@ -527,7 +537,7 @@ async fn run(args: Args) {
             }
         }
         let mut out = serde_json::Map::new();
-        for (index, result, delivered, send_rate, rate) in phases {
+        for (index, (result, rate)) in phases.into_iter().enumerate() {
             let (from_send, from_accept) = &latency[index];
             out.insert(
                 PLAN[index].0.into(),
@@ -536,9 +546,9 @@ async fn run(args: Args) {
                     "sends": result.sends,
                     "failed_sends": result.failed,
                     "seconds": result.seconds,
-                    "sends_per_s": send_rate,
-                    "delivered": delivered,
-                    "delivered_per_s": delivered as f64 / result.seconds,
+                    "sends_per_s": result.sends_per_s(),
+                    "delivered": result.delivered,
+                    "delivered_per_s": result.delivered_per_s(),
                     "emulator_cores": result.emulator_cores,
                     "generator_cores": result.generator_cores,
                     "p50_us_from_send": from_send.value_at_quantile(0.5),

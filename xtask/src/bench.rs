@@ -1,7 +1,8 @@
-//! `cargo xtask bench [all|send|tokens|fanout] [--duration S] [--warmup S]`: builds the release
-//! benchmark binaries, checks (and where it can, installs) the peers, runs every contender
-//! against one emulator process on 127.0.0.1 in one run, and writes raw figures, tables and
-//! plots to `benches/results/`. BENCHMARKS.md quotes them.
+//! `cargo xtask bench [all|send|tokens|fanout] [--duration S] [--warmup S] [--idle-clients N]
+//! [--out DIR]`: builds the release benchmark binaries, checks (and where it can, installs) the
+//! peers, runs every contender against one emulator process on 127.0.0.1 in one run, and
+//! writes raw figures, tables and plots to `--out` (default `benches/results/`).
+//! BENCHMARKS.md quotes them.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
@@ -368,7 +369,8 @@ fn send(binaries: &BTreeMap<String, PathBuf>, args: &BenchArgs) -> Result<Value>
                             sender.trim_start_matches("node_"),
                         ]))
                     }
-                    _ => wrk(binaries, &endpoint, &url, concurrency, args),
+                    "wrk" => wrk(binaries, &endpoint, &url, concurrency, args),
+                    other => unreachable!("RUN_ORDER names an unknown sender {other}"),
                 };
                 let result =
                     result.with_context(|| format!("send {op} c={concurrency} {sender}"))?;
@@ -539,4 +541,18 @@ fn date() -> String {
         .ok()
         .and_then(|o| String::from_utf8(o.stdout).ok())
         .map_or_else(String::new, |s| s.trim().to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_sender_runs_once_and_only_senders_run() {
+        let mut run = RUN_ORDER.to_vec();
+        let mut table = SENDERS.to_vec();
+        run.sort_unstable();
+        table.sort_unstable();
+        assert_eq!(run, table);
+    }
 }

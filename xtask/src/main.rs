@@ -34,7 +34,8 @@ enum Chore {
     /// Run every check CI runs: Node packages for the official-client tests, rustfmt, clippy
     /// and the whole test suite.
     Test,
-    /// Run the benchmarks (sections: all, send, tokens, fanout) and write benches/results/.
+    /// Run the benchmarks (sections: all, send, tokens, fanout) and write their results
+    /// (default: benches/results/).
     Bench(bench::BenchArgs),
 }
 
