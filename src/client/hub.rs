@@ -128,9 +128,11 @@ impl HubClient {
     }
 
     /// What a client needs to connect to this hub: the client URL
-    /// (`<client endpoint>/client/?hub=<hub>`) and a token for it (`aud` = that URL, `nameid` =
-    /// the user id, plus the extra claims; one hour unless `lifetime` says otherwise). Local: no
-    /// REST call. Needs an access key.
+    /// (`<client endpoint>/client/?hub=<hub>`) and a token for it, signed as Microsoft's .NET SDK
+    /// signs it: `aud` = `scheme://host/client/?hub=<hub>` of the `Endpoint` (no port, not the
+    /// `ClientEndpoint`: the service checks the audience against its own public name, not the
+    /// address the client reaches it by), `asrs.s.uid` = the user id, the extra claims as given;
+    /// one hour unless `lifetime` says otherwise. Local: no REST call. Needs an access key.
     ///
     /// ```
     /// use std::time::Duration;
@@ -145,6 +147,15 @@ impl HubClient {
     ///     .negotiate(NegotiateOptions::default().user_id("bob").lifetime(Duration::from_secs(60)))
     ///     .unwrap();
     /// assert_eq!(r.url, "https://proxy.example/client/?hub=chat");
+    /// // The token's audience names the service endpoint, without port or proxy.
+    /// let payload = r.access_token.expose_secret().split('.').nth(1).unwrap();
+    /// use base64::Engine as _;
+    /// let claims: serde_json::Value = serde_json::from_slice(
+    ///     &base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).unwrap(),
+    /// )
+    /// .unwrap();
+    /// assert_eq!(claims["aud"], "https://x.service.signalr.net/client/?hub=chat");
+    /// assert_eq!(claims["asrs.s.uid"], "bob");
     /// let json = serde_json::to_value(&r).unwrap();
     /// assert_eq!(json["url"], r.url);
     /// assert!(json["accessToken"].is_string());
@@ -170,7 +181,7 @@ impl HubClient {
         };
         let url = format!("{}/client/?hub={hub}", self.service.client_endpoint());
         let claims = TokenClaims {
-            audience: url.clone(),
+            audience: self.service.shared.audience.client_audience(&hub),
             lifetime: options.lifetime.unwrap_or(DEFAULT_CLIENT_TOKEN_LIFETIME),
             user_id: options.user_id,
             extra: options.claims,
@@ -1057,9 +1068,11 @@ mod tests {
             )
             .unwrap();
         assert_eq!(r.url, "http://localhost:8888/client/?hub=chat");
-        let claims = decode_claims(&r.access_token, "negotiate-key", &r.url);
-        assert_eq!(claims["aud"], r.url);
-        assert_eq!(claims["nameid"], "alice");
+        let aud = "http://localhost/client/?hub=chat";
+        let claims = decode_claims(&r.access_token, "negotiate-key", aud);
+        assert_eq!(claims["aud"], aud);
+        assert_eq!(claims["asrs.s.uid"], "alice");
+        assert!(!claims.contains_key("nameid"));
         assert_eq!(claims["role"], "admin");
         let lifetime = claims["exp"].as_u64().unwrap() - claims["iat"].as_u64().unwrap();
         assert_eq!(lifetime, DEFAULT_CLIENT_TOKEN_LIFETIME.as_secs());

@@ -27,9 +27,11 @@ pub const DEFAULT_CLIENT_TOKEN_LIFETIME: Duration = Duration::from_secs(60 * 60)
 /// ```
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct NegotiateOptions {
-    /// The user the client connects as (the `nameid` claim); REST calls address users by it.
+    /// The user the client connects as (the `asrs.s.uid` claim, as the .NET SDK writes it);
+    /// REST calls address users by it.
     pub user_id: Option<String>,
-    /// Extra claims for the token (not `aud`, `exp`, `iat`, `nbf`, `nameid`).
+    /// Extra claims for the token, passed through as given (not `aud`, `exp`, `iat`, `nbf`,
+    /// `asrs.s.uid`).
     pub claims: Map<String, Value>,
     /// Token lifetime; [`DEFAULT_CLIENT_TOKEN_LIFETIME`] (one hour) when `None`.
     pub lifetime: Option<Duration>,
@@ -91,6 +93,7 @@ impl NegotiateOptions {
 pub struct NegotiateResponse {
     /// `<client endpoint>/client/?hub=<hub>`.
     pub url: String,
-    /// The client's token, whose `aud` is `url`.
+    /// The client's token, whose `aud` is `url` with the service endpoint's scheme and host
+    /// (no port, no `ClientEndpoint`), as the .NET SDK signs it.
     pub access_token: Token,
 }

@@ -33,18 +33,20 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 #[derive(Clone)]
 pub(crate) enum Auth {
     /// Tokens signed with the access key, one per request URL (cached).
-    Key(Arc<TokenMinter>),
+    Key {
+        minter: Arc<TokenMinter>,
+        audience: Arc<AudienceBase>,
+    },
     /// Tokens from the caller's provider.
     Credential(Arc<dyn TokenCredential>),
 }
 
 impl Auth {
-    /// The bearer token for a request to `url`, whose audience is the URL without query string
-    /// and without trailing slash.
+    /// The bearer token for a request to `url` (see [`AudienceBase::rest_audience`]).
     pub(crate) async fn token_for(&self, url: &Url) -> Result<Token, String> {
         match self {
-            Auth::Key(minter) => minter
-                .rest_token(&audience_of(url))
+            Auth::Key { minter, audience } => minter
+                .rest_token(&audience.rest_audience(url))
                 .map_err(|e| e.to_string()),
             Auth::Credential(credential) => credential
                 .token()
@@ -54,10 +56,68 @@ impl Auth {
     }
 }
 
-/// The `aud` of a REST token: scheme, host, port and path of `url`, no query, no trailing `/`.
-pub(crate) fn audience_of(url: &Url) -> String {
-    // A slice of the serialized URL: no clone and re-serialization on every request.
-    trim_slash(&url[..url::Position::AfterPath]).to_owned()
+/// Characters `Uri.EscapeDataString` leaves alone (RFC 3986 unreserved): the .NET SDK escapes
+/// the application name with it in the audience.
+const ESCAPE_DATA: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
+
+/// What token audiences are built from: the `Endpoint`'s scheme and host, as Microsoft's .NET
+/// SDK builds them.
+///
+/// The audience never carries a port, and never the `ClientEndpoint` or `ServerEndpoint`: the
+/// service checks `aud` against its own public name, not against the port or proxy a request
+/// came through, and signing exactly what the SDK signs means a service (or emulator) that
+/// accepts the SDK's tokens accepts ours.
+#[derive(Debug)]
+pub(crate) struct AudienceBase {
+    /// `scheme://host`, no trailing slash.
+    origin: String,
+    /// The path of the REST endpoint (empty, or e.g. `/signalr` behind a proxy): not part of the
+    /// audience.
+    rest_prefix: String,
+}
+
+impl AudienceBase {
+    pub(crate) fn new(endpoint: &Url, rest_endpoint: &Url) -> AudienceBase {
+        let host = endpoint.host_str().unwrap_or_default();
+        AudienceBase {
+            origin: format!("{}://{host}", endpoint.scheme()),
+            rest_prefix: trim_slash(rest_endpoint.path()).to_owned(),
+        }
+    }
+
+    /// The `aud` of a REST token for a request to `url`: `scheme://host` of the endpoint, the
+    /// API path (no trailing `/`), then `?api-version=...` with `application=...` first when
+    /// the URL has them. Other query parameters (`excluded`, `reason`, `ttl`) are not signed,
+    /// like the .NET SDK, which appends them after signing.
+    pub(crate) fn rest_audience(&self, url: &Url) -> String {
+        let path = url.path();
+        let path = path
+            .strip_prefix(self.rest_prefix.as_str())
+            .filter(|p| p.starts_with('/'))
+            .unwrap_or(path);
+        let mut aud = format!("{}{}", self.origin, trim_slash(path));
+        let mut separator = '?';
+        for name in ["application", "api-version"] {
+            if let Some((_, value)) = url.query_pairs().find(|(k, _)| k == name) {
+                aud.push(separator);
+                aud.push_str(name);
+                aud.push('=');
+                aud.extend(percent_encoding::utf8_percent_encode(&value, ESCAPE_DATA));
+                separator = '&';
+            }
+        }
+        aud
+    }
+
+    /// The `aud` of a client token for `hub` (already lower-cased and application-prefixed):
+    /// `scheme://host/client/?hub=<hub>`.
+    pub(crate) fn client_audience(&self, hub: &str) -> String {
+        format!("{}/client/?hub={hub}", self.origin)
+    }
 }
 
 /// A client of one Azure SignalR Service instance (or the emulator) for one API version. Cheap to
@@ -85,6 +145,7 @@ pub(crate) struct Shared {
     pub(crate) rest_endpoint: String,
     pub(crate) client_endpoint: String,
     pub(crate) minter: Option<Arc<TokenMinter>>,
+    pub(crate) audience: Arc<AudienceBase>,
     pub(crate) application: Option<String>,
     pub(crate) local_validation: bool,
     pub(crate) transport: Transport,
@@ -435,6 +496,15 @@ impl ServiceClientBuilder {
             })?;
         let explicit_port = self.port.is_some() || endpoint.port().is_some();
 
+        let client_endpoint =
+            trim_slash(self.client_endpoint.as_ref().unwrap_or(&endpoint).as_str()).to_owned();
+        let mut rest = self.server_endpoint.unwrap_or_else(|| endpoint.clone());
+        if self.version == ApiVersion::V1Preview && !explicit_port && rest.port().is_none() {
+            rest.set_port(Some(PREVIEW_PORT))
+                .map_err(|()| Error::invalid(op, "endpoint", "cannot carry a port"))?;
+        }
+        let rest_endpoint = trim_slash(rest.as_str()).to_owned();
+        let audience = Arc::new(AudienceBase::new(&endpoint, &rest));
         let (auth, minter) = match (self.key, self.credential, self.entra) {
             (Some(_), Some(_), _) => {
                 return Err(Error::invalid(
@@ -445,7 +515,11 @@ impl ServiceClientBuilder {
             }
             (Some(key), None, _) => {
                 let minter = Arc::new(TokenMinter::new(key));
-                (Auth::Key(minter.clone()), Some(minter))
+                let auth = Auth::Key {
+                    minter: minter.clone(),
+                    audience: audience.clone(),
+                };
+                (auth, Some(minter))
             }
             (None, Some(credential), _) => (Auth::Credential(credential), None),
             (None, None, Some(auth_type)) => {
@@ -469,15 +543,6 @@ impl ServiceClientBuilder {
         if let Some(app) = &self.application {
             validate_hub_name(op, "application", app)?;
         }
-
-        let client_endpoint =
-            trim_slash(self.client_endpoint.as_ref().unwrap_or(&endpoint).as_str()).to_owned();
-        let mut rest = self.server_endpoint.unwrap_or(endpoint);
-        if self.version == ApiVersion::V1Preview && !explicit_port && rest.port().is_none() {
-            rest.set_port(Some(PREVIEW_PORT))
-                .map_err(|()| Error::invalid(op, "endpoint", "cannot carry a port"))?;
-        }
-        let rest_endpoint = trim_slash(rest.as_str()).to_owned();
 
         let http = match self.http {
             Some(http) => http,
@@ -503,6 +568,7 @@ impl ServiceClientBuilder {
                 rest_endpoint,
                 client_endpoint,
                 minter,
+                audience,
                 application: self.application.map(|a| a.to_lowercase()),
                 local_validation: !self.no_local_validation,
                 transport,
@@ -594,15 +660,36 @@ mod tests {
     }
 
     #[test]
-    fn audience_drops_query_and_trailing_slash() {
-        let url =
-            Url::parse("http://localhost:8888/api/hubs/chat/:send?api-version=2022-06-01").unwrap();
-        assert_eq!(
-            audience_of(&url),
-            "http://localhost:8888/api/hubs/chat/:send"
+    fn rest_audience_is_the_sdk_one() {
+        let base = AudienceBase::new(
+            &Url::parse("http://localhost:8888/").unwrap(),
+            &Url::parse("http://localhost:8888/").unwrap(),
         );
-        let url = Url::parse("https://h/api/v1/health/").unwrap();
-        assert_eq!(audience_of(&url), "https://h/api/v1/health");
+        let url = Url::parse(
+            "http://localhost:8888/api/hubs/chat/:send?excluded=a&api-version=2022-06-01&application=my%60app",
+        )
+        .unwrap();
+        assert_eq!(
+            base.rest_audience(&url),
+            "http://localhost/api/hubs/chat/:send?application=my%60app&api-version=2022-06-01"
+        );
+        let url = Url::parse("https://h:444/api/v1/health/?excluded=x").unwrap();
+        let base = AudienceBase::new(&Url::parse("https://h:444").unwrap(), &url);
+        assert_eq!(base.rest_audience(&url), "https://h/api/v1/health");
+        // A ServerEndpoint with a path: the path prefix is not part of the audience.
+        let base = AudienceBase::new(
+            &Url::parse("https://public.example").unwrap(),
+            &Url::parse("http://10.0.0.1:81/signalr").unwrap(),
+        );
+        let url = Url::parse("http://10.0.0.1:81/signalr/api/v1/hubs/chat").unwrap();
+        assert_eq!(
+            base.rest_audience(&url),
+            "https://public.example/api/v1/hubs/chat"
+        );
+        assert_eq!(
+            base.client_audience("app_chat"),
+            "https://public.example/client/?hub=app_chat"
+        );
     }
 
     #[test]

@@ -156,15 +156,19 @@ pub struct TokenClaims {
     pub audience: String,
     /// How long the token is valid (`exp` = now + lifetime).
     pub lifetime: Duration,
-    /// The `nameid` claim: the user the token speaks for.
+    /// The user the token speaks for, written as the `asrs.s.uid` claim: the claim Microsoft's
+    /// .NET SDK writes and the service (and the official emulator) reads first.
     pub user_id: Option<String>,
-    /// Further claims, e.g. roles for a client token. They may not replace `aud`, `exp`, `iat`,
-    /// `nbf` or `nameid`.
+    /// Further claims, passed through as given (e.g. roles for a client token, or `nameid` /
+    /// `sub`). They may not replace `aud`, `exp`, `iat`, `nbf` or `asrs.s.uid`.
     pub extra: Map<String, Value>,
 }
 
 /// Claims the minter sets itself.
-const RESERVED_CLAIMS: [&str; 5] = ["aud", "exp", "iat", "nbf", "nameid"];
+const RESERVED_CLAIMS: [&str; 5] = ["aud", "exp", "iat", "nbf", USER_ID_CLAIM];
+
+/// The claim that carries the user id (`Constants.ClaimType.UserId` of the .NET SDK).
+const USER_ID_CLAIM: &str = "asrs.s.uid";
 
 impl TokenClaims {
     /// Claims for `audience`, valid for `lifetime`.
@@ -183,7 +187,7 @@ impl TokenClaims {
         }
     }
 
-    /// Sets the `nameid` claim.
+    /// Sets the user id (the `asrs.s.uid` claim).
     ///
     /// ```
     /// use std::time::Duration;
@@ -332,8 +336,8 @@ impl TokenMinter {
         self.signatures.load(Ordering::Relaxed)
     }
 
-    /// Signs a token with `claims`: `aud`, `iat`, `exp`, `nameid` when a user id is set, and the
-    /// extra claims.
+    /// Signs a token with `claims`: `aud`, `iat`, `exp`, `asrs.s.uid` when a user id is set, and
+    /// the extra claims.
     ///
     /// ```
     /// use std::time::Duration;
@@ -367,7 +371,7 @@ impl TokenMinter {
         body.insert("iat".into(), Value::from(iat));
         body.insert("exp".into(), Value::from(exp));
         if let Some(user) = &claims.user_id {
-            body.insert("nameid".into(), Value::from(user.clone()));
+            body.insert(USER_ID_CLAIM.into(), Value::from(user.clone()));
         }
         for (name, value) in &claims.extra {
             body.insert(name.clone(), value.clone());
@@ -381,8 +385,9 @@ impl TokenMinter {
         Ok(Token::new(jwt))
     }
 
-    /// A token for a REST call to `audience` (the request URL without query string), reused
-    /// until shortly before it expires.
+    /// A token for a REST call whose audience is `audience` (a [`ServiceClient`](crate::ServiceClient)
+    /// passes `scheme://host` of its endpoint, the API path and `?api-version=...`, as the .NET
+    /// SDK signs it), reused until shortly before it expires.
     ///
     /// ```
     /// use azure_signalr_rest::{AccessKey, TokenMinter};
@@ -453,7 +458,7 @@ pub(crate) mod tests {
         assert!(iat <= now && now - iat < 5);
         assert_eq!(exp - iat, 3600);
         assert_eq!(claims["aud"], aud);
-        assert!(!claims.contains_key("nameid"));
+        assert!(!claims.contains_key("asrs.s.uid"));
         assert_eq!(claims.len(), 3);
     }
 
@@ -484,7 +489,7 @@ pub(crate) mod tests {
             )
             .unwrap();
         let claims = decode_claims(&token, "k", aud);
-        assert_eq!(claims["nameid"], "alice");
+        assert_eq!(claims["asrs.s.uid"], "alice");
         assert_eq!(claims["role"], "admin");
         assert_eq!(claims["level"], 3);
         assert_eq!(

@@ -78,12 +78,14 @@ fn json_error(status: StatusCode, error: impl Into<String>) -> Response {
     (status, Json(json!({ "error": error.into() }))).into_response()
 }
 
-/// Checks the hub parameter and the client token; returns (lower-cased hub, user id).
+/// Checks the hub parameter and the client token (found where `place` allows); returns
+/// (lower-cased hub, user id).
 #[allow(clippy::result_large_err)]
 fn authorize(
     inner: &Inner,
     headers: &HeaderMap,
     uri: &Uri,
+    place: auth::TokenPlace,
 ) -> Result<(String, Option<String>), Response> {
     let Some(hub) = query_param(uri, "hub") else {
         return Err(json_error(
@@ -97,16 +99,24 @@ fn authorize(
             "invalid hub name: must match ^[A-Za-z][A-Za-z0-9_`,.[\\]]{0,127}$",
         ));
     }
-    let token = auth::bearer_token(headers, uri);
     let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
-    match auth::verify(
-        token.as_deref(),
-        &inner.config.access_key,
-        host,
-        Audience::Client { hub: &hub },
-    ) {
+    let verified = auth::bearer_token(headers, uri, place).and_then(|token| {
+        auth::verify(
+            token.as_deref(),
+            &inner.config.access_key,
+            host,
+            Audience::Client { hub: &hub },
+        )
+    });
+    match verified {
         Ok(v) => Ok((hub.to_lowercase(), v.user_id)),
-        Err(reason) => Err(json_error(StatusCode::UNAUTHORIZED, reason)),
+        Err(reason) => {
+            let mut response = json_error(StatusCode::UNAUTHORIZED, reason);
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, auth::CHALLENGE);
+            Err(response)
+        }
     }
 }
 
@@ -117,7 +127,8 @@ async fn negotiate(State(inner): State<Arc<Inner>>, headers: HeaderMap, uri: Uri
             "the service is shutting down",
         );
     }
-    let (hub, user_id) = match authorize(&inner, &headers, &uri) {
+    // Browsers send the negotiate request with an Authorization header: no query token here.
+    let (hub, user_id) = match authorize(&inner, &headers, &uri, auth::TokenPlace::Header) {
         Ok(ok) => ok,
         Err(response) => return response,
     };
@@ -196,7 +207,12 @@ pub(crate) struct HttpConn {
 
 async fn transport(State(inner): State<Arc<Inner>>, request: Request) -> Response {
     let (mut parts, body) = request.into_parts();
-    let (hub, user_id) = match authorize(&inner, &parts.headers, &parts.uri) {
+    let (hub, user_id) = match authorize(
+        &inner,
+        &parts.headers,
+        &parts.uri,
+        auth::TokenPlace::HeaderOrQuery,
+    ) {
         Ok(ok) => ok,
         Err(response) => return response,
     };

@@ -514,7 +514,14 @@ async fn handle(State(inner): State<Arc<Inner>>, request: Request) -> Response {
         Ok(status) => status.into_response(),
         Err(e) => {
             tracing::debug!(status = %e.status, reason = %e.message, "REST call rejected");
-            e.into_response(version)
+            let challenge = e.status == StatusCode::UNAUTHORIZED;
+            let mut response = e.into_response(version);
+            if challenge {
+                response
+                    .headers_mut()
+                    .insert(header::WWW_AUTHENTICATE, auth::CHALLENGE);
+            }
+            response
         }
     }
 }
@@ -534,7 +541,10 @@ async fn execute(
             StatusCode::OK
         });
     }
-    let token = auth::bearer_token(&parts.headers, &parts.uri);
+    let unauthorized =
+        |reason: String| ApiError::new(StatusCode::UNAUTHORIZED, "Unauthorized", reason);
+    let token = auth::bearer_token(&parts.headers, &parts.uri, auth::TokenPlace::Header)
+        .map_err(unauthorized)?;
     let host = parts
         .headers
         .get(header::HOST)
@@ -547,10 +557,9 @@ async fn execute(
         host.as_deref(),
         Audience::Rest {
             path: parts.uri.path(),
-            query: parts.uri.query(),
         },
     )
-    .map_err(|reason| ApiError::new(StatusCode::UNAUTHORIZED, "Unauthorized", reason))?;
+    .map_err(unauthorized)?;
 
     let query = parse_query(parts.uri.query());
     if version == V2022 && query.api_version.as_deref().is_none_or(str::is_empty) {
@@ -564,8 +573,12 @@ async fn execute(
             "invalid hub name '{raw_hub}': hub names {HUB_RULE}"
         )));
     }
-    let hub = match (&query.application, version) {
-        (Some(app), V2022) => {
+    // The official emulator takes `application` on the 1.0 routes too; empty means none.
+    let hub = match (
+        query.application.as_deref().filter(|a| !a.is_empty()),
+        version,
+    ) {
+        (Some(app), V2022 | V1) => {
             if !valid_hub_name(app) {
                 return Err(ApiError::bad_request(format!(
                     "invalid application name '{app}': application names {HUB_RULE}"

@@ -263,7 +263,7 @@ impl ListenerBuilder {
         self
     }
 
-    /// The user to connect as (the token's `nameid`); REST sends to this user reach the
+    /// The user to connect as (the token's `asrs.s.uid`); REST sends to this user reach the
     /// listener.
     pub fn user_id(mut self, user_id: impl Into<String>) -> Self {
         self.options.user_id = Some(user_id.into());

@@ -467,7 +467,7 @@ pub struct TokenArgs {
     /// A REST token for this request URL (the `aud` claim; the service checks it).
     #[arg(long, value_name = "URL")]
     audience: Option<String>,
-    /// The user the token speaks for (the `nameid` claim).
+    /// The user the token speaks for (the `asrs.s.uid` claim).
     #[arg(long, value_name = "ID")]
     user: Option<String>,
     /// Seconds until the token expires.
