@@ -164,11 +164,26 @@ fn documented_success(_: usize, c: &Captured) -> Reply {
     Some((status, vec![], String::new()))
 }
 
-/// Checks the bearer token: signed with the key, `aud` = the URL without query string.
+/// Checks the bearer token: signed with the key, `aud` as the .NET SDK signs it: the endpoint's
+/// host without the port (the request went to `port`), the path, and only `application` and
+/// `api-version` of the query, in that order.
 fn assert_authorized(c: &Captured, port: u16) {
     let header = c.authorization.as_deref().expect("Authorization header");
     let token = header.strip_prefix("Bearer ").expect("Bearer token");
-    let aud = format!("http://127.0.0.1:{port}{}", c.path());
+    assert_ne!(port, 80);
+    let query = c.target.split_once('?').map_or("", |(_, q)| q);
+    let signed: Vec<String> = ["application", "api-version"]
+        .iter()
+        .filter_map(|name| {
+            url::form_urlencoded::parse(query.as_bytes())
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| format!("{name}={v}"))
+        })
+        .collect();
+    let mut aud = format!("http://127.0.0.1{}", c.path());
+    if !signed.is_empty() {
+        aud = format!("{aud}?{}", signed.join("&"));
+    }
     let mut validation = Validation::new(Algorithm::HS256);
     validation.set_audience(&[&aud]);
     let claims = decode::<Map<String, Value>>(

@@ -674,7 +674,8 @@ mod tests {
             "http://localhost/api/hubs/chat/:send?application=my%60app&api-version=2022-06-01"
         );
         let url = Url::parse("https://h:444/api/v1/health/?excluded=x").unwrap();
-        let base = AudienceBase::new(&Url::parse("https://h:444").unwrap(), &url);
+        let endpoint = Url::parse("https://h:444").unwrap();
+        let base = AudienceBase::new(&endpoint, &endpoint);
         assert_eq!(base.rest_audience(&url), "https://h/api/v1/health");
         // A ServerEndpoint with a path: the path prefix is not part of the audience.
         let base = AudienceBase::new(

@@ -23,8 +23,13 @@ use percent_encoding::percent_decode_str;
 use serde::Deserialize;
 use serde_json::Value;
 
-/// Clock skew allowed on `exp` and `nbf` (ASP.NET's default `ClockSkew`).
-pub(crate) const CLOCK_SKEW: Duration = Duration::from_secs(5 * 60);
+/// How far past `exp` (and before `nbf`) a token is still accepted: ASP.NET's default
+/// `ClockSkew`, so a sender whose clock is a little off is not refused.
+///
+/// ```
+/// assert_eq!(azure_signalr_rest::emulator::CLOCK_SKEW.as_secs(), 300);
+/// ```
+pub const CLOCK_SKEW: Duration = Duration::from_secs(5 * 60);
 
 /// The `WWW-Authenticate` value of every 401, as ASP.NET's JWT bearer handler answers.
 pub(crate) const CHALLENGE: HeaderValue = HeaderValue::from_static("Bearer");

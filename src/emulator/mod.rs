@@ -16,6 +16,18 @@
 //!   ([`EmulatorBuilder::outbound_queue`]) is full, without a Close message (it could not read
 //!   one).
 //!
+//! Tokens are checked as the service checks them and accepted as Microsoft's .NET SDK signs
+//! them: HS256, HS384 or HS512 with the access key; `exp` required, `exp` and `nbf` checked
+//! with [`CLOCK_SKEW`] (five minutes) of leeway; `aud` must name the scheme, host and path of the
+//! request (a port in `aud` must match, an `aud` without one matches any port; the query of a
+//! REST audience is ignored; a client audience must name the hub, `<endpoint>/client/?hub=<hub>`);
+//! the user id is `asrs.s.uid`, else `nameid`, else `sub`. A token in the `access_token` query
+//! parameter is taken only on client transport requests (`/client/?hub=...&id=...`: browsers
+//! cannot put headers on a WebSocket or an `EventSource`), never on negotiate or REST calls.
+//! Every 401 carries `WWW-Authenticate: Bearer`. Hub and `application` names compare
+//! case-insensitively; `application` is read on 1.0 and 2022-06-01 routes, and an empty one
+//! means none.
+//!
 //! ```
 //! use std::time::Duration;
 //! use azure_signalr_rest::emulator::Emulator;
@@ -52,6 +64,7 @@ use std::time::{Duration, SystemTime};
 use serde_json::Value;
 use tokio::sync::broadcast;
 
+pub use auth::CLOCK_SKEW;
 pub use state::Transport;
 use state::{Event, Inner};
 
