@@ -316,11 +316,12 @@ async fn client_tokens_name_their_hub_and_carry_the_user_in_the_sdk_claim() {
         assert_eq!(info.user_id.as_deref(), Some(expected));
     }
 
-    // The hub in the audience is compared case-insensitively; other parameters and a matching
-    // port are fine.
+    // The hub in the audience is compared case-insensitively; other parameters and the port
+    // (matching or not) are not compared.
     for aud in [
         format!("{base}/client/?hub=CHAT"),
         format!("{base}:{port}/client/?asrs.op=%2Fchat&hub=chat"),
+        format!("{base}:{}/client/?hub=chat", port.wrapping_add(1).max(1)),
     ] {
         let token = sdk_token(Algorithm::HS256, &key, &aud, json!({}));
         connect_with_token(&emu, "Chat", &token).await;

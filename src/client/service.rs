@@ -123,6 +123,15 @@ impl AudienceBase {
 /// A client of one Azure SignalR Service instance (or the emulator) for one API version. Cheap to
 /// clone; clones share the HTTP connection pool and the token cache.
 ///
+/// With an access key, each REST call carries a token signed exactly as Microsoft's .NET server
+/// SDK signs it: `aud` is `scheme://host` of the `Endpoint` (**no port**, and never the
+/// `ServerEndpoint` or `ClientEndpoint`), the API path, then `?api-version=...` (after
+/// `application=...` when set) on 2022-06-01; `excluded`, `reason` and `ttl` stay out of it.
+/// Requests themselves still go to the `ServerEndpoint` (or the endpoint and its port). Why: the
+/// service checks the audience against its own public name, not against the port or the
+/// private address a request came through, and a server (or emulator) that accepts the SDK's
+/// tokens then accepts ours. [`HubClient::negotiate`] signs client tokens the same way.
+///
 /// ```
 /// use azure_signalr_rest::{ApiVersion, ServiceClient};
 ///

@@ -10,7 +10,8 @@
 //!   `Endpoint` without the port, even when it calls another port or a `ServerEndpoint`). The
 //!   query of a REST audience is ignored (the SDK puts `api-version` there and appends
 //!   `excluded`, `reason`, `ttl` after signing); a client audience must name the hub in its
-//!   `hub` query parameter (case-insensitively).
+//!   `hub` query parameter (case-insensitively), and neither its port nor its other query
+//!   parameters are compared.
 //! - User: `asrs.s.uid` (what the .NET SDK writes), else `nameid` (or its long claim-type URI),
 //!   else `sub`: the official emulator's order.
 
@@ -223,13 +224,15 @@ fn audience_matches(aud: &str, host: &str, expected: &Audience<'_>) -> bool {
         return false;
     };
     // `port()` is None both without a port and with the scheme's default one: either way the
-    // audience names no port of its own to compare.
+    // audience names no port of its own to compare. A client audience's port is not compared
+    // at all: like its other query parameters, it is not what the token is for.
+    let port_differs = aud
+        .port()
+        .is_some_and(|port| Some(port) != seen.port_or_known_default());
     if !matches!(aud.scheme(), "http" | "ws")
         || aud.host_str().map(str::to_ascii_lowercase)
             != seen.host_str().map(str::to_ascii_lowercase)
-        || aud
-            .port()
-            .is_some_and(|port| Some(port) != seen.port_or_known_default())
+        || (port_differs && matches!(expected, Audience::Rest { .. }))
     {
         return false;
     }
@@ -303,7 +306,8 @@ mod tests {
         ));
         assert!(!client("http://127.0.0.1/client/"));
         assert!(!client("http://127.0.0.1/client/?hub=other"));
-        assert!(!client("http://127.0.0.1:5001/client/?hub=chat"));
+        assert!(client("http://127.0.0.1:5001/client/?hub=chat"));
+        assert!(!client("http://127.0.0.2:5000/client/?hub=chat"));
     }
 
     #[test]
