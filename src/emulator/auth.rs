@@ -194,12 +194,19 @@ pub(crate) fn verify(
     ]
     .into_iter()
     .flatten()
-    .find_map(|v| match v {
+    .find_map(claim_text);
+    Ok(Verified { user_id })
+}
+
+/// A claim's value as text. A claim given several times is an array in the JWT (as .NET writes
+/// repeated claims); ASP.NET's `FindFirst` takes the first, and so does this.
+fn claim_text(value: Value) -> Option<String> {
+    match value {
         Value::String(s) if !s.is_empty() => Some(s),
         Value::Number(n) => Some(n.to_string()),
+        Value::Array(values) => values.into_iter().next().and_then(claim_text),
         _ => None,
-    });
-    Ok(Verified { user_id })
+    }
 }
 
 fn decoded(s: &str) -> String {
@@ -308,6 +315,47 @@ mod tests {
         assert!(!client("http://127.0.0.1/client/?hub=other"));
         assert!(client("http://127.0.0.1:5001/client/?hub=chat"));
         assert!(!client("http://127.0.0.2:5000/client/?hub=chat"));
+    }
+
+    #[test]
+    fn user_id_claim_order_and_forms() {
+        let key = "k";
+        let sign = |claims: Value| {
+            let mut claims = claims;
+            claims["aud"] = Value::from("http://h/client/?hub=chat");
+            claims["exp"] = Value::from(jsonwebtoken::get_current_timestamp() + 60);
+            jsonwebtoken::encode(
+                &jsonwebtoken::Header::default(),
+                &claims,
+                &jsonwebtoken::EncodingKey::from_secret(key.as_bytes()),
+            )
+            .unwrap()
+        };
+        let user = |claims: Value| {
+            verify(
+                Some(&sign(claims)),
+                key,
+                Some("h:1"),
+                Audience::Client { hub: "chat" },
+            )
+            .unwrap()
+            .user_id
+        };
+        use serde_json::json;
+        assert_eq!(
+            user(json!({"sub": "s", "asrs.s.uid": "u"})).as_deref(),
+            Some("u")
+        );
+        assert_eq!(
+            user(json!({"sub": "s", "nameid": ["n1", "n2"]})).as_deref(),
+            Some("n1")
+        );
+        assert_eq!(user(json!({"sub": 42})).as_deref(), Some("42"));
+        assert_eq!(
+            user(json!({"asrs.s.uid": "", "sub": "s"})).as_deref(),
+            Some("s")
+        );
+        assert_eq!(user(json!({"role": "admin"})), None);
     }
 
     #[test]
