@@ -161,7 +161,10 @@ async fn upstream_init_writes_and_list_prints_the_official_settings_file() {
     let (ok, out, _) = upstream_command(&dir, &["init"], "").await;
     assert!(ok);
     assert!(
-        out.contains(&format!("Exported default settings to '{}'.", file.display())),
+        out.contains(&format!(
+            "Exported default settings to '{}'.",
+            file.display()
+        )),
         "{out}"
     );
     assert_eq!(read_json(&file), official_default());
@@ -193,7 +196,9 @@ async fn upstream_init_writes_and_list_prints_the_official_settings_file() {
         let (ok, out, err) = upstream_command(&dir, &["list", "-c", config], "").await;
         assert!(ok, "{err}");
         assert!(
-            out.ends_with("\t[0]http://localhost:9/{hub}(event:'send',hub:'chat, news',category:'*')\n"),
+            out.ends_with(
+                "\t[0]http://localhost:9/{hub}(event:'send',hub:'chat, news',category:'*')\n"
+            ),
             "{out}"
         );
     }
@@ -206,13 +211,19 @@ async fn upstream_init_writes_and_list_prints_the_official_settings_file() {
     assert_eq!(read_json(&file), official_default());
     let (ok, _, _) = upstream_command(&dir, &["init", "-o", "sub"], "").await;
     assert!(ok);
-    assert_eq!(read_json(&dir.join("sub").join("settings.json")), official_default());
+    assert_eq!(
+        read_json(&dir.join("sub").join("settings.json")),
+        official_default()
+    );
 
     // Without a file there is no upstream, and list says how to make one.
     std::fs::remove_file(&file).unwrap();
     let (ok, out, _) = upstream_command(&dir, &["list"], "").await;
     assert!(ok);
-    assert!(out.contains("No upstream is set yet. Use 'upstream init'"), "{out}");
+    assert!(
+        out.contains("No upstream is set yet. Use 'upstream init'"),
+        "{out}"
+    );
     let _ = std::fs::remove_dir_all(dir);
 }
 
@@ -255,7 +266,9 @@ async fn start_dash_c_sends_events_where_the_settings_file_says() {
     )
     .unwrap();
     let negotiated: serde_json::Value = reqwest::Client::new()
-        .post(format!("{endpoint}/client/negotiate?hub=chat&negotiateVersion=1"))
+        .post(format!(
+            "{endpoint}/client/negotiate?hub=chat&negotiateVersion=1"
+        ))
         .bearer_auth(&token)
         .send()
         .await
@@ -270,7 +283,9 @@ async fn start_dash_c_sends_events_where_the_settings_file_says() {
     let (mut socket, _) = tokio_tungstenite::connect_async(ws_url).await.unwrap();
     futures::SinkExt::send(
         &mut socket,
-        tokio_tungstenite::tungstenite::Message::text("{\"protocol\":\"json\",\"version\":1}\u{1e}"),
+        tokio_tungstenite::tungstenite::Message::text(
+            "{\"protocol\":\"json\",\"version\":1}\u{1e}",
+        ),
     )
     .await
     .unwrap();

@@ -355,26 +355,31 @@ fn new_http_conn(
     (conn, in_rx)
 }
 
+/// A client let in: its negotiation and what the upstream is to learn about it.
+struct Accepted {
+    negotiated: Negotiated,
+    context: ClientContext,
+}
+
 /// Registers an SSE / Long Polling connection and runs its session in a task of its own.
 /// After the session, its HTTP side stays registered for `linger` (Long Polling's last poll
 /// collects what remains and sees 204).
 fn spawn_http_session(
     inner: Arc<Inner>,
     token: String,
-    negotiated: Negotiated,
-    context: ClientContext,
+    client: Accepted,
     transport: Transport,
     wire: Wire,
     poll: Option<mpsc::Receiver<Bytes>>,
     linger: Duration,
 ) {
-    let (conn, in_rx) = new_http_conn(&inner, &token, transport, &negotiated.hub, poll);
+    let (conn, in_rx) = new_http_conn(&inner, &token, transport, &client.negotiated.hub, poll);
     let activity = conn.activity.clone();
     tokio::spawn(async move {
         run_session(
             inner.clone(),
-            negotiated,
-            context,
+            client.negotiated,
+            client.context,
             transport,
             wire,
             Inbound::Http(in_rx),
@@ -398,8 +403,10 @@ fn start_sse(
     spawn_http_session(
         inner,
         token,
-        negotiated,
-        context,
+        Accepted {
+            negotiated,
+            context,
+        },
         Transport::ServerSentEvents,
         Wire::Sse(out_tx),
         None,
@@ -429,8 +436,10 @@ fn start_long_polling(
     spawn_http_session(
         inner,
         token,
-        negotiated,
-        context,
+        Accepted {
+            negotiated,
+            context,
+        },
         Transport::LongPolling,
         Wire::LongPolling(out_tx),
         Some(out_rx),

@@ -10,6 +10,9 @@
 //! Where it differs from the service, knowingly:
 //! - no throttling (never 429), no per-unit connection or message quotas, no CORS;
 //! - stateful reconnect (Ack/Sequence) is decoded but not honoured;
+//! - upstreams get the `connected`, `disconnected` and message events (not the blocking
+//!   `connect` event), and upstream settings are fixed at start (the official emulator
+//!   reloads its `settings.json` when it changes);
 //! - a client that stops reading is closed once its outbound queue
 //!   ([`EmulatorBuilder::outbound_queue`]) is full, without a Close message (it could not read
 //!   one).

@@ -323,15 +323,11 @@ impl MessageReader {
     pub fn next_message_with_payload(
         &mut self,
     ) -> Result<Option<(HubMessage, Vec<u8>)>, ProtocolError> {
-        Ok(self
-            .take(true)?
-            .map(|(message, payload)| (message, payload.unwrap_or_default())))
+        self.take(true)
     }
 
-    fn take(
-        &mut self,
-        keep_payload: bool,
-    ) -> Result<Option<(HubMessage, Option<Vec<u8>>)>, ProtocolError> {
+    /// The next message, with its unframed bytes when `keep_payload` (else an empty vector).
+    fn take(&mut self, keep_payload: bool) -> Result<Option<(HubMessage, Vec<u8>)>, ProtocolError> {
         let data = &self.buffer[self.start..];
         if self.protocol == HubProtocol::Json && self.unterminated >= data.len() {
             return Ok(None); // no separator left in the buffer
@@ -342,17 +338,15 @@ impl MessageReader {
         };
         match result {
             Ok(Some((message, used))) => {
-                let payload = keep_payload.then(|| {
+                let payload = if keep_payload {
                     let record = &data[..used];
                     match self.protocol {
                         HubProtocol::Json => record[..used - 1].to_vec(),
-                        // The length prefix is whatever precedes the body's `length` bytes.
-                        HubProtocol::MessagePack => {
-                            let body = msgpack::record_body(record);
-                            body.to_vec()
-                        }
+                        HubProtocol::MessagePack => msgpack::record_body(record).to_vec(),
                     }
-                });
+                } else {
+                    Vec::new()
+                };
                 self.start += used;
                 if self.start == self.buffer.len() {
                     self.buffer.clear();
