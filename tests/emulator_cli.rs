@@ -299,3 +299,106 @@ async fn start_dash_c_sends_events_where_the_settings_file_says() {
     let _ = child.wait().await;
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[tokio::test]
+async fn start_reloads_the_settings_file_when_it_changes() {
+    use axum::extract::Request;
+    let (tx, mut urls) = tokio::sync::mpsc::unbounded_channel::<String>();
+    let app = axum::Router::new().fallback(move |request: Request| {
+        let tx = tx.clone();
+        async move {
+            let _ = tx.send(request.uri().to_string());
+            axum::http::StatusCode::OK
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let upstream = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let settings = |path: &str| {
+        serde_json::json!({"UpstreamSettings": {"Templates": [
+            {"UrlTemplate": format!("http://{upstream}/{path}/{{event}}")}
+        ]}})
+        .to_string()
+    };
+
+    // The default file, ./settings.json, as the official emulator reads it.
+    let dir = scratch("reload");
+    std::fs::write(dir.join("settings.json"), settings("before")).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_asrs"))
+        .args(["emulator", "start", "-p", "0"])
+        .current_dir(&dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut err = BufReader::new(child.stderr.take().unwrap()).lines();
+    let line = tokio::time::timeout(Duration::from_secs(20), out.next_line())
+        .await
+        .expect("connection string in time")
+        .unwrap()
+        .unwrap();
+    let port: u16 = line
+        .split(';')
+        .find_map(|p| p.strip_prefix("Port="))
+        .unwrap()
+        .parse()
+        .unwrap();
+    wait_for(&mut err, "Current Upstream Settings").await;
+
+    std::fs::write(dir.join("settings.json"), settings("after")).unwrap();
+    wait_for(&mut err, "Reloaded upstream settings").await;
+
+    // A client connecting now is announced where the new file says.
+    let key = azure_signalr_rest::emulator::DEFAULT_ACCESS_KEY;
+    let exp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 600;
+    let token = jsonwebtoken::encode(
+        &jsonwebtoken::Header::default(),
+        &serde_json::json!({"aud": format!("http://127.0.0.1:{port}/client/?hub=chat"), "exp": exp}),
+        &jsonwebtoken::EncodingKey::from_secret(key.as_bytes()),
+    )
+    .unwrap();
+    let (mut socket, _) = tokio_tungstenite::connect_async(format!(
+        "ws://127.0.0.1:{port}/client/?hub=chat&access_token={token}"
+    ))
+    .await
+    .unwrap();
+    futures::SinkExt::send(
+        &mut socket,
+        tokio_tungstenite::tungstenite::Message::text(
+            "{\"protocol\":\"json\",\"version\":1}\u{1e}",
+        ),
+    )
+    .await
+    .unwrap();
+    let url = tokio::time::timeout(Duration::from_secs(10), urls.recv())
+        .await
+        .expect("the upstream is called in time")
+        .unwrap();
+    assert_eq!(url, "/after/connected");
+    child.start_kill().unwrap();
+    let _ = child.wait().await;
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// Reads standard-error lines until one holds `needle`.
+async fn wait_for(
+    err: &mut tokio::io::Lines<BufReader<tokio::process::ChildStderr>>,
+    needle: &str,
+) -> String {
+    tokio::time::timeout(Duration::from_secs(20), async {
+        while let Some(line) = err.next_line().await.unwrap() {
+            if line.contains(needle) {
+                return line;
+            }
+        }
+        panic!("stderr ended before {needle:?}");
+    })
+    .await
+    .unwrap_or_else(|_| panic!("{needle:?} in time"))
+}

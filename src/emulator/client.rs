@@ -202,7 +202,7 @@ async fn transport(State(inner): State<Arc<Inner>>, request: Request) -> Respons
     };
     let id = query_param(&parts.uri, "id");
     // What an upstream learns about the client comes from its connect request.
-    let context = if inner.config.upstream.templates().is_empty() {
+    let context = if inner.config.upstream.get().templates().is_empty() {
         ClientContext::default()
     } else {
         let token = auth::bearer_token(&parts.headers, &parts.uri);
@@ -694,7 +694,7 @@ async fn run_session(
     }
     // Replies from the upstream only exist with an upstream; without one there is no channel
     // (its first block of slots would be most of an idle connection's memory).
-    let (upstream, mut replies) = if inner.config.upstream.templates().is_empty() {
+    let (upstream, mut replies) = if inner.config.upstream.get().templates().is_empty() {
         (None, None)
     } else {
         let (reply_tx, reply_rx) = mpsc::channel::<Bytes>(16);

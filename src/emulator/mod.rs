@@ -10,9 +10,8 @@
 //! Where it differs from the service, knowingly:
 //! - no throttling (never 429), no per-unit connection or message quotas, no CORS;
 //! - stateful reconnect (Ack/Sequence) is decoded but not honoured;
-//! - upstreams get the `connected`, `disconnected` and message events (not the blocking
-//!   `connect` event), and upstream settings are fixed at start (the official emulator
-//!   reloads its `settings.json` when it changes);
+//! - upstreams get the `connected`, `disconnected` and message events, not the blocking
+//!   `connect` event;
 //! - a client that stops reading is closed once its outbound queue
 //!   ([`EmulatorBuilder::outbound_queue`]) is full, without a Close message (it could not read
 //!   one).
@@ -88,7 +87,7 @@ pub struct WaitTimeout(pub Duration);
 pub(crate) struct Config {
     pub bind: String,
     pub access_key: String,
-    pub upstream: UpstreamSettings,
+    pub upstream: upstream::SharedUpstream,
     pub ping_interval: Duration,
     pub client_timeout: Duration,
     pub handshake_timeout: Duration,
@@ -103,7 +102,7 @@ impl fmt::Debug for Config {
         f.debug_struct("Config")
             .field("bind", &self.bind)
             .field("access_key", &"<redacted>")
-            .field("upstream", &self.upstream.templates())
+            .field("upstream", &self.upstream)
             .field("ping_interval", &self.ping_interval)
             .field("client_timeout", &self.client_timeout)
             .field("outbound_queue", &self.outbound_queue)
@@ -123,7 +122,7 @@ impl Emulator {
             config: Config {
                 bind: "127.0.0.1:8888".into(),
                 access_key: DEFAULT_ACCESS_KEY.into(),
-                upstream: UpstreamSettings::new(),
+                upstream: Default::default(),
                 ping_interval: Duration::from_secs(15),
                 client_timeout: Duration::from_secs(30),
                 handshake_timeout: Duration::from_secs(15),
@@ -172,7 +171,7 @@ impl EmulatorBuilder {
     /// Adds upstream templates (the official emulator's `settings.json`, see
     /// [`UpstreamSettings`]), tried in order after any added before; the first that matches
     /// an event receives it, and an event none matches is not sent.
-    pub fn upstream_settings(mut self, settings: UpstreamSettings) -> Self {
+    pub fn upstream_settings(self, settings: UpstreamSettings) -> Self {
         for template in settings.templates() {
             self.config.upstream.push(template.clone());
         }
@@ -372,6 +371,13 @@ impl EmulatorHandle {
     /// Every address listened on: one, or for `localhost` 127.0.0.1 and (when available) ::1.
     pub fn local_addrs(&self) -> &[SocketAddr] {
         &self.local_addrs
+    }
+
+    /// Replaces the upstream settings of a running emulator (what the official emulator does
+    /// when its `settings.json` changes). Events are routed by the new templates from now on;
+    /// a connection made while there was no upstream at all stays without one.
+    pub fn set_upstream_settings(&self, settings: UpstreamSettings) {
+        self.inner.config.upstream.set(settings);
     }
 
     /// `http://<ip>:<port>`, the base of every REST and client URL.

@@ -389,6 +389,33 @@ impl fmt::Display for UpstreamSettings {
     }
 }
 
+/// The emulator's upstream settings, replaceable while it runs (the file is hot-reloaded).
+#[derive(Clone, Default)]
+pub(crate) struct SharedUpstream(Arc<std::sync::RwLock<Arc<UpstreamSettings>>>);
+
+impl SharedUpstream {
+    /// The settings in force now.
+    pub fn get(&self) -> Arc<UpstreamSettings> {
+        self.0.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    pub fn set(&self, settings: UpstreamSettings) {
+        *self.0.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(settings);
+    }
+
+    pub fn push(&self, template: UpstreamTemplate) {
+        let mut settings = (*self.get()).clone();
+        settings.push(template);
+        self.set(settings);
+    }
+}
+
+impl fmt::Debug for SharedUpstream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.get().templates()).finish()
+    }
+}
+
 fn expand(template: &str, hub: &str, category: &str, event: &str) -> String {
     let enc = |s: &str| utf8_percent_encode(s, DATA).to_string();
     // Encoded values hold no braces, so one replacement cannot create another placeholder.
@@ -618,7 +645,12 @@ pub(crate) fn spawn(
                     ("messages", target, payload, content_type, invocation_id)
                 }
             };
-            let Some(url) = inner.config.upstream.url_for(&info.hub, category, &name) else {
+            let Some(url) = inner
+                .config
+                .upstream
+                .get()
+                .url_for(&info.hub, category, &name)
+            else {
                 tracing::debug!(category, event = %name, "no upstream template matches; event not sent");
                 if let Some(id) = invocation_id {
                     let error = format!("Invocation failed, no upstream is set for '{name}'.");

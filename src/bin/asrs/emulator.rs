@@ -11,6 +11,8 @@ use clap::{Args, Subcommand};
 
 /// The settings file the official emulator reads and `upstream init` writes.
 const SETTINGS_FILE: &str = "settings.json";
+/// How often the settings file is checked for changes.
+const SETTINGS_POLL: std::time::Duration = std::time::Duration::from_millis(500);
 
 #[derive(Debug, Subcommand)]
 pub enum EmulatorCommand {
@@ -179,17 +181,19 @@ async fn start(args: StartArgs) -> anyhow::Result<()> {
         // A standalone process has no inspection API: keeping a delivery record would only
         // cost every delivery a copy.
         .delivery_record(0);
+    let mut watched = None;
     let upstream_note = if let Some(upstream) = &args.upstream {
         builder = builder.upstream(upstream);
-        format!("Upstream: every event to {upstream}")
+        "Upstream: every event to the --upstream URL".to_string()
     } else {
         let (path, required) = settings_path(args.config.as_deref())?;
         let settings = load_settings(&path, required)?;
         let note = format!(
-            "Loaded upstream settings from '{}'.\nCurrent Upstream Settings:\n{settings}",
+            "Loaded upstream settings from '{}'. Changes to the file are loaded while running.\nCurrent Upstream Settings:\n{settings}",
             path.display()
         );
         builder = builder.upstream_settings(settings);
+        watched = Some(path);
         note
     };
     let handle = builder.start().await.context("starting the emulator")?;
@@ -216,11 +220,56 @@ async fn start(args: StartArgs) -> anyhow::Result<()> {
         "Emulator listening on {}; press Ctrl-C to stop.",
         addresses.join(" and ")
     );
+    let handle = std::sync::Arc::new(handle);
+    let watcher = watched.map(|path| tokio::spawn(watch_settings(path, handle.clone())));
     tokio::signal::ctrl_c()
         .await
         .context("waiting for Ctrl-C")?;
-    handle.shutdown().await;
+    if let Some(watcher) = watcher {
+        // Once it has stopped, its share of the handle is gone and shutdown can take it.
+        watcher.abort();
+        let _ = watcher.await;
+    }
+    if let Ok(handle) = std::sync::Arc::try_unwrap(handle) {
+        handle.shutdown().await;
+    }
     Ok(())
+}
+
+/// Reloads the settings file when its content changes, as the official emulator does; an
+/// unusable file leaves the settings in force, a removed one means no upstream.
+async fn watch_settings(
+    path: PathBuf,
+    handle: std::sync::Arc<azure_signalr_rest::emulator::EmulatorHandle>,
+) {
+    let read = |path: &Path| std::fs::read(path).ok();
+    let mut last = read(&path);
+    let mut tick = tokio::time::interval(SETTINGS_POLL);
+    loop {
+        tick.tick().await;
+        let now = read(&path);
+        if now == last {
+            continue;
+        }
+        last = now;
+        let loaded = match &last {
+            Some(bytes) => match std::str::from_utf8(bytes) {
+                Ok(text) => UpstreamSettings::from_json(text).map_err(|e| e.to_string()),
+                Err(_) => Err("the file is not UTF-8".to_string()),
+            },
+            None => Ok(UpstreamSettings::new()),
+        };
+        match loaded {
+            Ok(settings) => {
+                eprint!(
+                    "Reloaded upstream settings from '{}'.\nCurrent Upstream Settings:\n{settings}",
+                    path.display()
+                );
+                handle.set_upstream_settings(settings);
+            }
+            Err(e) => eprintln!("Kept the upstream settings in force: {e}"),
+        }
+    }
 }
 
 #[cfg(test)]
