@@ -187,13 +187,15 @@ async fn start(args: StartArgs) -> anyhow::Result<()> {
         "Upstream: every event to the --upstream URL".to_string()
     } else {
         let (path, required) = settings_path(args.config.as_deref())?;
+        // Read before loading, so that a change made from here on is seen by the watcher.
+        let seen = std::fs::read(&path).ok();
         let settings = load_settings(&path, required)?;
         let note = format!(
             "Loaded upstream settings from '{}'. Changes to the file are loaded while running.\nCurrent Upstream Settings:\n{settings}",
             path.display()
         );
         builder = builder.upstream_settings(settings);
-        watched = Some(path);
+        watched = Some((path, seen));
         note
     };
     let handle = builder.start().await.context("starting the emulator")?;
@@ -221,7 +223,8 @@ async fn start(args: StartArgs) -> anyhow::Result<()> {
         addresses.join(" and ")
     );
     let handle = std::sync::Arc::new(handle);
-    let watcher = watched.map(|path| tokio::spawn(watch_settings(path, handle.clone())));
+    let watcher =
+        watched.map(|(path, seen)| tokio::spawn(watch_settings(path, seen, handle.clone())));
     tokio::signal::ctrl_c()
         .await
         .context("waiting for Ctrl-C")?;
@@ -240,10 +243,11 @@ async fn start(args: StartArgs) -> anyhow::Result<()> {
 /// unusable file leaves the settings in force, a removed one means no upstream.
 async fn watch_settings(
     path: PathBuf,
+    seen: Option<Vec<u8>>,
     handle: std::sync::Arc<azure_signalr_rest::emulator::EmulatorHandle>,
 ) {
     let read = |path: &Path| std::fs::read(path).ok();
-    let mut last = read(&path);
+    let mut last = seen;
     let mut tick = tokio::time::interval(SETTINGS_POLL);
     loop {
         tick.tick().await;
