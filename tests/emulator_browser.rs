@@ -28,8 +28,9 @@ use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader, Lines};
 use tokio::process::{Child, ChildStdout, Command};
 
-/// Browser start plus one page; generous because chromium shares two cores with the build.
-const WAIT: Duration = Duration::from_secs(60);
+/// Longer than browse.mjs's own worst case (chromium's start plus one page's steps), so that
+/// its timeouts fire first and explain themselves on stderr.
+const WAIT: Duration = Duration::from_secs(150);
 
 fn browser_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/browser")

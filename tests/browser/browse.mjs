@@ -10,7 +10,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
 
-const WAIT_MS = 20_000;
+// Per step; starting chromium gets more, as it shares two cores with cargo in CI.
+const WAIT_MS = 30_000;
+const LAUNCH_MS = 60_000;
 const [executablePath, ...pages] = process.argv.slice(2);
 if (!executablePath || pages.length === 0) {
   console.error("usage: node browse.mjs <chromium> <page URL>...");
@@ -22,7 +24,7 @@ const userDataDir = await mkdtemp(join(tmpdir(), "asrs-chromium-"));
 const context = await chromium.launchPersistentContext(userDataDir, {
   executablePath,
   headless: true,
-  timeout: WAIT_MS,
+  timeout: LAUNCH_MS,
   args: [
     "--headless",
     "--no-sandbox",
