@@ -616,10 +616,12 @@ async fn service_errors_are_mapped_with_their_message() {
             operation,
             status,
             message,
+            code,
         } => {
             assert_eq!(operation, Operation::SendToUser);
             assert_eq!(status.as_u16(), 400);
             assert_eq!(message, "Invalid user id");
+            assert_eq!(code, None, "no x-ms-error-code header was sent");
         }
         other => panic!("{other:?}"),
     }
