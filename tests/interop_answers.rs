@@ -834,8 +834,18 @@ async fn a_404_without_the_expected_code_is_an_error_not_a_no() {
 
 #[tokio::test]
 async fn error_codes_compare_ignoring_case() {
-    let (cs, _seen) =
-        mock_service(|_, _| (StatusCode::NOT_FOUND, Some("warning.connection.notexisted"))).await;
+    // The SDK compares codes ignoring case; only the name matters.
+    let (cs, _seen) = mock_service(|_, r| {
+        let code = if r.uri.path().contains("/connections/") {
+            "warning.connection.notexisted"
+        } else {
+            "WARNING.CONNECTION.NOTEXISTED"
+        };
+        (StatusCode::NOT_FOUND, Some(code))
+    })
+    .await;
     let client = mock_client(&cs, ApiVersion::V2022_06_01, RetryPolicy::none());
     assert!(!client.hub("chat").connection_exists("c").await.unwrap());
+    let err = client.hub("chat").group_exists("g").await.unwrap_err();
+    assert_eq!(err.error_code(), Some("WARNING.CONNECTION.NOTEXISTED"));
 }
