@@ -389,5 +389,17 @@ mod tests {
             err.to_string(),
             "broadcast: throttled (429 Too Many Requests), retry after 3s"
         );
+        let err = Error::from_status(
+            Operation::UserExists,
+            StatusCode::NOT_FOUND,
+            "no such path".into(),
+            Some("NotFound".into()),
+            None,
+        );
+        assert_eq!(
+            err.to_string(),
+            "user_exists: not found (404 Not Found): [NotFound] no such path"
+        );
+        assert_eq!(err.error_code(), Some("NotFound"));
     }
 }

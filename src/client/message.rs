@@ -389,6 +389,51 @@ mod tests {
     }
 
     #[test]
+    fn payloads_body_is_the_sdks_protocol_map() {
+        let json = b"{\"type\":1,\"target\":\"t\",\"arguments\":[]}\x1e".to_vec();
+        let big = vec![7u8; 300]; // bin 16 from 256 bytes on
+        let m = Message::from_payloads("t", Some(json.clone()), Some(big.clone())).unwrap();
+        let mut expected = vec![0x82, 0xa4];
+        expected.extend_from_slice(b"json");
+        expected.extend_from_slice(&[0xc4, json.len() as u8]);
+        expected.extend_from_slice(&json);
+        expected.push(0xab);
+        expected.extend_from_slice(b"messagepack");
+        expected.extend_from_slice(&[0xc5, 0x01, 0x2c]);
+        expected.extend_from_slice(&big);
+        assert_eq!(m.payloads_body().unwrap(), expected);
+        // One protocol only: a one-entry map.
+        let m = Message::from_payloads("t", None, Some(vec![1, 0x90])).unwrap();
+        assert_eq!(
+            m.payloads_body().unwrap(),
+            [&[0x81, 0xab][..], b"messagepack", &[0xc4, 2, 1, 0x90]].concat()
+        );
+        // A JSON message has no binary body, and its JSON form has no trace of payloads.
+        assert_eq!(Message::new("t", ()).unwrap().payloads_body(), None);
+        assert_eq!(
+            serde_json::to_string(&m).unwrap(),
+            r#"{"target":"t","arguments":[]}"#
+        );
+        assert!(format!("{m:?}").contains("messagepack_bytes: Some(2)"));
+    }
+
+    #[test]
+    fn payloads_count_against_the_body_limit() {
+        let m = Message::from_payloads("t", None, Some(vec![0; MAX_BODY_BYTES])).unwrap();
+        let err = m.validate(OP).unwrap_err();
+        assert!(err.to_string().contains("bytes of payloads"), "{err}");
+        let m = Message::from_payloads("", None, Some(vec![1, 0x90])).unwrap();
+        assert!(m.validate(OP).unwrap_err().to_string().contains("target"));
+        for (json, mp) in [
+            (Some(b"{}".to_vec()), None),
+            (Some(b"\xff\x1e".to_vec()), None),
+            (None, Some(Vec::new())),
+        ] {
+            assert!(Message::from_payloads("t", json, mp).is_err());
+        }
+    }
+
+    #[test]
     fn arguments_of_any_serializable() {
         let m = Message::new("t", vec![1, 2, 3]).unwrap();
         assert_eq!(m.arguments, vec![Value::from(1), 2.into(), 3.into()]);

@@ -5,6 +5,12 @@
 //! patterns unless its 0.7-migration checks are switched off; segments are compared after
 //! percent-decoding (`%3Asend`, user ids with `/`); and the 1.0 API accepts two orders of
 //! the same resources.
+//!
+//! Answers follow what Microsoft's .NET server SDK reads: 2022-06-01 errors are `ErrorDetail`
+//! JSON with the same code in `x-ms-error-code`, and a 404 names what is missing with the codes
+//! the SDK tells apart (see [`code`]); the user-in-group check answers GET (what the SDK uses)
+//! as well as HEAD. A 2022-06-01 `:send` body may also be the SDK's binary payload map
+//! (`application/octet-stream` or `application/x-msgpack`), delivered to each client as sent.
 
 use std::collections::HashSet;
 use std::sync::Arc;
