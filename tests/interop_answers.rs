@@ -345,8 +345,8 @@ async fn not_found_answers_name_what_is_missing_as_the_sdk_expects() {
     .await;
     ok(&a, "the group has alice's connection");
 
-    // AddToGroupAsync: PUT, Error.Connection.NotExisted (the SDK turns it into an error of
-    // its own, not a generic failure).
+    // AddToGroupAsync: PUT, Error.Connection.NotExisted (which the SDK accepts; any other 404
+    // makes it throw "inaccessible endpoint").
     let a = answer(sdk_request(
         &emu,
         Method::PUT,
@@ -830,6 +830,25 @@ async fn a_404_without_the_expected_code_is_an_error_not_a_no() {
     assert!(!v1.hub("chat").user_exists("misrouted").await.unwrap());
     let err = v1.hub("chat").user_exists("other").await.unwrap_err();
     assert_eq!(err.error_code(), Some("Warning.Group.NotExisted"));
+}
+
+#[tokio::test]
+async fn closing_a_gone_connection_succeeds_only_when_the_service_says_so() {
+    let (cs, _seen) = mock_service(|_, r| {
+        let code = r
+            .uri
+            .path()
+            .ends_with("/gone")
+            .then_some("Warning.Connection.NotExisted");
+        (StatusCode::NOT_FOUND, code)
+    })
+    .await;
+    for version in [ApiVersion::V1, ApiVersion::V2022_06_01] {
+        let hub = mock_client(&cs, version, RetryPolicy::none()).hub("chat");
+        hub.close_connection("gone", Some("bye")).await.unwrap();
+        let err = hub.close_connection("misrouted", None).await.unwrap_err();
+        assert!(matches!(err, Error::NotFound { .. }), "{version}: {err:?}");
+    }
 }
 
 #[tokio::test]

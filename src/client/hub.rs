@@ -896,7 +896,10 @@ impl HubClient {
         )
     }
 
-    /// Closes a connection; the client receives a Close message carrying `reason`.
+    /// Closes a connection; the client receives a Close message carrying `reason`. Closing a
+    /// connection that is already gone succeeds: the service's 404 with
+    /// `Warning.Connection.NotExisted` is read as done, as the .NET SDK reads it (any other 404
+    /// is an error).
     ///
     /// ```no_run
     /// # async fn run(hub: azure_signalr_rest::HubClient) -> Result<(), azure_signalr_rest::Error> {
@@ -913,7 +916,7 @@ impl HubClient {
         self.check_id(op, "connection id", connection)?;
         let hub = &self.path_hub;
         let t = &self.service.shared.transport;
-        match &t.raw {
+        let result = match &t.raw {
             Raw::V1Preview(_) => return Err(self.unsupported(op)),
             Raw::V1(c) => {
                 t.run(op, hub, || {
@@ -928,8 +931,13 @@ impl HubClient {
                 })
                 .await
             }
+        };
+        match result {
+            Err(Error::NotFound {
+                code: Some(code), ..
+            }) if code.eq_ignore_ascii_case(not_existed::CONNECTION) => Ok(()),
+            other => other.map(drop),
         }
-        .map(drop)
     }
 
     /// Closes every connection of the hub except `excluded` (2022-06-01 only).
