@@ -81,7 +81,7 @@ enum Miss {
 
 /// The `x-ms-error-code` values of 404 answers that the .NET server SDK tells apart.
 pub(crate) mod code {
-    /// Connection existence check, and the close of a connection.
+    /// Connection existence check (the SDK also takes it as done when closing a connection).
     pub const CONNECTION_NOT_EXISTED: &str = "Warning.Connection.NotExisted";
     /// User existence check.
     pub const USER_NOT_EXISTED: &str = "Warning.User.NotExisted";
@@ -488,8 +488,9 @@ fn is_binary_body(headers: &axum::http::HeaderMap) -> bool {
 /// Decodes a binary send body: a MessagePack map from protocol name (`json`, `messagepack`;
 /// str) to that protocol's complete serialized invocation (bin), as the .NET SDK's
 /// `BinaryPayloadMessageContent` writes it. Each client then gets its protocol's bytes as
-/// they are; a client whose protocol has no payload gets nothing (the service does not
-/// convert between protocols for such a body). Other protocol names are skipped.
+/// they are; a client whose protocol has no payload gets nothing (the SDK writes one payload
+/// per protocol it was configured with and expects no conversion between them). Other
+/// protocol names are skipped.
 fn parse_payloads(body: &[u8]) -> Result<Arc<Outgoing>, ApiError> {
     use rmp::decode;
     let shape = "a binary send body must be a MessagePack map from protocol name (str) to \
