@@ -329,9 +329,12 @@ pub fn bind(doc: &mut Value) -> usize {
                 .map(str::to_string)
                 .unwrap_or_else(|| derived_name(&upper, path));
             if op.get("operationId").and_then(Value::as_str) != Some(&name) {
-                op.insert("operationId".into(), Value::String(name));
                 changed = true;
             }
+            // First, whether the document had it or not, so its position is canonical too.
+            let rest = std::mem::take(op);
+            op.insert("operationId".into(), Value::String(name));
+            op.extend(rest.into_iter().filter(|(k, _)| k != "operationId"));
             let own: Vec<Value> = op
                 .get("parameters")
                 .and_then(Value::as_array)

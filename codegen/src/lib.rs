@@ -168,6 +168,7 @@ pub fn generate(spec: Spec) -> Result<Generated, SpecError> {
         )));
     }
     let derived = bind::unbound(&normalized);
+    sort_keys(&mut normalized);
 
     let tokens = run_progenitor(&normalized).map_err(|reason| {
         blame_operation(&normalized).unwrap_or_else(|| SpecError::document(reason))
@@ -191,6 +192,23 @@ pub fn generate(spec: Spec) -> Result<Generated, SpecError> {
         derived,
         normalized,
     })
+}
+
+/// Puts every object's keys in lexical order, so neither the generated code nor the normalized
+/// snapshot depends on how a document orders its keys.
+fn sort_keys(v: &mut Value) {
+    match v {
+        Value::Object(map) => {
+            let mut entries: Vec<(String, Value)> = std::mem::take(map).into_iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(&b.0));
+            for (_, child) in entries.iter_mut() {
+                sort_keys(child);
+            }
+            map.extend(entries);
+        }
+        Value::Array(items) => items.iter_mut().for_each(sort_keys),
+        _ => {}
+    }
 }
 
 /// The Rust module name for a spec file: its stem with `-` and `.` turned into `_`
