@@ -13,13 +13,15 @@
 //! `bind-operations` rewrite replaces every `operationId` with that name (progenitor keeps a
 //! snake_case name as it is), inlines path-level and `$ref` parameters into each operation and
 //! sorts them canonically: path parameters in template order, then query, then header
-//! parameters by name; paths are sorted too, since methods come out in document order. progenitor sorts its arguments the same way, so both the normalized
-//! document and the generated code are independent of the source order.
+//! parameters by name (progenitor orders its arguments the same way); paths are sorted too,
+//! since methods come out in document order. So both the normalized document and the generated
+//! code are independent of the source's names and order.
 //!
 //! An operation missing from the table still gets a method: its name is derived from the
 //! operation ([`derived_name`], e.g. `POST /api/hubs/{hub}/:frob` gives
-//! `post_api_hubs_hub_frob`), and [`unbound`] lists it so the build prints a warning. The surface snapshot then fails `cargo test` until the new method is reviewed (and,
-//! if it deserves a better name, added here).
+//! `post_api_hubs_hub_frob`), and [`unbound`] lists it so the build prints a warning. The
+//! surface snapshot then fails `cargo test` until the new method is reviewed (and, if it
+//! deserves a better name, added here).
 
 use serde_json::{Map, Value};
 
@@ -40,213 +42,54 @@ const fn b(method: &'static str, path: &'static str, name: &'static str) -> Bind
 
 /// Every published operation of every version. The names are the ones the raw clients have
 /// always had, so the hand-written layer is unaffected by the switch to binding by operation.
+#[rustfmt::skip]
 pub const BINDINGS: &[Binding] = &[
     // 1.0-preview
-    b(
-        "POST",
-        "/api/v1-preview/hub/{hub}",
-        "hub_proxy_v1_preview_broadcast",
-    ),
-    b(
-        "POST",
-        "/api/v1-preview/hub/{hub}/user/{id}",
-        "hub_proxy_v1_preview_send_to_user",
-    ),
-    b(
-        "POST",
-        "/api/v1-preview/hub/{hub}/users/{userList}",
-        "hub_proxy_v1_preview_send_to_users",
-    ),
-    b(
-        "POST",
-        "/api/v1-preview/hub/{hub}/group/{group}",
-        "hub_proxy_v1_preview_send_to_group",
-    ),
-    b(
-        "POST",
-        "/api/v1-preview/hub/{hub}/groups/{groupList}",
-        "hub_proxy_v1_preview_send_to_groups",
-    ),
+    b("POST", "/api/v1-preview/hub/{hub}", "hub_proxy_v1_preview_broadcast"),
+    b("POST", "/api/v1-preview/hub/{hub}/user/{id}", "hub_proxy_v1_preview_send_to_user"),
+    b("POST", "/api/v1-preview/hub/{hub}/users/{userList}", "hub_proxy_v1_preview_send_to_users"),
+    b("POST", "/api/v1-preview/hub/{hub}/group/{group}", "hub_proxy_v1_preview_send_to_group"),
+    b("POST", "/api/v1-preview/hub/{hub}/groups/{groupList}", "hub_proxy_v1_preview_send_to_groups"),
     // 1.0
     b("HEAD", "/api/v1/health", "health_v1_get_health_status"),
     b("POST", "/api/v1/hubs/{hub}", "hub_proxy_v1_broadcast"),
-    b(
-        "POST",
-        "/api/v1/hubs/{hub}/users/{id}",
-        "hub_proxy_v1_send_to_user",
-    ),
-    b(
-        "POST",
-        "/api/v1/hubs/{hub}/connections/{connectionId}",
-        "hub_proxy_v1_send_to_connection",
-    ),
-    b(
-        "GET",
-        "/api/v1/hubs/{hub}/connections/{connectionId}",
-        "hub_proxy_v1_get_connection_existence",
-    ),
-    b(
-        "HEAD",
-        "/api/v1/hubs/{hub}/connections/{connectionId}",
-        "hub_proxy_v1_check_connection_existence",
-    ),
-    b(
-        "DELETE",
-        "/api/v1/hubs/{hub}/connections/{connectionId}",
-        "hub_proxy_v1_close_connection",
-    ),
-    b(
-        "POST",
-        "/api/v1/hubs/{hub}/groups/{group}",
-        "hub_proxy_v1_send_to_group",
-    ),
-    b(
-        "GET",
-        "/api/v1/hubs/{hub}/groups/{group}",
-        "hub_proxy_v1_get_group_existence",
-    ),
-    b(
-        "HEAD",
-        "/api/v1/hubs/{hub}/groups/{group}",
-        "hub_proxy_v1_check_group_existence",
-    ),
-    b(
-        "GET",
-        "/api/v1/hubs/{hub}/users/{user}",
-        "hub_proxy_v1_get_user_existence",
-    ),
-    b(
-        "HEAD",
-        "/api/v1/hubs/{hub}/users/{user}",
-        "hub_proxy_v1_check_user_existence",
-    ),
-    b(
-        "PUT",
-        "/api/v1/hubs/{hub}/groups/{group}/connections/{connectionId}",
-        "hub_proxy_v1_add_connection_to_group",
-    ),
-    b(
-        "DELETE",
-        "/api/v1/hubs/{hub}/groups/{group}/connections/{connectionId}",
-        "hub_proxy_v1_remove_connection_from_group",
-    ),
-    b(
-        "GET",
-        "/api/v1/hubs/{hub}/groups/{group}/users/{user}",
-        "hub_proxy_v1_get_user_in_group_existence",
-    ),
-    b(
-        "HEAD",
-        "/api/v1/hubs/{hub}/groups/{group}/users/{user}",
-        "hub_proxy_v1_check_user_in_group_existence",
-    ),
-    b(
-        "PUT",
-        "/api/v1/hubs/{hub}/groups/{group}/users/{user}",
-        "hub_proxy_v1_add_user_to_group",
-    ),
-    b(
-        "DELETE",
-        "/api/v1/hubs/{hub}/groups/{group}/users/{user}",
-        "hub_proxy_v1_remove_user_from_group",
-    ),
-    b(
-        "DELETE",
-        "/api/v1/hubs/{hub}/users/{user}/groups",
-        "hub_proxy_v1_remove_user_from_all_groups",
-    ),
+    b("POST", "/api/v1/hubs/{hub}/users/{id}", "hub_proxy_v1_send_to_user"),
+    b("POST", "/api/v1/hubs/{hub}/connections/{connectionId}", "hub_proxy_v1_send_to_connection"),
+    b("GET", "/api/v1/hubs/{hub}/connections/{connectionId}", "hub_proxy_v1_get_connection_existence"),
+    b("HEAD", "/api/v1/hubs/{hub}/connections/{connectionId}", "hub_proxy_v1_check_connection_existence"),
+    b("DELETE", "/api/v1/hubs/{hub}/connections/{connectionId}", "hub_proxy_v1_close_connection"),
+    b("POST", "/api/v1/hubs/{hub}/groups/{group}", "hub_proxy_v1_send_to_group"),
+    b("GET", "/api/v1/hubs/{hub}/groups/{group}", "hub_proxy_v1_get_group_existence"),
+    b("HEAD", "/api/v1/hubs/{hub}/groups/{group}", "hub_proxy_v1_check_group_existence"),
+    b("GET", "/api/v1/hubs/{hub}/users/{user}", "hub_proxy_v1_get_user_existence"),
+    b("HEAD", "/api/v1/hubs/{hub}/users/{user}", "hub_proxy_v1_check_user_existence"),
+    b("PUT", "/api/v1/hubs/{hub}/groups/{group}/connections/{connectionId}", "hub_proxy_v1_add_connection_to_group"),
+    b("DELETE", "/api/v1/hubs/{hub}/groups/{group}/connections/{connectionId}", "hub_proxy_v1_remove_connection_from_group"),
+    b("GET", "/api/v1/hubs/{hub}/groups/{group}/users/{user}", "hub_proxy_v1_get_user_in_group_existence"),
+    b("HEAD", "/api/v1/hubs/{hub}/groups/{group}/users/{user}", "hub_proxy_v1_check_user_in_group_existence"),
+    b("PUT", "/api/v1/hubs/{hub}/groups/{group}/users/{user}", "hub_proxy_v1_add_user_to_group"),
+    b("DELETE", "/api/v1/hubs/{hub}/groups/{group}/users/{user}", "hub_proxy_v1_remove_user_from_group"),
+    b("DELETE", "/api/v1/hubs/{hub}/users/{user}/groups", "hub_proxy_v1_remove_user_from_all_groups"),
     // 2022-06-01
     b("HEAD", "/api/health", "health_api_get_health_status"),
-    b(
-        "POST",
-        "/api/hubs/{hub}/:send",
-        "signal_r_service_send_to_all",
-    ),
-    b(
-        "POST",
-        "/api/hubs/{hub}/:closeConnections",
-        "signal_r_service_close_all_connections",
-    ),
-    b(
-        "DELETE",
-        "/api/hubs/{hub}/connections/{connectionId}",
-        "signal_r_service_close_connection",
-    ),
-    b(
-        "HEAD",
-        "/api/hubs/{hub}/connections/{connectionId}",
-        "signal_r_service_check_connection_existence",
-    ),
-    b(
-        "POST",
-        "/api/hubs/{hub}/connections/{connectionId}/:send",
-        "signal_r_service_send_to_connection",
-    ),
-    b(
-        "DELETE",
-        "/api/hubs/{hub}/connections/{connectionId}/groups",
-        "signal_r_service_remove_connection_from_all_groups",
-    ),
-    b(
-        "HEAD",
-        "/api/hubs/{hub}/groups/{group}",
-        "signal_r_service_check_group_existence",
-    ),
-    b(
-        "POST",
-        "/api/hubs/{hub}/groups/{group}/:closeConnections",
-        "signal_r_service_close_group_connections",
-    ),
-    b(
-        "POST",
-        "/api/hubs/{hub}/groups/{group}/:send",
-        "signal_r_service_send_to_group",
-    ),
-    b(
-        "PUT",
-        "/api/hubs/{hub}/groups/{group}/connections/{connectionId}",
-        "signal_r_service_add_connection_to_group",
-    ),
-    b(
-        "DELETE",
-        "/api/hubs/{hub}/groups/{group}/connections/{connectionId}",
-        "signal_r_service_remove_connection_from_group",
-    ),
-    b(
-        "HEAD",
-        "/api/hubs/{hub}/users/{user}",
-        "signal_r_service_check_user_existence",
-    ),
-    b(
-        "POST",
-        "/api/hubs/{hub}/users/{user}/:closeConnections",
-        "signal_r_service_close_user_connections",
-    ),
-    b(
-        "POST",
-        "/api/hubs/{hub}/users/{user}/:send",
-        "signal_r_service_send_to_user",
-    ),
-    b(
-        "DELETE",
-        "/api/hubs/{hub}/users/{user}/groups",
-        "signal_r_service_remove_user_from_all_groups",
-    ),
-    b(
-        "PUT",
-        "/api/hubs/{hub}/users/{user}/groups/{group}",
-        "signal_r_service_add_user_to_group",
-    ),
-    b(
-        "DELETE",
-        "/api/hubs/{hub}/users/{user}/groups/{group}",
-        "signal_r_service_remove_user_from_group",
-    ),
-    b(
-        "HEAD",
-        "/api/hubs/{hub}/users/{user}/groups/{group}",
-        "signal_r_service_check_user_existence_in_group",
-    ),
+    b("POST", "/api/hubs/{hub}/:send", "signal_r_service_send_to_all"),
+    b("POST", "/api/hubs/{hub}/:closeConnections", "signal_r_service_close_all_connections"),
+    b("DELETE", "/api/hubs/{hub}/connections/{connectionId}", "signal_r_service_close_connection"),
+    b("HEAD", "/api/hubs/{hub}/connections/{connectionId}", "signal_r_service_check_connection_existence"),
+    b("POST", "/api/hubs/{hub}/connections/{connectionId}/:send", "signal_r_service_send_to_connection"),
+    b("DELETE", "/api/hubs/{hub}/connections/{connectionId}/groups", "signal_r_service_remove_connection_from_all_groups"),
+    b("HEAD", "/api/hubs/{hub}/groups/{group}", "signal_r_service_check_group_existence"),
+    b("POST", "/api/hubs/{hub}/groups/{group}/:closeConnections", "signal_r_service_close_group_connections"),
+    b("POST", "/api/hubs/{hub}/groups/{group}/:send", "signal_r_service_send_to_group"),
+    b("PUT", "/api/hubs/{hub}/groups/{group}/connections/{connectionId}", "signal_r_service_add_connection_to_group"),
+    b("DELETE", "/api/hubs/{hub}/groups/{group}/connections/{connectionId}", "signal_r_service_remove_connection_from_group"),
+    b("HEAD", "/api/hubs/{hub}/users/{user}", "signal_r_service_check_user_existence"),
+    b("POST", "/api/hubs/{hub}/users/{user}/:closeConnections", "signal_r_service_close_user_connections"),
+    b("POST", "/api/hubs/{hub}/users/{user}/:send", "signal_r_service_send_to_user"),
+    b("DELETE", "/api/hubs/{hub}/users/{user}/groups", "signal_r_service_remove_user_from_all_groups"),
+    b("PUT", "/api/hubs/{hub}/users/{user}/groups/{group}", "signal_r_service_add_user_to_group"),
+    b("DELETE", "/api/hubs/{hub}/users/{user}/groups/{group}", "signal_r_service_remove_user_from_group"),
+    b("HEAD", "/api/hubs/{hub}/users/{user}/groups/{group}", "signal_r_service_check_user_existence_in_group"),
 ];
 
 /// The bound name of `METHOD path`, if the table knows the operation.
