@@ -51,3 +51,354 @@ async fn emulator_start_prints_a_usable_connection_string() {
     child.start_kill().unwrap();
     let _ = child.wait().await;
 }
+
+/// An empty folder of its own for one test (the emulator reads ./settings.json).
+fn scratch(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("asrs-cli-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Starts `asrs emulator start <args>` in `dir`; returns the process and the printed port.
+async fn start_emulator(dir: &std::path::Path, args: &[&str]) -> (tokio::process::Child, u16) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_asrs"))
+        .args(["emulator", "start"])
+        .args(args)
+        .current_dir(dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let line = tokio::time::timeout(Duration::from_secs(20), lines.next_line())
+        .await
+        .expect("connection string in time")
+        .unwrap()
+        .expect("a line");
+    assert!(
+        line.starts_with("Endpoint=http://localhost;Port="),
+        "{line}"
+    );
+    let port = line
+        .split(';')
+        .find_map(|p| p.strip_prefix("Port="))
+        .unwrap()
+        .parse()
+        .unwrap();
+    (child, port)
+}
+
+/// Runs `asrs emulator upstream <args>` in `dir` with `input` on standard input.
+async fn upstream_command(
+    dir: &std::path::Path,
+    args: &[&str],
+    input: &str,
+) -> (bool, String, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_asrs"))
+        .args(["emulator", "upstream"])
+        .args(args)
+        .current_dir(dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    tokio::io::AsyncWriteExt::write_all(&mut stdin, input.as_bytes())
+        .await
+        .unwrap();
+    drop(stdin);
+    let output = tokio::time::timeout(Duration::from_secs(20), child.wait_with_output())
+        .await
+        .expect("exits in time")
+        .unwrap();
+    (
+        output.status.success(),
+        String::from_utf8(output.stdout).unwrap(),
+        String::from_utf8(output.stderr).unwrap(),
+    )
+}
+
+#[tokio::test]
+async fn start_dash_p_listens_on_ipv4_and_ipv6_localhost() {
+    let dir = scratch("dual-stack");
+    let (mut child, port) = start_emulator(&dir, &["-p", "0"]).await;
+    assert_ne!(port, 0);
+    for base in [
+        format!("http://127.0.0.1:{port}"),
+        format!("http://[::1]:{port}"),
+    ] {
+        let health = reqwest::get(format!("{base}/api/v1/health"))
+            .await
+            .unwrap_or_else(|e| panic!("{base}: {e}"));
+        assert_eq!(health.status(), 200, "{base}");
+    }
+    child.start_kill().unwrap();
+    let _ = child.wait().await;
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// The official emulator's default file.
+fn official_default() -> serde_json::Value {
+    serde_json::json!({"UpstreamSettings": {"Templates": [{
+        "UrlTemplate": "http://localhost:7071/runtime/webhooks/signalr",
+        "EventPattern": "*",
+        "HubPattern": "*",
+        "CategoryPattern": "*"
+    }]}})
+}
+
+fn read_json(path: &std::path::Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+#[tokio::test]
+async fn upstream_init_writes_and_list_prints_the_official_settings_file() {
+    let dir = scratch("init-list");
+    let file = dir.join("settings.json");
+    let (ok, out, _) = upstream_command(&dir, &["init"], "").await;
+    assert!(ok);
+    assert!(
+        out.contains(&format!(
+            "Exported default settings to '{}'.",
+            file.display()
+        )),
+        "{out}"
+    );
+    assert_eq!(read_json(&file), official_default());
+
+    let listing = "Current Upstream Settings:\n\t[0]http://localhost:7071/runtime/webhooks/signalr(event:'*',hub:'*',category:'*')\n";
+    let (ok, out, _) = upstream_command(&dir, &["list"], "").await;
+    assert!(ok);
+    assert!(
+        out.starts_with(&format!(
+            "Loaded upstream settings from '{}'",
+            file.display()
+        )),
+        "{out}"
+    );
+    assert!(out.ends_with(listing), "{out}");
+
+    // An existing file is only replaced when the user says so.
+    let custom = serde_json::json!({"UpstreamSettings": {"Templates": [
+        {"UrlTemplate": "http://localhost:9/{hub}", "HubPattern": "chat, news", "EventPattern": "send"}
+    ]}});
+    std::fs::write(&file, custom.to_string()).unwrap();
+    let (ok, out, _) = upstream_command(&dir, &["init"], "n\n").await;
+    assert!(ok);
+    assert!(out.contains("(N/y)"), "{out}");
+    assert_eq!(read_json(&file), custom);
+
+    // `-c` names the file or its folder, as in the official emulator.
+    for config in [file.to_str().unwrap(), dir.to_str().unwrap()] {
+        let (ok, out, err) = upstream_command(&dir, &["list", "-c", config], "").await;
+        assert!(ok, "{err}");
+        assert!(
+            out.ends_with(
+                "\t[0]http://localhost:9/{hub}(event:'send',hub:'chat, news',category:'*')\n"
+            ),
+            "{out}"
+        );
+    }
+    let (ok, _, err) = upstream_command(&dir, &["list", "--config", "missing"], "").await;
+    assert!(!ok);
+    assert!(err.contains("unable to find config file"), "{err}");
+
+    let (ok, _, _) = upstream_command(&dir, &["init"], "y\n").await;
+    assert!(ok);
+    assert_eq!(read_json(&file), official_default());
+    let (ok, _, _) = upstream_command(&dir, &["init", "-o", "sub"], "").await;
+    assert!(ok);
+    assert_eq!(
+        read_json(&dir.join("sub").join("settings.json")),
+        official_default()
+    );
+
+    // Without a file there is no upstream, and list says how to make one.
+    std::fs::remove_file(&file).unwrap();
+    let (ok, out, _) = upstream_command(&dir, &["list"], "").await;
+    assert!(ok);
+    assert!(
+        out.contains("No upstream is set yet. Use 'upstream init'"),
+        "{out}"
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
+async fn start_dash_c_sends_events_where_the_settings_file_says() {
+    use axum::extract::Request;
+    let (tx, mut urls) = tokio::sync::mpsc::unbounded_channel::<String>();
+    let app = axum::Router::new().fallback(move |request: Request| {
+        let tx = tx.clone();
+        async move {
+            let _ = tx.send(request.uri().to_string());
+            axum::http::StatusCode::OK
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let upstream = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+    let dir = scratch("start-config");
+    let file = dir.join("upstreams.json");
+    let settings = serde_json::json!({"UpstreamSettings": {"Templates": [
+        {"UrlTemplate": format!("http://{upstream}/hook/{{hub}}/{{event}}"),
+         "EventPattern": "connected", "HubPattern": "*", "CategoryPattern": "connections"}
+    ]}});
+    std::fs::write(&file, settings.to_string()).unwrap();
+    let (mut child, port) = start_emulator(&dir, &["-p", "0", "-c", "upstreams.json"]).await;
+
+    // A client connects (negotiate, then the WebSocket with the JSON handshake).
+    let key = azure_signalr_rest::emulator::DEFAULT_ACCESS_KEY;
+    let endpoint = format!("http://127.0.0.1:{port}");
+    let exp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 600;
+    let token = jsonwebtoken::encode(
+        &jsonwebtoken::Header::default(),
+        &serde_json::json!({"aud": format!("{endpoint}/client/?hub=chat"), "exp": exp}),
+        &jsonwebtoken::EncodingKey::from_secret(key.as_bytes()),
+    )
+    .unwrap();
+    let negotiated: serde_json::Value = reqwest::Client::new()
+        .post(format!(
+            "{endpoint}/client/negotiate?hub=chat&negotiateVersion=1"
+        ))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let ws_url = format!(
+        "ws://127.0.0.1:{port}/client/?hub=chat&id={}&access_token={token}",
+        negotiated["connectionToken"].as_str().unwrap()
+    );
+    let (mut socket, _) = tokio_tungstenite::connect_async(ws_url).await.unwrap();
+    futures::SinkExt::send(
+        &mut socket,
+        tokio_tungstenite::tungstenite::Message::text(
+            "{\"protocol\":\"json\",\"version\":1}\u{1e}",
+        ),
+    )
+    .await
+    .unwrap();
+
+    let url = tokio::time::timeout(Duration::from_secs(10), urls.recv())
+        .await
+        .expect("the upstream is called in time")
+        .unwrap();
+    assert_eq!(url, "/hook/chat/connected");
+    child.start_kill().unwrap();
+    let _ = child.wait().await;
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
+async fn start_reloads_the_settings_file_when_it_changes() {
+    use axum::extract::Request;
+    let (tx, mut urls) = tokio::sync::mpsc::unbounded_channel::<String>();
+    let app = axum::Router::new().fallback(move |request: Request| {
+        let tx = tx.clone();
+        async move {
+            let _ = tx.send(request.uri().to_string());
+            axum::http::StatusCode::OK
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let upstream = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let settings = |path: &str| {
+        serde_json::json!({"UpstreamSettings": {"Templates": [
+            {"UrlTemplate": format!("http://{upstream}/{path}/{{event}}")}
+        ]}})
+        .to_string()
+    };
+
+    // The default file, ./settings.json, as the official emulator reads it.
+    let dir = scratch("reload");
+    std::fs::write(dir.join("settings.json"), settings("before")).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_asrs"))
+        .args(["emulator", "start", "-p", "0"])
+        .current_dir(&dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut err = BufReader::new(child.stderr.take().unwrap()).lines();
+    let line = tokio::time::timeout(Duration::from_secs(20), out.next_line())
+        .await
+        .expect("connection string in time")
+        .unwrap()
+        .unwrap();
+    let port: u16 = line
+        .split(';')
+        .find_map(|p| p.strip_prefix("Port="))
+        .unwrap()
+        .parse()
+        .unwrap();
+    wait_for(&mut err, "Current Upstream Settings").await;
+
+    std::fs::write(dir.join("settings.json"), settings("after")).unwrap();
+    wait_for(&mut err, "Reloaded upstream settings").await;
+
+    // A client connecting now is announced where the new file says.
+    let key = azure_signalr_rest::emulator::DEFAULT_ACCESS_KEY;
+    let exp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 600;
+    let token = jsonwebtoken::encode(
+        &jsonwebtoken::Header::default(),
+        &serde_json::json!({"aud": format!("http://127.0.0.1:{port}/client/?hub=chat"), "exp": exp}),
+        &jsonwebtoken::EncodingKey::from_secret(key.as_bytes()),
+    )
+    .unwrap();
+    let (mut socket, _) = tokio_tungstenite::connect_async(format!(
+        "ws://127.0.0.1:{port}/client/?hub=chat&access_token={token}"
+    ))
+    .await
+    .unwrap();
+    futures::SinkExt::send(
+        &mut socket,
+        tokio_tungstenite::tungstenite::Message::text(
+            "{\"protocol\":\"json\",\"version\":1}\u{1e}",
+        ),
+    )
+    .await
+    .unwrap();
+    let url = tokio::time::timeout(Duration::from_secs(10), urls.recv())
+        .await
+        .expect("the upstream is called in time")
+        .unwrap();
+    assert_eq!(url, "/after/connected");
+    child.start_kill().unwrap();
+    let _ = child.wait().await;
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// Reads standard-error lines until one holds `needle`.
+async fn wait_for(
+    err: &mut tokio::io::Lines<BufReader<tokio::process::ChildStderr>>,
+    needle: &str,
+) -> String {
+    tokio::time::timeout(Duration::from_secs(20), async {
+        while let Some(line) = err.next_line().await.unwrap() {
+            if line.contains(needle) {
+                return line;
+            }
+        }
+        panic!("stderr ended before {needle:?}");
+    })
+    .await
+    .unwrap_or_else(|_| panic!("{needle:?} in time"))
+}

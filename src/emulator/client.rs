@@ -27,7 +27,7 @@ use tokio::sync::{mpsc, watch};
 use super::auth::{self, Audience};
 use super::rest::valid_hub_name;
 use super::state::{Activity, CloseRequest, ConnHandle, Inner, Negotiated, Outgoing, Transport};
-use super::upstream::{self, UpstreamEvent};
+use super::upstream::{self, ClientContext, UpstreamEvent};
 use super::ConnectionInfo;
 use crate::protocol::{
     HandshakeReader, HandshakeRecord, HandshakeRequest, HandshakeResponse, HubMessage, HubProtocol,
@@ -217,6 +217,13 @@ async fn transport(State(inner): State<Arc<Inner>>, request: Request) -> Respons
         Err(response) => return response,
     };
     let id = query_param(&parts.uri, "id");
+    // What an upstream learns about the client comes from its connect request.
+    let context = if inner.config.upstream.get().templates().is_empty() {
+        ClientContext::default()
+    } else {
+        let token = auth::bearer_token(&parts.headers, &parts.uri);
+        ClientContext::new(token.as_deref(), parts.uri.query())
+    };
     let is_upgrade = parts
         .headers
         .get(header::UPGRADE)
@@ -248,7 +255,7 @@ async fn transport(State(inner): State<Arc<Inner>>, request: Request) -> Respons
             .write_buffer_size(WS_WRITE_BUFFER)
             .max_message_size(limit)
             .max_frame_size(limit)
-            .on_upgrade(move |socket| websocket_session(inner, negotiated, socket));
+            .on_upgrade(move |socket| websocket_session(inner, negotiated, context, socket));
     }
 
     let Some(id) = id else {
@@ -279,9 +286,9 @@ async fn transport(State(inner): State<Arc<Inner>>, request: Request) -> Respons
                         return json_error(StatusCode::NOT_FOUND, "no such connection");
                     };
                     if wants_sse {
-                        start_sse(inner, id, negotiated)
+                        start_sse(inner, id, negotiated, context)
                     } else {
-                        start_long_polling(inner, id, negotiated)
+                        start_long_polling(inner, id, negotiated, context)
                     }
                 }
             }
@@ -364,24 +371,31 @@ fn new_http_conn(
     (conn, in_rx)
 }
 
+/// A client let in: its negotiation and what the upstream is to learn about it.
+struct Accepted {
+    negotiated: Negotiated,
+    context: ClientContext,
+}
+
 /// Registers an SSE / Long Polling connection and runs its session in a task of its own.
 /// After the session, its HTTP side stays registered for `linger` (Long Polling's last poll
 /// collects what remains and sees 204).
 fn spawn_http_session(
     inner: Arc<Inner>,
     token: String,
-    negotiated: Negotiated,
+    client: Accepted,
     transport: Transport,
     wire: Wire,
     poll: Option<mpsc::Receiver<Bytes>>,
     linger: Duration,
 ) {
-    let (conn, in_rx) = new_http_conn(&inner, &token, transport, &negotiated.hub, poll);
+    let (conn, in_rx) = new_http_conn(&inner, &token, transport, &client.negotiated.hub, poll);
     let activity = conn.activity.clone();
     tokio::spawn(async move {
         run_session(
             inner.clone(),
-            negotiated,
+            client.negotiated,
+            client.context,
             transport,
             wire,
             Inbound::Http(in_rx),
@@ -395,12 +409,20 @@ fn spawn_http_session(
     });
 }
 
-fn start_sse(inner: Arc<Inner>, token: String, negotiated: Negotiated) -> Response {
+fn start_sse(
+    inner: Arc<Inner>,
+    token: String,
+    negotiated: Negotiated,
+    context: ClientContext,
+) -> Response {
     let (out_tx, out_rx) = mpsc::channel(WIRE_QUEUE);
     spawn_http_session(
         inner,
         token,
-        negotiated,
+        Accepted {
+            negotiated,
+            context,
+        },
         Transport::ServerSentEvents,
         Wire::Sse(out_tx),
         None,
@@ -420,12 +442,20 @@ fn start_sse(inner: Arc<Inner>, token: String, negotiated: Negotiated) -> Respon
         .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
 }
 
-fn start_long_polling(inner: Arc<Inner>, token: String, negotiated: Negotiated) -> Response {
+fn start_long_polling(
+    inner: Arc<Inner>,
+    token: String,
+    negotiated: Negotiated,
+    context: ClientContext,
+) -> Response {
     let (out_tx, out_rx) = mpsc::channel(WIRE_QUEUE);
     spawn_http_session(
         inner,
         token,
-        negotiated,
+        Accepted {
+            negotiated,
+            context,
+        },
         Transport::LongPolling,
         Wire::LongPolling(out_tx),
         Some(out_rx),
@@ -470,7 +500,12 @@ async fn long_poll(inner: &Inner, token: &str, conn: &HttpConn) -> Response {
     }
 }
 
-async fn websocket_session(inner: Arc<Inner>, negotiated: Negotiated, socket: WebSocket) {
+async fn websocket_session(
+    inner: Arc<Inner>,
+    negotiated: Negotiated,
+    context: ClientContext,
+    socket: WebSocket,
+) {
     // One task per connection: the session reads the socket itself.
     let (sink, stream) = socket.split();
     let activity = Arc::new(Activity::new());
@@ -478,6 +513,7 @@ async fn websocket_session(inner: Arc<Inner>, negotiated: Negotiated, socket: We
     run_session(
         inner,
         negotiated,
+        context,
         Transport::WebSockets,
         Wire::WebSocket(sink),
         Inbound::WebSocket(stream),
@@ -639,6 +675,7 @@ async fn handshake(
 async fn run_session(
     inner: Arc<Inner>,
     negotiated: Negotiated,
+    context: ClientContext,
     transport: Transport,
     mut wire: Wire,
     mut inbound: Inbound,
@@ -673,14 +710,13 @@ async fn run_session(
     }
     // Replies from the upstream only exist with an upstream; without one there is no channel
     // (its first block of slots would be most of an idle connection's memory).
-    let (upstream, mut replies) = match inner.config.upstream.clone() {
-        Some(url) => {
-            let (reply_tx, reply_rx) = mpsc::channel::<HubMessage>(16);
-            let up = upstream::spawn(inner.clone(), url, info.clone(), reply_tx);
-            let _ = up.try_send(UpstreamEvent::Connected);
-            (Some(up), Some(reply_rx))
-        }
-        None => (None, None),
+    let (upstream, mut replies) = if inner.config.upstream.get().templates().is_empty() {
+        (None, None)
+    } else {
+        let (reply_tx, reply_rx) = mpsc::channel::<Bytes>(16);
+        let up = upstream::spawn(inner.clone(), info.clone(), context, reply_tx);
+        let _ = up.try_send(UpstreamEvent::Connected);
+        (Some(up), Some(reply_rx))
     };
 
     let ping = protocol
@@ -735,11 +771,10 @@ async fn run_session(
                 );
                 batch.clear();
             }
+            // Already encoded in the client's protocol (the upstream's answer as it came).
             reply = next_reply(&mut replies) => {
-                if let Ok(bytes) = protocol.encode(&reply) {
-                    if wire.send(bytes.into(), binary).await.is_err() {
-                        break 'session None;
-                    }
+                if wire.send(reply, binary).await.is_err() {
+                    break 'session None;
                 }
             }
             data = inbound.recv() => {
@@ -769,6 +804,7 @@ async fn run_session(
         }
     };
 
+    let close_error = close.as_ref().and_then(|r| r.error.clone());
     // Leave the hub first: from here on nothing new is queued for this connection.
     inner.unregister(&info);
     if let Some(request) = close.filter(|r| r.graceful) {
@@ -793,14 +829,14 @@ async fn run_session(
         .await;
     }
     if let Some(up) = upstream {
-        let _ = up.try_send(UpstreamEvent::Disconnected);
+        let _ = up.try_send(UpstreamEvent::Disconnected { error: close_error });
     }
     wire.finish().await;
 }
 
 /// The next reply from the upstream; never resolves without an upstream, or once it has gone
 /// (resolving on a closed channel would spin the session loop).
-async fn next_reply(replies: &mut Option<mpsc::Receiver<HubMessage>>) -> HubMessage {
+async fn next_reply(replies: &mut Option<mpsc::Receiver<Bytes>>) -> Bytes {
     if let Some(rx) = replies {
         if let Some(reply) = rx.recv().await {
             return reply;
@@ -843,33 +879,44 @@ fn handle_input(
         return protocol_error(e);
     }
     loop {
-        match reader.next_message() {
+        // With an upstream, invocations are forwarded as received: keep their bytes.
+        let next = match upstream {
+            Some(_) => reader.next_message_with_payload(),
+            None => reader.next_message().map(|m| m.map(|m| (m, Vec::new()))),
+        };
+        match next {
             Ok(None) => return None,
             Err(e) => return protocol_error(e),
-            Ok(Some(HubMessage::Close { .. })) => {
+            Ok(Some((HubMessage::Close { .. }, _))) => {
                 return Some(CloseRequest {
                     error: None,
                     graceful: false,
                 })
             }
-            Ok(Some(HubMessage::Invocation(inv) | HubMessage::StreamInvocation(inv))) => {
-                match upstream {
-                    Some(up) => {
-                        if up.try_send(UpstreamEvent::Message(inv)).is_err() {
-                            tracing::warn!(connection_id = %info.connection_id, "upstream queue full; invocation dropped");
-                        }
-                    }
-                    None => {
-                        let _ = inner;
-                        return Some(CloseRequest {
-                            error: Some(
-                                "Connection closed with an error: invocations are not supported in serverless mode without an upstream URL".into(),
-                            ),
-                            graceful: true,
-                        });
+            Ok(Some((
+                HubMessage::Invocation(inv) | HubMessage::StreamInvocation(inv),
+                payload,
+            ))) => match upstream {
+                Some(up) => {
+                    let event = UpstreamEvent::Message {
+                        target: inv.target,
+                        invocation_id: inv.invocation_id,
+                        payload: Bytes::from(payload),
+                    };
+                    if up.try_send(event).is_err() {
+                        tracing::warn!(connection_id = %info.connection_id, "upstream queue full; invocation dropped");
                     }
                 }
-            }
+                None => {
+                    let _ = inner;
+                    return Some(CloseRequest {
+                        error: Some(
+                            "Connection closed with an error: invocations are not supported in serverless mode without an upstream URL".into(),
+                        ),
+                        graceful: true,
+                    });
+                }
+            },
             Ok(Some(_)) => {}
         }
     }

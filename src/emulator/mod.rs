@@ -10,8 +10,8 @@
 //! Where it differs from the service, knowingly:
 //! - no throttling (never 429), no per-unit connection or message quotas, no CORS;
 //! - stateful reconnect (Ack/Sequence) is decoded but not honoured;
-//! - upstream requests always carry a JSON body (`{"type":1,"target",...}` for messages, `{}`
-//!   for connection events), also for MessagePack clients;
+//! - upstreams get the `connected`, `disconnected` and message events, not the blocking
+//!   `connect` event;
 //! - a client that stops reading is closed once its outbound queue
 //!   ([`EmulatorBuilder::outbound_queue`]) is full, without a Close message (it could not read
 //!   one).
@@ -61,6 +61,9 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
+pub use upstream::{
+    UpstreamSettings, UpstreamSettingsError, UpstreamTemplate, DEFAULT_UPSTREAM_URL,
+};
 
 use serde_json::Value;
 use tokio::sync::broadcast;
@@ -98,7 +101,7 @@ pub struct WaitTimeout(pub Duration);
 pub(crate) struct Config {
     pub bind: String,
     pub access_key: String,
-    pub upstream: Option<url::Url>,
+    pub upstream: upstream::SharedUpstream,
     pub ping_interval: Duration,
     pub client_timeout: Duration,
     pub handshake_timeout: Duration,
@@ -113,7 +116,7 @@ impl fmt::Debug for Config {
         f.debug_struct("Config")
             .field("bind", &self.bind)
             .field("access_key", &"<redacted>")
-            .field("upstream", &self.upstream.as_ref().map(|u| u.as_str()))
+            .field("upstream", &self.upstream)
             .field("ping_interval", &self.ping_interval)
             .field("client_timeout", &self.client_timeout)
             .field("outbound_queue", &self.outbound_queue)
@@ -133,7 +136,7 @@ impl Emulator {
             config: Config {
                 bind: "127.0.0.1:8888".into(),
                 access_key: DEFAULT_ACCESS_KEY.into(),
-                upstream: None,
+                upstream: Default::default(),
                 ping_interval: Duration::from_secs(15),
                 client_timeout: Duration::from_secs(30),
                 handshake_timeout: Duration::from_secs(15),
@@ -155,7 +158,8 @@ pub struct EmulatorBuilder {
 }
 
 impl EmulatorBuilder {
-    /// The address to listen on; port 0 picks a free port.
+    /// The address to listen on; port 0 picks a free port. `localhost:<port>` listens on
+    /// both 127.0.0.1 and, when available, ::1 (same port).
     pub fn bind(mut self, addr: impl Into<String>) -> Self {
         self.config.bind = addr.into();
         self
@@ -167,12 +171,23 @@ impl EmulatorBuilder {
         self
     }
 
-    /// Where client invocations and `connected`/`disconnected` events are POSTed. The URL may
-    /// hold `{hub}`, `{category}` and `{event}` placeholders.
+    /// Where client invocations and `connected`/`disconnected` events are POSTed: a template
+    /// receiving every event, tried after any added before it. The URL may hold `{hub}`,
+    /// `{category}` and `{event}` placeholders.
     pub fn upstream(mut self, url: impl AsRef<str>) -> Self {
-        match url::Url::parse(url.as_ref()) {
-            Ok(u) if matches!(u.scheme(), "http" | "https") => self.config.upstream = Some(u),
-            _ => self.upstream_error = Some("upstream must be an http(s) URL".into()),
+        match UpstreamTemplate::new(url.as_ref()) {
+            Ok(t) => self.config.upstream.push(t),
+            Err(e) => self.upstream_error = Some(e.to_string()),
+        }
+        self
+    }
+
+    /// Adds upstream templates (the official emulator's `settings.json`, see
+    /// [`UpstreamSettings`]), tried in order after any added before; the first that matches
+    /// an event receives it, and an event none matches is not sent.
+    pub fn upstream_settings(self, settings: UpstreamSettings) -> Self {
+        for template in settings.templates() {
+            self.config.upstream.push(template.clone());
         }
         self
     }
@@ -217,44 +232,87 @@ impl EmulatorBuilder {
                 "ping interval and outbound queue must be positive".into(),
             ));
         }
-        let listener = tokio::net::TcpListener::bind(&self.config.bind)
-            .await
+        let listeners = bind_listeners(&self.config.bind).await?;
+        let local_addrs = listeners
+            .iter()
+            .map(|l| l.local_addr())
+            .collect::<Result<Vec<_>, _>>()
             .map_err(|source| EmulatorError::Bind {
                 addr: self.config.bind.clone(),
                 source,
             })?;
-        let local_addr = listener
-            .local_addr()
-            .map_err(|source| EmulatorError::Bind {
-                addr: self.config.bind.clone(),
-                source,
-            })?;
+        let local_addr = local_addrs[0];
         let inner = Arc::new(Inner::new(self.config));
         let app = rest::router(inner.clone()).merge(client::router(inner.clone()));
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-        // Hub messages are small writes: without TCP_NODELAY, Nagle's algorithm holds a frame
-        // back until the previous one is acknowledged, and delayed ACKs make that tens of ms.
-        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-            if let Err(e) = tcp.set_nodelay(true) {
-                tracing::debug!(error = %e, "could not set TCP_NODELAY");
-            }
-        });
-        let server = tokio::spawn(async move {
-            let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
-                let _ = stop_rx.await;
+        let stop = futures::FutureExt::shared(stop_rx);
+        let serving = listeners.into_iter().map(|listener| {
+            // Hub messages are small writes: without TCP_NODELAY, Nagle's algorithm holds a
+            // frame back until the previous one is acknowledged, and delayed ACKs make that
+            // tens of ms.
+            let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+                if let Err(e) = tcp.set_nodelay(true) {
+                    tracing::debug!(error = %e, "could not set TCP_NODELAY");
+                }
             });
-            if let Err(e) = serve.await {
-                tracing::error!(error = %e, "emulator server stopped with an error");
+            let stop = stop.clone();
+            let serve = axum::serve(listener, app.clone()).with_graceful_shutdown(async move {
+                let _ = stop.await;
+            });
+            async move {
+                if let Err(e) = serve.await {
+                    tracing::error!(error = %e, "emulator server stopped with an error");
+                }
             }
         });
-        tracing::info!(%local_addr, "SignalR emulator listening");
+        let serving: Vec<_> = serving.collect();
+        let server = tokio::spawn(async move {
+            futures::future::join_all(serving).await;
+        });
+        tracing::info!(addresses = ?local_addrs, "SignalR emulator listening");
         Ok(EmulatorHandle {
             inner,
             local_addr,
+            local_addrs,
             stop: Some(stop_tx),
             server: Some(server),
         })
     }
+}
+
+/// Opens the listening sockets. `localhost:<port>` listens on 127.0.0.1 and, when it can, on
+/// ::1 with the same port, since a client resolving `localhost` may try either; any other
+/// address on itself alone.
+async fn bind_listeners(bind: &str) -> Result<Vec<tokio::net::TcpListener>, EmulatorError> {
+    use std::net::{Ipv4Addr, Ipv6Addr};
+    use tokio::net::TcpListener;
+    let failed = |source| EmulatorError::Bind {
+        addr: bind.to_string(),
+        source,
+    };
+    let localhost_port = bind
+        .rsplit_once(':')
+        .filter(|(host, _)| host.eq_ignore_ascii_case("localhost"))
+        .map(|(_, port)| port);
+    let Some(port) = localhost_port else {
+        return Ok(vec![TcpListener::bind(bind).await.map_err(failed)?]);
+    };
+    let port: u16 = port
+        .parse()
+        .map_err(|_| EmulatorError::Config(format!("invalid port in '{bind}'")))?;
+    let v4 = TcpListener::bind((Ipv4Addr::LOCALHOST, port))
+        .await
+        .map_err(failed)?;
+    // The port actually taken (port 0 picks one), so both stacks share it.
+    let port = v4.local_addr().map_err(failed)?.port();
+    let mut listeners = vec![v4];
+    match TcpListener::bind((Ipv6Addr::LOCALHOST, port)).await {
+        Ok(v6) => listeners.push(v6),
+        Err(e) => {
+            tracing::debug!(error = %e, port, "cannot listen on [::1]; carrying on with 127.0.0.1 only")
+        }
+    }
+    Ok(listeners)
 }
 
 /// One message handed to one client's transport.
@@ -305,6 +363,7 @@ pub struct HubSnapshot {
 pub struct EmulatorHandle {
     inner: Arc<Inner>,
     local_addr: SocketAddr,
+    local_addrs: Vec<SocketAddr>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<()>>,
 }
@@ -321,6 +380,18 @@ impl EmulatorHandle {
     /// The socket address the emulator listens on.
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// Every address listened on: one, or for `localhost` 127.0.0.1 and (when available) ::1.
+    pub fn local_addrs(&self) -> &[SocketAddr] {
+        &self.local_addrs
+    }
+
+    /// Replaces the upstream settings of a running emulator (what the official emulator does
+    /// when its `settings.json` changes). Events are routed by the new templates from now on;
+    /// a connection made while there was no upstream at all stays without one.
+    pub fn set_upstream_settings(&self, settings: UpstreamSettings) {
+        self.inner.config.upstream.set(settings);
     }
 
     /// `http://<ip>:<port>`, the base of every REST and client URL.

@@ -1,24 +1,510 @@
-//! Forwarding client events to the app's upstream URL, one ordered worker per connection.
+//! Forwarding client events to the app's upstream, as the service does in serverless mode.
+//!
+//! Which URL receives an event is decided by an ordered list of [`UpstreamTemplate`]s (the
+//! official emulator's `settings.json`, see [`UpstreamSettings`]): the first template whose
+//! hub, category and event patterns match wins; an event no template matches is not sent.
+//!
+//! What is sent is what the Azure Functions SignalR extension parses: `{"type":10}` for
+//! `connected`, `{"type":11}` (with `"error"` when the connection ended with one) for
+//! `disconnected`, and for a client invocation the message exactly as the client sent it,
+//! without its framing, as `application/json` or `application/x-msgpack`. The answer to an
+//! invocation with an id is a completion message already in the client's protocol; it is
+//! passed to the client as it came.
 
+use std::fmt;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use base64::Engine as _;
+use bytes::Bytes;
 use hmac::{Hmac, Mac};
-use serde_json::{json, Value};
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE};
+use serde_json::{json, Map, Value};
 use sha2::Sha256;
 use tokio::sync::mpsc;
 
 use super::state::Inner;
 use super::ConnectionInfo;
-use crate::protocol::{CompletionResult, Headers, HubMessage, Invocation};
+use crate::protocol::{CompletionResult, Headers, HubMessage, HubProtocol, MessageReader};
 
 /// Events waiting for one connection's upstream; more are dropped with a warning.
 const UPSTREAM_QUEUE: usize = 64;
+/// The largest invocation answer passed on to a client (the official emulator's limit).
+const MAX_RESPONSE: usize = 16 * 1024 * 1024;
+/// What `asrs emulator upstream init` writes: the Functions host's local SignalR webhook.
+pub const DEFAULT_UPSTREAM_URL: &str = "http://localhost:7071/runtime/webhooks/signalr";
+
+/// RFC 3986 unreserved characters stay as they are; everything else is percent-encoded
+/// (what .NET's `Uri.EscapeDataString` does with a placeholder's value).
+const DATA: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
+
+/// An unusable upstream settings file or template.
+#[derive(Debug, thiserror::Error)]
+pub enum UpstreamSettingsError {
+    /// The file could not be read.
+    #[error("cannot read upstream settings {path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not JSON.
+    #[error("upstream settings are not valid JSON: {0}")]
+    Json(String),
+    /// A value has the wrong shape or an unusable URL.
+    #[error("invalid upstream settings: {0}")]
+    Invalid(String),
+}
+
+/// One comma-separated pattern: `*` matches anything, otherwise one of the listed names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Pattern {
+    text: String,
+    any: bool,
+    names: Vec<String>,
+}
+
+impl Pattern {
+    fn new(text: &str) -> Self {
+        let names: Vec<String> = text.split(',').map(|s| s.trim().to_string()).collect();
+        Pattern {
+            text: text.to_string(),
+            any: names.iter().any(|n| n == "*"),
+            names,
+        }
+    }
+
+    fn matches(&self, value: &str, ignore_case: bool) -> bool {
+        self.any
+            || self.names.iter().any(|n| {
+                if ignore_case {
+                    n.eq_ignore_ascii_case(value)
+                } else {
+                    n == value
+                }
+            })
+    }
+}
+
+/// One upstream: a URL template and the hubs, categories and events it receives.
+///
+/// The template may hold `{hub}`, `{category}` (`connections` or `messages`) and `{event}`
+/// (`connected`, `disconnected` or the invoked method); each is replaced by its
+/// percent-encoded value. Patterns are `*` (the default), a name, or a comma-separated list of
+/// names. Hub names compare case-insensitively (hubs are case-insensitive), categories and
+/// events exactly.
+///
+/// ```
+/// use azure_signalr_rest::emulator::UpstreamTemplate;
+///
+/// let template = UpstreamTemplate::new("http://localhost:7071/api/{hub}/{category}/{event}")
+///     .unwrap()
+///     .hub_pattern("chat, game")
+///     .category_pattern("messages");
+/// assert_eq!(
+///     template.url_for("Chat", "messages", "send it").as_deref(),
+///     Some("http://localhost:7071/api/Chat/messages/send%20it")
+/// );
+/// assert_eq!(template.url_for("chat", "connections", "connected"), None);
+/// assert_eq!(template.url_for("news", "messages", "send"), None);
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+pub struct UpstreamTemplate {
+    url_template: String,
+    hub: Pattern,
+    category: Pattern,
+    event: Pattern,
+}
+
+impl UpstreamTemplate {
+    /// A template receiving every event; fails unless it makes an absolute http(s) URL.
+    pub fn new(url_template: impl Into<String>) -> Result<Self, UpstreamSettingsError> {
+        let url_template = url_template.into();
+        let sample = expand(&url_template, "hub", "category", "event");
+        match url::Url::parse(&sample) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") && u.has_host() => {}
+            _ => {
+                return Err(UpstreamSettingsError::Invalid(format!(
+                    "the upstream URL template '{url_template}' is not an absolute http(s) URL"
+                )))
+            }
+        }
+        Ok(UpstreamTemplate {
+            url_template,
+            hub: Pattern::new("*"),
+            category: Pattern::new("*"),
+            event: Pattern::new("*"),
+        })
+    }
+
+    /// Which hubs this template receives (`*`, `name` or `a,b,c`).
+    pub fn hub_pattern(mut self, pattern: &str) -> Self {
+        self.hub = Pattern::new(pattern);
+        self
+    }
+
+    /// Which categories (`connections`, `messages`) this template receives.
+    pub fn category_pattern(mut self, pattern: &str) -> Self {
+        self.category = Pattern::new(pattern);
+        self
+    }
+
+    /// Which events (`connected`, `disconnected`, method names) this template receives.
+    pub fn event_pattern(mut self, pattern: &str) -> Self {
+        self.event = Pattern::new(pattern);
+        self
+    }
+
+    /// The URL template as given.
+    pub fn url_template(&self) -> &str {
+        &self.url_template
+    }
+
+    /// The URL for this event, or `None` when the template does not match it.
+    pub fn url_for(&self, hub: &str, category: &str, event: &str) -> Option<String> {
+        (self.hub.matches(hub, true)
+            && self.category.matches(category, false)
+            && self.event.matches(event, false))
+        .then(|| expand(&self.url_template, hub, category, event))
+    }
+}
+
+impl fmt::Display for UpstreamTemplate {
+    /// The official emulator's listing form: `url(event:'*',hub:'*',category:'*')`, with the
+    /// value of a `code` query parameter (an Azure Functions key) hidden.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}(event:'{}',hub:'{}',category:'{}')",
+            redacted(&self.url_template),
+            self.event.text,
+            self.hub.text,
+            self.category.text
+        )
+    }
+}
+
+impl fmt::Debug for UpstreamTemplate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "UpstreamTemplate({self})")
+    }
+}
+
+/// The URL template with the value of any `code` query parameter (a Functions key, which
+/// the service's upstream URLs carry) replaced, for listings and logs.
+fn redacted(url_template: &str) -> String {
+    let Some((base, query)) = url_template.split_once('?') else {
+        return url_template.to_string();
+    };
+    let query: Vec<String> = query
+        .split('&')
+        .map(|pair| match pair.split_once('=') {
+            Some((name, _)) if name.eq_ignore_ascii_case("code") => format!("{name}=<redacted>"),
+            _ => pair.to_string(),
+        })
+        .collect();
+    format!("{base}?{}", query.join("&"))
+}
+
+/// An ordered list of upstream templates, in the official emulator's settings file format:
+///
+/// ```json
+/// {
+///   "UpstreamSettings": {
+///     "Templates": [
+///       {
+///         "UrlTemplate": "http://localhost:7071/runtime/webhooks/signalr",
+///         "EventPattern": "*",
+///         "HubPattern": "*",
+///         "CategoryPattern": "*"
+///       }
+///     ]
+///   }
+/// }
+/// ```
+///
+/// Keys are matched case-insensitively (as .NET configuration does), a missing pattern is
+/// `*`, and a file without `UpstreamSettings` has no upstream.
+///
+/// ```
+/// use azure_signalr_rest::emulator::UpstreamSettings;
+///
+/// let settings = UpstreamSettings::from_json(r#"{"UpstreamSettings": {"Templates": [
+///     {"UrlTemplate": "http://localhost:7071/api/connections", "CategoryPattern": "connections"},
+///     {"UrlTemplate": "http://localhost:7071/api/{event}", "EventPattern": "send,join"}
+/// ]}}"#).unwrap();
+/// assert_eq!(
+///     settings.url_for("chat", "messages", "join").as_deref(),
+///     Some("http://localhost:7071/api/join")
+/// );
+/// assert_eq!(settings.url_for("chat", "messages", "leave"), None); // not sent
+/// let roundtrip = UpstreamSettings::from_json(&settings.to_json()).unwrap();
+/// assert_eq!(roundtrip, settings);
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UpstreamSettings {
+    templates: Vec<UpstreamTemplate>,
+}
+
+/// The value under `key`, compared case-insensitively.
+fn get_ci<'a>(object: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
+    object
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(key))
+        .map(|(_, v)| v)
+}
+
+impl UpstreamSettings {
+    /// No templates: no event is sent anywhere.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// What `upstream init` writes: everything to the local Functions host's SignalR webhook.
+    pub fn official_default() -> Self {
+        let template =
+            UpstreamTemplate::new(DEFAULT_UPSTREAM_URL).expect("the default URL is valid");
+        UpstreamSettings {
+            templates: vec![template],
+        }
+    }
+
+    /// Appends a template (tried after the ones before it).
+    pub fn push(&mut self, template: UpstreamTemplate) {
+        self.templates.push(template);
+    }
+
+    /// The templates, in the order they are tried.
+    pub fn templates(&self) -> &[UpstreamTemplate] {
+        &self.templates
+    }
+
+    /// The URL of the first template matching the event, `None` when none does.
+    pub fn url_for(&self, hub: &str, category: &str, event: &str) -> Option<String> {
+        self.templates
+            .iter()
+            .find_map(|t| t.url_for(hub, category, event))
+    }
+
+    /// Parses the settings file format.
+    pub fn from_json(text: &str) -> Result<Self, UpstreamSettingsError> {
+        let root: Value =
+            serde_json::from_str(text).map_err(|e| UpstreamSettingsError::Json(e.to_string()))?;
+        let invalid = |what: String| UpstreamSettingsError::Invalid(what);
+        let root = root
+            .as_object()
+            .ok_or_else(|| invalid("the file must hold a JSON object".into()))?;
+        let Some(section) = get_ci(root, "UpstreamSettings").filter(|v| !v.is_null()) else {
+            return Ok(Self::default());
+        };
+        let section = section
+            .as_object()
+            .ok_or_else(|| invalid("'UpstreamSettings' must be an object".into()))?;
+        let templates = match get_ci(section, "Templates") {
+            None | Some(Value::Null) => return Ok(Self::default()),
+            Some(Value::Array(items)) => items,
+            Some(_) => return Err(invalid("'Templates' must be an array".into())),
+        };
+        let mut settings = Self::default();
+        for (i, item) in templates.iter().enumerate() {
+            let item = item
+                .as_object()
+                .ok_or_else(|| invalid(format!("template {i} must be an object")))?;
+            let text = |key: &str| -> Result<Option<&str>, UpstreamSettingsError> {
+                match get_ci(item, key) {
+                    None | Some(Value::Null) => Ok(None),
+                    Some(Value::String(s)) => Ok(Some(s)),
+                    Some(_) => Err(invalid(format!("template {i}: '{key}' must be a string"))),
+                }
+            };
+            let url = text("UrlTemplate")?
+                .filter(|u| !u.is_empty())
+                .ok_or_else(|| invalid(format!("template {i} has no 'UrlTemplate'")))?;
+            let mut template = UpstreamTemplate::new(url)?;
+            if let Some(p) = text("HubPattern")? {
+                template = template.hub_pattern(p);
+            }
+            if let Some(p) = text("CategoryPattern")? {
+                template = template.category_pattern(p);
+            }
+            if let Some(p) = text("EventPattern")? {
+                template = template.event_pattern(p);
+            }
+            settings.push(template);
+        }
+        Ok(settings)
+    }
+
+    /// Reads a settings file.
+    pub fn load(path: impl AsRef<Path>) -> Result<Self, UpstreamSettingsError> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path).map_err(|source| UpstreamSettingsError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::from_json(&text)
+    }
+
+    /// The settings in the file format, pretty-printed, keys in the official order.
+    pub fn to_json(&self) -> String {
+        let templates: Vec<Value> = self
+            .templates
+            .iter()
+            .map(|t| {
+                let mut item = Map::new();
+                item.insert("UrlTemplate".into(), json!(t.url_template));
+                item.insert("EventPattern".into(), json!(t.event.text));
+                item.insert("HubPattern".into(), json!(t.hub.text));
+                item.insert("CategoryPattern".into(), json!(t.category.text));
+                Value::Object(item)
+            })
+            .collect();
+        let file = json!({ "UpstreamSettings": { "Templates": templates } });
+        let mut text = serde_json::to_string_pretty(&file).expect("JSON values serialize");
+        text.push('\n');
+        text
+    }
+}
+
+impl fmt::Display for UpstreamSettings {
+    /// One `\t[i]url(event:..,hub:..,category:..)` line per template, as the official
+    /// emulator lists them.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.templates.is_empty() {
+            return writeln!(
+                f,
+                "No upstream is set yet. Use 'upstream init' to create default upstreams."
+            );
+        }
+        for (i, t) in self.templates.iter().enumerate() {
+            writeln!(f, "\t[{i}]{t}")?;
+        }
+        Ok(())
+    }
+}
+
+/// The emulator's upstream settings, replaceable while it runs (the file is hot-reloaded).
+#[derive(Clone, Default)]
+pub(crate) struct SharedUpstream(Arc<std::sync::RwLock<Arc<UpstreamSettings>>>);
+
+impl SharedUpstream {
+    /// The settings in force now.
+    pub fn get(&self) -> Arc<UpstreamSettings> {
+        self.0.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    pub fn set(&self, settings: UpstreamSettings) {
+        *self.0.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(settings);
+    }
+
+    pub fn push(&self, template: UpstreamTemplate) {
+        let mut settings = (*self.get()).clone();
+        settings.push(template);
+        self.set(settings);
+    }
+}
+
+impl fmt::Debug for SharedUpstream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.get().templates()).finish()
+    }
+}
+
+fn expand(template: &str, hub: &str, category: &str, event: &str) -> String {
+    let enc = |s: &str| utf8_percent_encode(s, DATA).to_string();
+    // Encoded values hold no braces, so one replacement cannot create another placeholder.
+    template
+        .replace("{hub}", &enc(hub))
+        .replace("{category}", &enc(category))
+        .replace("{event}", &enc(event))
+}
+
+/// What the service learnt about a client when it connected, passed on to every upstream
+/// call of that connection.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ClientContext {
+    /// `type: value, type: value` from the client's token.
+    pub claims: Option<String>,
+    /// The connect request's query (`?hub=...`), without `access_token`.
+    pub query: Option<String>,
+}
+
+impl ClientContext {
+    /// From the (already verified) token and the query of the connect request.
+    pub fn new(token: Option<&str>, query: Option<&str>) -> Self {
+        ClientContext {
+            claims: token.and_then(claims_header),
+            query: query.and_then(client_query),
+        }
+    }
+}
+
+/// The token's claims as .NET prints them (`type: value`), comma-separated; an array claim
+/// gives one entry per element, as a .NET `ClaimsPrincipal` holds it.
+fn claims_header(token: &str) -> Option<String> {
+    let payload = token.split('.').nth(1)?;
+    let payload = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload.trim_end_matches('='))
+        .ok()?;
+    let claims: Map<String, Value> = serde_json::from_slice(&payload).ok()?;
+    let text = |v: &Value| match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Null => None,
+        other => Some(other.to_string()),
+    };
+    let mut entries = Vec::new();
+    for (name, value) in &claims {
+        match value {
+            Value::Array(items) => {
+                for item in items {
+                    if let Some(v) = text(item) {
+                        entries.push(format!("{name}: {v}"));
+                    }
+                }
+            }
+            other => {
+                if let Some(v) = text(other) {
+                    entries.push(format!("{name}: {v}"));
+                }
+            }
+        }
+    }
+    (!entries.is_empty()).then(|| entries.join(", "))
+}
+
+/// The query as the client sent it, `?` first, less `access_token`: the token is a credential
+/// the app's upstream has no use for.
+fn client_query(query: &str) -> Option<String> {
+    let kept: Vec<&str> = query
+        .split('&')
+        .filter(|pair| {
+            let name = pair.split('=').next().unwrap_or("");
+            !pair.is_empty()
+                && percent_encoding::percent_decode_str(name).decode_utf8_lossy() != "access_token"
+        })
+        .collect();
+    (!kept.is_empty()).then(|| format!("?{}", kept.join("&")))
+}
 
 #[derive(Debug)]
 pub(crate) enum UpstreamEvent {
     Connected,
-    Disconnected,
-    Message(Invocation),
+    /// `error`: why the connection ended, when it ended with an error.
+    Disconnected {
+        error: Option<String>,
+    },
+    /// A client invocation: its bytes as received, without framing.
+    Message {
+        target: String,
+        invocation_id: Option<String>,
+        payload: Bytes,
+    },
 }
 
 /// `sha256=<hex HMAC-SHA256(access key, connection id)>`.
@@ -29,97 +515,205 @@ pub(crate) fn signature(key: &str, connection_id: &str) -> String {
     format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
 }
 
-fn expand(template: &url::Url, hub: &str, category: &str, event: &str) -> String {
-    let enc = |s: &str| {
-        percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
-    };
-    template
-        .as_str()
-        .replace("%7Bhub%7D", &enc(hub))
-        .replace("{hub}", &enc(hub))
-        .replace("%7Bcategory%7D", category)
-        .replace("{category}", category)
-        .replace("%7Bevent%7D", &enc(event))
-        .replace("{event}", &enc(event))
+/// One signature per access key, comma-separated (the receiver accepts any that matches).
+fn signatures(keys: &[&str], connection_id: &str) -> String {
+    keys.iter()
+        .map(|k| signature(k, connection_id))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
-/// Starts the worker for one connection; completions for invocations with an id come back
-/// on `replies`.
+/// The request headers of every call for one connection.
+fn common_headers(info: &ConnectionInfo, context: &ClientContext, signature: &str) -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    let mut put = |name: &'static str, value: &str| {
+        // Values come from the client (user id, claims): a value that cannot be a header
+        // (control characters) is left out rather than failing the call.
+        match HeaderValue::from_bytes(value.as_bytes()) {
+            Ok(v) => {
+                headers.insert(HeaderName::from_static(name), v);
+            }
+            Err(_) => tracing::debug!(header = name, "value not sendable as a header; left out"),
+        }
+    };
+    put("x-asrs-connection-id", &info.connection_id);
+    put("x-asrs-hub", &info.hub);
+    if let Some(user) = info.user_id.as_deref().filter(|u| !u.is_empty()) {
+        put("x-asrs-user-id", user);
+    }
+    if let Some(claims) = &context.claims {
+        put("x-asrs-user-claims", claims);
+    }
+    if let Some(query) = &context.query {
+        put("x-asrs-client-query", query);
+    }
+    put("x-asrs-signature", signature);
+    headers
+}
+
+/// Reads a body of at most `limit` bytes.
+async fn read_limited(mut response: reqwest::Response, limit: usize) -> Result<Vec<u8>, String> {
+    if response.content_length().is_some_and(|n| n > limit as u64) {
+        return Err("Invocation failed, response too large.".into());
+    }
+    let mut body = Vec::new();
+    loop {
+        match response.chunk().await {
+            Ok(Some(chunk)) => {
+                if body.len() + chunk.len() > limit {
+                    return Err("Invocation failed, response too large.".into());
+                }
+                body.extend_from_slice(&chunk);
+            }
+            Ok(None) => return Ok(body),
+            Err(e) => return Err(format!("Invocation failed, error: {}.", e.without_url())),
+        }
+    }
+}
+
+/// Whether `body` is one or more whole hub messages of `protocol` (so that writing it to the
+/// client cannot break the client's stream).
+fn is_hub_messages(protocol: HubProtocol, body: &[u8]) -> bool {
+    let mut reader = MessageReader::new(protocol, MAX_RESPONSE);
+    if reader.push(body).is_err() {
+        return false;
+    }
+    let mut any = false;
+    loop {
+        match reader.next_message() {
+            Ok(Some(_)) => any = true,
+            Ok(None) => return any && reader.buffered() == 0,
+            Err(_) => return false,
+        }
+    }
+}
+
+/// Starts the worker for one connection. Whatever the client is to receive from the upstream
+/// (completions) comes back on `replies`, encoded in the client's protocol.
 pub(crate) fn spawn(
     inner: Arc<Inner>,
-    base: url::Url,
     info: ConnectionInfo,
-    replies: mpsc::Sender<HubMessage>,
+    context: ClientContext,
+    replies: mpsc::Sender<Bytes>,
 ) -> mpsc::Sender<UpstreamEvent> {
     let (tx, mut rx) = mpsc::channel::<UpstreamEvent>(UPSTREAM_QUEUE);
     tokio::spawn(async move {
-        let signature = signature(&inner.config.access_key, &info.connection_id);
+        let signature = signatures(&[inner.config.access_key.as_str()], &info.connection_id);
+        let headers = common_headers(&info, &context, &signature);
+        let protocol = info.protocol;
+        let completion = |invocation_id: String, result: CompletionResult| {
+            protocol
+                .encode(&HubMessage::Completion {
+                    invocation_id,
+                    result,
+                    headers: Headers::new(),
+                })
+                .ok()
+                .map(Bytes::from)
+        };
         while let Some(event) = rx.recv().await {
-            let (category, name, body, invocation_id) = match &event {
-                UpstreamEvent::Connected => {
-                    ("connections", "connected".to_string(), json!({}), None)
-                }
-                UpstreamEvent::Disconnected => {
-                    ("connections", "disconnected".to_string(), json!({}), None)
-                }
-                UpstreamEvent::Message(inv) => {
-                    let mut body = json!({
-                        "type": 1,
-                        "target": inv.target,
-                        "arguments": inv.arguments,
-                    });
-                    if let Some(id) = &inv.invocation_id {
-                        body["invocationId"] = Value::String(id.clone());
+            let (category, name, body, content_type, invocation_id) = match event {
+                UpstreamEvent::Connected => (
+                    "connections",
+                    "connected".to_string(),
+                    Bytes::from_static(br#"{"type":10}"#),
+                    "application/json",
+                    None,
+                ),
+                UpstreamEvent::Disconnected { error } => {
+                    let mut body = json!({ "type": 11 });
+                    if let Some(error) = error {
+                        body["error"] = Value::String(error);
                     }
                     (
-                        "messages",
-                        inv.target.clone(),
-                        body,
-                        inv.invocation_id.clone(),
+                        "connections",
+                        "disconnected".to_string(),
+                        Bytes::from(body.to_string()),
+                        "application/json",
+                        None,
                     )
                 }
+                UpstreamEvent::Message {
+                    target,
+                    invocation_id,
+                    payload,
+                } => {
+                    let content_type = match protocol {
+                        HubProtocol::Json => "application/json",
+                        HubProtocol::MessagePack => "application/x-msgpack",
+                    };
+                    ("messages", target, payload, content_type, invocation_id)
+                }
             };
-            let url = expand(&base, &info.hub, category, &name);
-            let mut request = inner
-                .http
-                .post(&url)
-                .header("X-ASRS-Connection-Id", &info.connection_id)
-                .header("X-ASRS-Hub", &info.hub)
-                .header("X-ASRS-Category", category)
-                .header("X-ASRS-Event", &name)
-                .header("X-ASRS-Signature", &signature)
-                .json(&body);
-            if let Some(user) = &info.user_id {
-                request = request.header("X-ASRS-User-Id", user);
-            }
-            let outcome = match request.send().await {
-                Ok(response) if response.status().is_success() => {
-                    let text = response.text().await.unwrap_or_default();
-                    if text.trim().is_empty() {
-                        CompletionResult::Void
-                    } else {
-                        CompletionResult::Value(
-                            serde_json::from_str(&text).unwrap_or(Value::String(text)),
-                        )
+            let Some(url) = inner
+                .config
+                .upstream
+                .get()
+                .url_for(&info.hub, category, &name)
+            else {
+                tracing::debug!(category, event = %name, "no upstream template matches; event not sent");
+                if let Some(id) = invocation_id {
+                    let error = format!("Invocation failed, no upstream is set for '{name}'.");
+                    if let Some(reply) = completion(id, CompletionResult::Error(error)) {
+                        let _ = replies.send(reply).await;
                     }
                 }
+                continue;
+            };
+            let mut request_headers = headers.clone();
+            request_headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+            request_headers.insert(
+                HeaderName::from_static("x-asrs-category"),
+                HeaderValue::from_static(category),
+            );
+            if let Ok(v) = HeaderValue::from_bytes(name.as_bytes()) {
+                request_headers.insert(HeaderName::from_static("x-asrs-event"), v);
+            }
+            let sent = inner
+                .http
+                .post(&url)
+                .headers(request_headers)
+                .body(body)
+                .send()
+                .await;
+            let outcome: Result<Option<Bytes>, String> = match sent {
                 Ok(response) => {
-                    tracing::warn!(status = %response.status(), category, event = %name, "upstream refused an event");
-                    CompletionResult::Error(format!("upstream answered {}", response.status()))
+                    let status = response.status();
+                    if !(status == reqwest::StatusCode::OK
+                        || status == reqwest::StatusCode::NO_CONTENT)
+                    {
+                        tracing::warn!(%status, category, event = %name, "upstream answered unexpectedly");
+                    }
+                    match (&invocation_id, status.as_u16()) {
+                        (None, _) => Ok(None),
+                        (Some(_), 200) => match read_limited(response, MAX_RESPONSE).await {
+                            Ok(b) if b.is_empty() => Ok(None),
+                            Ok(b) if is_hub_messages(protocol, &b) => Ok(Some(Bytes::from(b))),
+                            Ok(_) => Err(format!(
+                                "Invocation failed, the upstream's answer is not a {} hub message.",
+                                protocol.name()
+                            )),
+                            Err(e) => Err(e),
+                        },
+                        (Some(_), 204) => Ok(None),
+                        (Some(_), code) => Err(format!("Invocation failed, status code {code}")),
+                    }
                 }
                 Err(e) => {
                     tracing::warn!(error = %e.without_url(), category, event = %name, "upstream unreachable");
-                    CompletionResult::Error("upstream unreachable".into())
+                    Err("Invocation failed, the upstream is unreachable.".into())
                 }
             };
-            if let Some(invocation_id) = invocation_id {
-                let _ = replies
-                    .send(HubMessage::Completion {
-                        invocation_id,
-                        result: outcome,
-                        headers: Headers::new(),
-                    })
-                    .await;
+            let Some(invocation_id) = invocation_id else {
+                continue;
+            };
+            let reply = match outcome {
+                Ok(Some(raw)) => Some(raw),
+                Ok(None) => completion(invocation_id, CompletionResult::Void),
+                Err(error) => completion(invocation_id, CompletionResult::Error(error)),
+            };
+            if let Some(reply) = reply {
+                let _ = replies.send(reply).await;
             }
         }
     });
@@ -128,12 +722,101 @@ pub(crate) fn spawn(
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     #[test]
     fn signature_is_hex_hmac_sha256() {
         // HMAC-SHA256("key", "The quick brown fox jumps over the lazy dog"), a published vector.
         assert_eq!(
-            super::signature("key", "The quick brown fox jumps over the lazy dog"),
+            signature("key", "The quick brown fox jumps over the lazy dog"),
             "sha256=f7bc83f430538424b13298e6aa6fb143ef4d59a14946175997479dbc2d1a3cd8"
         );
+    }
+
+    #[test]
+    fn listings_hide_function_keys() {
+        let t = UpstreamTemplate::new("http://h/api/{event}?x=1&code=s3cret").unwrap();
+        assert_eq!(
+            t.to_string(),
+            "http://h/api/{event}?x=1&code=<redacted>(event:'*',hub:'*',category:'*')"
+        );
+        assert!(!format!("{t:?}").contains("s3cret"));
+        let mut settings = UpstreamSettings::new();
+        settings.push(t);
+        assert!(
+            settings.to_json().contains("code=s3cret"),
+            "the file keeps it"
+        );
+    }
+
+    #[test]
+    fn placeholders_are_encoded_like_escape_data_string() {
+        assert_eq!(
+            expand(
+                "http://h/{hub}/{category}/{event}?e={event}",
+                "a b",
+                "messages",
+                "x/y~z-_."
+            ),
+            "http://h/a%20b/messages/x%2Fy~z-_.?e=x%2Fy~z-_."
+        );
+    }
+
+    #[test]
+    fn settings_reject_unusable_files() {
+        for (text, wanted) in [
+            ("[]", "JSON object"),
+            (
+                r#"{"UpstreamSettings":{"Templates":{}}}"#,
+                "must be an array",
+            ),
+            (
+                r#"{"UpstreamSettings":{"Templates":[{}]}}"#,
+                "no 'UrlTemplate'",
+            ),
+            (
+                r#"{"UpstreamSettings":{"Templates":[{"UrlTemplate":"ftp://x"}]}}"#,
+                "not an absolute http(s) URL",
+            ),
+            (
+                r#"{"UpstreamSettings":{"Templates":[{"UrlTemplate":"http://x","HubPattern":1}]}}"#,
+                "must be a string",
+            ),
+            ("{", "not valid JSON"),
+        ] {
+            let error = UpstreamSettings::from_json(text).unwrap_err().to_string();
+            assert!(error.contains(wanted), "{text}: {error}");
+        }
+        // Keys are case-insensitive, as in .NET configuration; no section means no upstream.
+        let s = UpstreamSettings::from_json(
+            r#"{"upstreamsettings":{"templates":[{"urltemplate":"http://x/{event}","eventpattern":"a, b"}]}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            s.url_for("h", "messages", "b").as_deref(),
+            Some("http://x/b")
+        );
+        assert_eq!(s.url_for("h", "messages", "c"), None);
+        assert!(UpstreamSettings::from_json("{}")
+            .unwrap()
+            .templates()
+            .is_empty());
+    }
+
+    #[test]
+    fn client_context_drops_the_access_token_and_lists_claims() {
+        let payload = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(r#"{"asrs.s.uid":"alice","role":["a","b"],"exp":5}"#);
+        let token = format!("e30.{payload}.sig");
+        let context = ClientContext::new(
+            Some(&token),
+            Some("hub=chat&id=tok&access_token=secret&x=1"),
+        );
+        assert_eq!(
+            context.claims.as_deref(),
+            Some("asrs.s.uid: alice, role: a, role: b, exp: 5")
+        );
+        assert_eq!(context.query.as_deref(), Some("?hub=chat&id=tok&x=1"));
+        assert_eq!(ClientContext::new(None, Some("access_token=x")).query, None);
     }
 }

@@ -305,6 +305,29 @@ impl MessageReader {
 
     /// The next complete message, `Ok(None)` when more bytes are needed.
     pub fn next_message(&mut self) -> Result<Option<HubMessage>, ProtocolError> {
+        Ok(self.take(false)?.map(|(message, _)| message))
+    }
+
+    /// Like [`next_message`](Self::next_message), with the message's bytes exactly as
+    /// received, without framing (no record separator, no length prefix): what a
+    /// serverless upstream is sent.
+    ///
+    /// ```
+    /// use azure_signalr_rest::protocol::HubProtocol;
+    ///
+    /// let mut reader = HubProtocol::Json.reader();
+    /// reader.push(b"{ \"type\":6 }\x1e").unwrap();
+    /// let (_, payload) = reader.next_message_with_payload().unwrap().unwrap();
+    /// assert_eq!(payload, b"{ \"type\":6 }");
+    /// ```
+    pub fn next_message_with_payload(
+        &mut self,
+    ) -> Result<Option<(HubMessage, Vec<u8>)>, ProtocolError> {
+        self.take(true)
+    }
+
+    /// The next message, with its unframed bytes when `keep_payload` (else an empty vector).
+    fn take(&mut self, keep_payload: bool) -> Result<Option<(HubMessage, Vec<u8>)>, ProtocolError> {
         let data = &self.buffer[self.start..];
         if self.protocol == HubProtocol::Json && self.unterminated >= data.len() {
             return Ok(None); // no separator left in the buffer
@@ -315,12 +338,21 @@ impl MessageReader {
         };
         match result {
             Ok(Some((message, used))) => {
+                let payload = if keep_payload {
+                    let record = &data[..used];
+                    match self.protocol {
+                        HubProtocol::Json => record[..used - 1].to_vec(),
+                        HubProtocol::MessagePack => msgpack::record_body(record).to_vec(),
+                    }
+                } else {
+                    Vec::new()
+                };
                 self.start += used;
                 if self.start == self.buffer.len() {
                     self.buffer.clear();
                     self.start = 0;
                 }
-                Ok(Some(message))
+                Ok(Some((message, payload)))
             }
             Ok(None) => Ok(None),
             Err(e) => {

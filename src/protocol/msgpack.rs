@@ -214,6 +214,16 @@ fn read_varint(buffer: &[u8]) -> Result<Option<(usize, usize)>, ProtocolError> {
     Ok(None)
 }
 
+/// The body of one complete, already decoded record (its bytes after the length prefix).
+pub(super) fn record_body(record: &[u8]) -> &[u8] {
+    match read_varint(record) {
+        Ok(Some((length, prefix))) if prefix + length <= record.len() => {
+            &record[prefix..prefix + length]
+        }
+        _ => record,
+    }
+}
+
 /// Decodes the first complete record in `data`; returns it with the bytes it used.
 pub(super) fn take_record(
     data: &[u8],

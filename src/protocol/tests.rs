@@ -436,3 +436,36 @@ fn random_and_mutated_input_never_panics() {
         let _ = HandshakeRequest::parse(&bytes);
     }
 }
+
+#[test]
+fn payloads_are_the_records_without_framing() {
+    for protocol in [HubProtocol::Json, HubProtocol::MessagePack] {
+        let messages = sample_messages();
+        // A long message too, so MessagePack needs a multi-byte length prefix.
+        let long = HubMessage::Invocation(Invocation::new("t", vec![json!("x".repeat(300))]));
+        let mut stream = Vec::new();
+        let mut records = Vec::new();
+        for m in messages.iter().chain([&long]) {
+            let framed = protocol.encode(m).unwrap();
+            let record = match protocol {
+                HubProtocol::Json => framed[..framed.len() - 1].to_vec(),
+                HubProtocol::MessagePack => {
+                    let prefix = framed.iter().position(|b| b & 0x80 == 0).unwrap() + 1;
+                    framed[prefix..].to_vec()
+                }
+            };
+            stream.extend(&framed);
+            records.push((m.clone(), record));
+        }
+        let mut reader = protocol.reader();
+        reader.push(&stream).unwrap();
+        for (message, record) in records {
+            assert_eq!(
+                reader.next_message_with_payload().unwrap(),
+                Some((message, record)),
+                "{protocol:?}"
+            );
+        }
+        assert_eq!(reader.next_message_with_payload().unwrap(), None);
+    }
+}

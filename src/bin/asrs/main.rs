@@ -148,7 +148,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::parse_from(emulator::official_short_flags(std::env::args_os()));
     init_tracing(cli.global.verbose);
     match run(cli).await {
         Ok(code) => code,
