@@ -53,12 +53,18 @@ const LONG_POLLING_LINGER: Duration = Duration::from_secs(30);
 /// A long poll returns at most this many bytes at once.
 const MAX_POLL_BYTES: usize = 1024 * 1024;
 
+/// The client routes, open to pages of any origin like the official emulator's policy (any
+/// origin echoed back, with credentials, any method and header): the JavaScript client sends
+/// cookies (`withCredentials`) and custom headers (`Authorization`, `X-Requested-With`,
+/// `X-SignalR-User-Agent`), so a page on another origin needs both a preflight answer and the
+/// headers on every response. The REST API is for servers and gets none of this.
 pub(crate) fn router(inner: Arc<Inner>) -> Router {
     Router::new()
         .route("/client/negotiate", post(negotiate))
         .route("/client/negotiate/", post(negotiate))
         .route("/client", any(transport))
         .route("/client/", any(transport))
+        .layer(tower_http::cors::CorsLayer::very_permissive())
         .with_state(inner)
 }
 

@@ -8,7 +8,10 @@
 //! and what was delivered to whom.
 //!
 //! Where it differs from the service, knowingly:
-//! - no throttling (never 429), no per-unit connection or message quotas, no CORS;
+//! - no throttling (never 429), no per-unit connection or message quotas;
+//! - CORS like the official emulator, but on the client endpoint (`/client/...`) only: a page
+//!   of any origin may negotiate and connect (with credentials); the REST API answers no
+//!   preflight and sends no CORS headers, since only servers call it;
 //! - stateful reconnect (Ack/Sequence) is decoded but not honoured;
 //! - upstreams get the `connected`, `disconnected` and message events, not the blocking
 //!   `connect` event;

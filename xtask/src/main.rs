@@ -213,11 +213,14 @@ fn run(cmd: &mut Command) -> Result<()> {
 
 fn test() -> Result<ExitCode> {
     let root = root();
-    let node = root.join("tests/node");
-    if node.join("package.json").exists() {
-        run(Command::new("npm")
-            .args(["ci", "--no-audit", "--no-fund", "--prefix"])
-            .arg(&node))?;
+    // The official JavaScript client in Node (tests/node) and in chromium (tests/browser).
+    for dir in ["tests/node", "tests/browser"] {
+        let node = root.join(dir);
+        if node.join("package.json").exists() {
+            run(Command::new("npm")
+                .args(["ci", "--no-audit", "--no-fund", "--prefix"])
+                .arg(&node))?;
+        }
     }
     let cargo = env!("CARGO");
     run(Command::new(cargo).args(["fmt", "--all", "--check"]))?;
