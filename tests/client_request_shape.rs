@@ -631,10 +631,12 @@ async fn service_errors_are_mapped_with_their_message() {
             operation,
             status,
             message,
+            code,
         } => {
             assert_eq!(operation, Operation::SendToUser);
             assert_eq!(status.as_u16(), 400);
             assert_eq!(message, "Invalid user id");
+            assert_eq!(code, None, "no x-ms-error-code header was sent");
         }
         other => panic!("{other:?}"),
     }
@@ -666,15 +668,35 @@ async fn service_errors_are_mapped_with_their_message() {
 
 #[tokio::test]
 async fn existence_checks_answer_false_on_404() {
+    // 1.0 publishes no error codes: a bare 404 means "no".
     let mock = Mock::start(|_, _| Some((404, vec![], String::new()))).await;
-    for version in [ApiVersion::V1, ApiVersion::V2022_06_01] {
-        let client = mock.client(version).build().unwrap();
-        let hub = client.hub("chat");
-        assert!(!hub.user_exists("u").await.unwrap());
-        assert!(!hub.group_exists("g").await.unwrap());
-        assert!(!hub.connection_exists("c").await.unwrap());
-        assert!(!hub.user_in_group("u", "g").await.unwrap());
-    }
+    let client = mock.client(ApiVersion::V1).build().unwrap();
+    let hub = client.hub("chat");
+    assert!(!hub.user_exists("u").await.unwrap());
+    assert!(!hub.group_exists("g").await.unwrap());
+    assert!(!hub.connection_exists("c").await.unwrap());
+    assert!(!hub.user_in_group("u", "g").await.unwrap());
+    // 2022-06-01 says which thing is missing; each check reads its own code.
+    let mock = Mock::start(|_, c| {
+        let path = c.path();
+        let code = if path.contains("/groups/") && path.contains("/users/") {
+            "Info.User.NotInGroup"
+        } else if path.contains("/users/") {
+            "Warning.User.NotExisted"
+        } else if path.contains("/groups/") {
+            "Warning.Group.NotExisted"
+        } else {
+            "Warning.Connection.NotExisted"
+        };
+        Some((404, vec![("x-ms-error-code", code.into())], String::new()))
+    })
+    .await;
+    let client = mock.client(ApiVersion::V2022_06_01).build().unwrap();
+    let hub = client.hub("chat");
+    assert!(!hub.user_exists("u").await.unwrap());
+    assert!(!hub.group_exists("g").await.unwrap());
+    assert!(!hub.connection_exists("c").await.unwrap());
+    assert!(!hub.user_in_group("u", "g").await.unwrap());
 }
 
 fn retrying() -> RetryPolicy {

@@ -55,7 +55,7 @@ pub enum Error {
         message: String,
     },
     /// 401: the service did not accept the token (wrong key, expired, wrong audience).
-    #[error("{operation}: unauthorized ({status}){}", describe(message))]
+    #[error("{operation}: unauthorized ({status}){}", describe_with(code, message))]
     Unauthorized {
         /// The operation that failed.
         operation: Operation,
@@ -63,9 +63,11 @@ pub enum Error {
         status: StatusCode,
         /// The service's message, if any.
         message: String,
+        /// The service's error code (`x-ms-error-code`), if it sent one.
+        code: Option<String>,
     },
     /// 403: the token is valid but does not allow this call.
-    #[error("{operation}: forbidden ({status}){}", describe(message))]
+    #[error("{operation}: forbidden ({status}){}", describe_with(code, message))]
     Forbidden {
         /// The operation that failed.
         operation: Operation,
@@ -73,10 +75,12 @@ pub enum Error {
         status: StatusCode,
         /// The service's message, if any.
         message: String,
+        /// The service's error code (`x-ms-error-code`), if it sent one.
+        code: Option<String>,
     },
     /// 404 from an operation for which "not found" is an error (existence checks answer `false`
     /// instead).
-    #[error("{operation}: not found ({status}){}", describe(message))]
+    #[error("{operation}: not found ({status}){}", describe_with(code, message))]
     NotFound {
         /// The operation that failed.
         operation: Operation,
@@ -84,10 +88,15 @@ pub enum Error {
         status: StatusCode,
         /// The service's message, if any.
         message: String,
+        /// The service's error code (`x-ms-error-code`), if it sent one.
+        code: Option<String>,
     },
     /// 400 or another 4xx rejection (e.g. 413 for an oversized body): the service's message says
     /// which rule the request broke.
-    #[error("{operation}: rejected by the service ({status}){}", describe(message))]
+    #[error(
+        "{operation}: rejected by the service ({status}){}",
+        describe_with(code, message)
+    )]
     BadRequest {
         /// The operation that failed.
         operation: Operation,
@@ -95,6 +104,8 @@ pub enum Error {
         status: StatusCode,
         /// The service's message.
         message: String,
+        /// The service's error code (`x-ms-error-code`), if it sent one.
+        code: Option<String>,
     },
     /// 429: the service is throttling; `retry_after` is its `Retry-After` hint when it sent one.
     #[error("{operation}: throttled ({status}){}", retry_hint(retry_after))]
@@ -105,9 +116,14 @@ pub enum Error {
         status: StatusCode,
         /// How long the service asked the caller to wait.
         retry_after: Option<Duration>,
+        /// The service's error code (`x-ms-error-code`), if it sent one.
+        code: Option<String>,
     },
     /// 5xx: the service failed.
-    #[error("{operation}: service error ({status}){}", describe(message))]
+    #[error(
+        "{operation}: service error ({status}){}",
+        describe_with(code, message)
+    )]
     Server {
         /// The operation that failed.
         operation: Operation,
@@ -115,9 +131,14 @@ pub enum Error {
         status: StatusCode,
         /// The service's message, if any.
         message: String,
+        /// The service's error code (`x-ms-error-code`), if it sent one.
+        code: Option<String>,
     },
     /// A status the operation does not document (e.g. a 3xx, or 2xx with an unreadable body).
-    #[error("{operation}: unexpected response ({status}){}", describe(message))]
+    #[error(
+        "{operation}: unexpected response ({status}){}",
+        describe_with(code, message)
+    )]
     UnexpectedStatus {
         /// The operation that failed.
         operation: Operation,
@@ -125,6 +146,8 @@ pub enum Error {
         status: StatusCode,
         /// The response body, if any.
         message: String,
+        /// The service's error code (`x-ms-error-code`), if it sent one.
+        code: Option<String>,
     },
     /// No response within the per-request timeout.
     #[error("{operation}: no response within {timeout:?}")]
@@ -145,11 +168,13 @@ pub enum Error {
     },
 }
 
-fn describe(message: &str) -> String {
-    if message.is_empty() {
-        String::new()
-    } else {
-        format!(": {message}")
+/// `: [code] message`, leaving out what the service did not send.
+fn describe_with(code: &Option<String>, message: &str) -> String {
+    match (code.as_deref(), message.is_empty()) {
+        (None, true) => String::new(),
+        (None, false) => format!(": {message}"),
+        (Some(code), true) => format!(": [{code}]"),
+        (Some(code), false) => format!(": [{code}] {message}"),
     }
 }
 
@@ -193,6 +218,7 @@ impl Error {
     ///     operation: Operation::Broadcast,
     ///     status: reqwest::StatusCode::TOO_MANY_REQUESTS,
     ///     retry_after: None,
+    ///     code: None,
     /// };
     /// assert_eq!(err.status().map(|s| s.as_u16()), Some(429));
     /// ```
@@ -213,11 +239,44 @@ impl Error {
         }
     }
 
-    /// Builds the error for a response status and the service's message.
+    /// The service's error code, from the `x-ms-error-code` header of its answer (2022-06-01
+    /// sends one with its errors, e.g. `Warning.User.NotExisted`; 1.0 does not). Codes are the
+    /// service's own names, never anything from the request.
+    ///
+    /// ```
+    /// use azure_signalr_rest::{Error, Operation};
+    /// let err = Error::NotFound {
+    ///     operation: Operation::AddConnectionToGroup,
+    ///     status: reqwest::StatusCode::NOT_FOUND,
+    ///     message: "connection 'c1' does not exist".into(),
+    ///     code: Some("Error.Connection.NotExisted".into()),
+    /// };
+    /// assert_eq!(err.error_code(), Some("Error.Connection.NotExisted"));
+    /// assert!(err.to_string().contains("[Error.Connection.NotExisted]"));
+    /// ```
+    pub fn error_code(&self) -> Option<&str> {
+        match self {
+            Error::Unauthorized { code, .. }
+            | Error::Forbidden { code, .. }
+            | Error::NotFound { code, .. }
+            | Error::BadRequest { code, .. }
+            | Error::Throttled { code, .. }
+            | Error::Server { code, .. }
+            | Error::UnexpectedStatus { code, .. } => code.as_deref(),
+            Error::InvalidInput { .. }
+            | Error::Unsupported { .. }
+            | Error::Credential { .. }
+            | Error::Timeout { .. }
+            | Error::Transport { .. } => None,
+        }
+    }
+
+    /// Builds the error for a response status, the service's message and error code.
     pub(crate) fn from_status(
         operation: Operation,
         status: StatusCode,
         message: String,
+        code: Option<String>,
         retry_after: Option<Duration>,
     ) -> Error {
         match status.as_u16() {
@@ -225,36 +284,43 @@ impl Error {
                 operation,
                 status,
                 message,
+                code,
             },
             403 => Error::Forbidden {
                 operation,
                 status,
                 message,
+                code,
             },
             404 => Error::NotFound {
                 operation,
                 status,
                 message,
+                code,
             },
             429 => Error::Throttled {
                 operation,
                 status,
                 retry_after,
+                code,
             },
             400..=499 => Error::BadRequest {
                 operation,
                 status,
                 message,
+                code,
             },
             500..=599 => Error::Server {
                 operation,
                 status,
                 message,
+                code,
             },
             _ => Error::UnexpectedStatus {
                 operation,
                 status,
                 message,
+                code,
             },
         }
     }
@@ -292,7 +358,7 @@ mod tests {
         ];
         for (code, variant) in cases {
             let status = StatusCode::from_u16(code).unwrap();
-            let err = Error::from_status(op, status, "msg".into(), None);
+            let err = Error::from_status(op, status, "msg".into(), None, None);
             assert!(format!("{err:?}").starts_with(variant), "{code} -> {err:?}");
             assert_eq!(err.status(), Some(status));
             assert_eq!(err.operation(), op);
@@ -306,6 +372,7 @@ mod tests {
             StatusCode::BAD_REQUEST,
             "group name is too long".into(),
             None,
+            None,
         );
         assert_eq!(
             err.to_string(),
@@ -315,11 +382,24 @@ mod tests {
             Operation::Broadcast,
             StatusCode::TOO_MANY_REQUESTS,
             String::new(),
+            None,
             Some(Duration::from_secs(3)),
         );
         assert_eq!(
             err.to_string(),
             "broadcast: throttled (429 Too Many Requests), retry after 3s"
         );
+        let err = Error::from_status(
+            Operation::UserExists,
+            StatusCode::NOT_FOUND,
+            "no such path".into(),
+            Some("NotFound".into()),
+            None,
+        );
+        assert_eq!(
+            err.to_string(),
+            "user_exists: not found (404 Not Found): [NotFound] no such path"
+        );
+        assert_eq!(err.error_code(), Some("NotFound"));
     }
 }

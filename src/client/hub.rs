@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use futures::stream::{self, StreamExt};
+use progenitor_client::encode_path;
 
 use super::error::Error;
 use super::message::{validate_group_name, validate_hub_name, validate_id, Message};
@@ -16,7 +17,7 @@ use crate::raw::{v1, v1_preview, v2022_06_01};
 /// How many sends a composed operation (e.g. `send_to_users` on 1.0) runs at once.
 const COMPOSED_CONCURRENCY: usize = 16;
 
-const API_2022: &str = "2022-06-01";
+const API_2022: &str = super::transport::API_2022_06_01;
 
 /// The operations on one hub. Obtained from [`ServiceClient::hub`]; cheap to clone.
 ///
@@ -127,6 +128,42 @@ impl HubClient {
         Ok(())
     }
 
+    /// A pre-serialized message goes out as the binary payload map, which only 2022-06-01
+    /// takes; other versions would need the JSON form it does not have.
+    fn check_payloads(&self, operation: Operation, message: &Message) -> Result<(), Error> {
+        if message.is_pre_serialized() && self.service.shared.version != ApiVersion::V2022_06_01 {
+            return Err(Error::invalid(
+                operation,
+                "message",
+                format!(
+                    "pre-serialized payloads are sent with API version 2022-06-01 only (this \
+                     client uses {})",
+                    self.service.shared.version
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Sends a pre-serialized message's binary body to `path` (2022-06-01).
+    async fn send_payloads(
+        &self,
+        op: Operation,
+        path: String,
+        excluded: Option<&Vec<String>>,
+        message: &Message,
+    ) -> Result<reqwest::StatusCode, Error> {
+        let body = message
+            .payloads_body()
+            .ok_or_else(|| Error::invalid(op, "message payloads", "are too large to send"))?;
+        let t = &self.service.shared.transport;
+        let app = self.application();
+        t.run(op, &self.path_hub, || {
+            t.send_payloads(&path, app, excluded, &body)
+        })
+        .await
+    }
+
     /// What a client needs to connect to this hub: the client URL
     /// (`<client endpoint>/client/?hub=<hub>`) and a token for it, signed as Microsoft's .NET SDK
     /// signs it: `aud` = `scheme://host/client/?hub=<hub>` of the `Endpoint` (no port, not the
@@ -209,6 +246,7 @@ impl HubClient {
         let op = Operation::Broadcast;
         self.begin(op)?;
         self.check_message(op, message)?;
+        self.check_payloads(op, message)?;
         let hub = &self.path_hub;
         let excluded = excluded_list(excluded);
         let t = &self.service.shared.transport;
@@ -225,6 +263,11 @@ impl HubClient {
                     c.hub_proxy_v1_broadcast(hub, excluded.as_ref(), &body)
                 })
                 .await
+            }
+            Raw::V2022(_) if message.is_pre_serialized() => {
+                let path = format!("/api/hubs/{}/:send", encode_path(hub));
+                self.send_payloads(op, path, excluded.as_ref(), message)
+                    .await
             }
             Raw::V2022(c) => {
                 let body = v2022_body(message);
@@ -251,6 +294,7 @@ impl HubClient {
         self.begin(op)?;
         self.check_id(op, "user id", user)?;
         self.check_message(op, message)?;
+        self.check_payloads(op, message)?;
         self.send_to_user_unchecked(op, user, message).await
     }
 
@@ -274,6 +318,14 @@ impl HubClient {
                 let body = v1_body(message);
                 t.run(op, hub, || c.hub_proxy_v1_send_to_user(hub, user, &body))
                     .await
+            }
+            Raw::V2022(_) if message.is_pre_serialized() => {
+                let path = format!(
+                    "/api/hubs/{}/users/{}/:send",
+                    encode_path(hub),
+                    encode_path(user)
+                );
+                self.send_payloads(op, path, None, message).await
             }
             Raw::V2022(c) => {
                 let body = v2022_body(message);
@@ -306,6 +358,7 @@ impl HubClient {
             self.check_id(op, "user id", user)?;
         }
         self.check_message(op, message)?;
+        self.check_payloads(op, message)?;
         let t = &self.service.shared.transport;
         if let Raw::V1Preview(c) = &t.raw {
             if !users.iter().any(|u| u.contains(',')) {
@@ -341,6 +394,7 @@ impl HubClient {
         self.begin(op)?;
         self.check_group(op, group)?;
         self.check_message(op, message)?;
+        self.check_payloads(op, message)?;
         self.send_to_group_unchecked(op, group, message, &excluded_list(excluded))
             .await
     }
@@ -369,6 +423,15 @@ impl HubClient {
                     c.hub_proxy_v1_send_to_group(hub, group, excluded.as_ref(), &body)
                 })
                 .await
+            }
+            Raw::V2022(_) if message.is_pre_serialized() => {
+                let path = format!(
+                    "/api/hubs/{}/groups/{}/:send",
+                    encode_path(hub),
+                    encode_path(group)
+                );
+                self.send_payloads(op, path, excluded.as_ref(), message)
+                    .await
             }
             Raw::V2022(c) => {
                 let body = v2022_body(message);
@@ -413,6 +476,7 @@ impl HubClient {
             self.check_group(op, group)?;
         }
         self.check_message(op, message)?;
+        self.check_payloads(op, message)?;
         let excluded = excluded_list(excluded);
         let t = &self.service.shared.transport;
         if let Raw::V1Preview(c) = &t.raw {
@@ -452,6 +516,7 @@ impl HubClient {
         self.begin(op)?;
         self.check_id(op, "connection id", connection)?;
         self.check_message(op, message)?;
+        self.check_payloads(op, message)?;
         let hub = &self.path_hub;
         let t = &self.service.shared.transport;
         match &t.raw {
@@ -462,6 +527,14 @@ impl HubClient {
                     c.hub_proxy_v1_send_to_connection(hub, connection, &body)
                 })
                 .await
+            }
+            Raw::V2022(_) if message.is_pre_serialized() => {
+                let path = format!(
+                    "/api/hubs/{}/connections/{}/:send",
+                    encode_path(hub),
+                    encode_path(connection)
+                );
+                self.send_payloads(op, path, None, message).await
             }
             Raw::V2022(c) => {
                 let body = v2022_body(message);
@@ -706,20 +779,24 @@ impl HubClient {
         self.check_id(op, "user id", user)?;
         let hub = &self.path_hub;
         let t = &self.service.shared.transport;
-        exists(match &t.raw {
-            Raw::V1Preview(_) => return Err(self.unsupported(op)),
-            Raw::V1(c) => {
-                t.run(op, hub, || c.hub_proxy_v1_check_user_existence(hub, user))
+        exists(
+            self.service.shared.version,
+            not_existed::USER,
+            match &t.raw {
+                Raw::V1Preview(_) => return Err(self.unsupported(op)),
+                Raw::V1(c) => {
+                    t.run(op, hub, || c.hub_proxy_v1_check_user_existence(hub, user))
+                        .await
+                }
+                Raw::V2022(c) => {
+                    let app = self.application();
+                    t.run(op, hub, || {
+                        c.signal_r_service_check_user_existence(hub, user, API_2022, app)
+                    })
                     .await
-            }
-            Raw::V2022(c) => {
-                let app = self.application();
-                t.run(op, hub, || {
-                    c.signal_r_service_check_user_existence(hub, user, API_2022, app)
-                })
-                .await
-            }
-        })
+                }
+            },
+        )
     }
 
     /// Whether `group` has at least one connection.
@@ -735,20 +812,24 @@ impl HubClient {
         self.check_group(op, group)?;
         let hub = &self.path_hub;
         let t = &self.service.shared.transport;
-        exists(match &t.raw {
-            Raw::V1Preview(_) => return Err(self.unsupported(op)),
-            Raw::V1(c) => {
-                t.run(op, hub, || c.hub_proxy_v1_check_group_existence(hub, group))
+        exists(
+            self.service.shared.version,
+            not_existed::GROUP,
+            match &t.raw {
+                Raw::V1Preview(_) => return Err(self.unsupported(op)),
+                Raw::V1(c) => {
+                    t.run(op, hub, || c.hub_proxy_v1_check_group_existence(hub, group))
+                        .await
+                }
+                Raw::V2022(c) => {
+                    let app = self.application();
+                    t.run(op, hub, || {
+                        c.signal_r_service_check_group_existence(hub, group, API_2022, app)
+                    })
                     .await
-            }
-            Raw::V2022(c) => {
-                let app = self.application();
-                t.run(op, hub, || {
-                    c.signal_r_service_check_group_existence(hub, group, API_2022, app)
-                })
-                .await
-            }
-        })
+                }
+            },
+        )
     }
 
     /// Whether the connection exists.
@@ -764,22 +845,28 @@ impl HubClient {
         self.check_id(op, "connection id", connection)?;
         let hub = &self.path_hub;
         let t = &self.service.shared.transport;
-        exists(match &t.raw {
-            Raw::V1Preview(_) => return Err(self.unsupported(op)),
-            Raw::V1(c) => {
-                t.run(op, hub, || {
-                    c.hub_proxy_v1_check_connection_existence(hub, connection)
-                })
-                .await
-            }
-            Raw::V2022(c) => {
-                let app = self.application();
-                t.run(op, hub, || {
-                    c.signal_r_service_check_connection_existence(hub, connection, API_2022, app)
-                })
-                .await
-            }
-        })
+        exists(
+            self.service.shared.version,
+            not_existed::CONNECTION,
+            match &t.raw {
+                Raw::V1Preview(_) => return Err(self.unsupported(op)),
+                Raw::V1(c) => {
+                    t.run(op, hub, || {
+                        c.hub_proxy_v1_check_connection_existence(hub, connection)
+                    })
+                    .await
+                }
+                Raw::V2022(c) => {
+                    let app = self.application();
+                    t.run(op, hub, || {
+                        c.signal_r_service_check_connection_existence(
+                            hub, connection, API_2022, app,
+                        )
+                    })
+                    .await
+                }
+            },
+        )
     }
 
     /// Whether `user` is in `group`.
@@ -796,27 +883,34 @@ impl HubClient {
         self.check_group(op, group)?;
         let hub = &self.path_hub;
         let t = &self.service.shared.transport;
-        exists(match &t.raw {
-            Raw::V1Preview(_) => return Err(self.unsupported(op)),
-            Raw::V1(c) => {
-                t.run(op, hub, || {
-                    c.hub_proxy_v1_check_user_in_group_existence(hub, group, user)
-                })
-                .await
-            }
-            Raw::V2022(c) => {
-                let app = self.application();
-                t.run(op, hub, || {
-                    c.signal_r_service_check_user_existence_in_group(
-                        hub, user, group, API_2022, app,
-                    )
-                })
-                .await
-            }
-        })
+        exists(
+            self.service.shared.version,
+            not_existed::USER_IN_GROUP,
+            match &t.raw {
+                Raw::V1Preview(_) => return Err(self.unsupported(op)),
+                Raw::V1(c) => {
+                    t.run(op, hub, || {
+                        c.hub_proxy_v1_check_user_in_group_existence(hub, group, user)
+                    })
+                    .await
+                }
+                Raw::V2022(c) => {
+                    let app = self.application();
+                    t.run(op, hub, || {
+                        c.signal_r_service_check_user_existence_in_group(
+                            hub, user, group, API_2022, app,
+                        )
+                    })
+                    .await
+                }
+            },
+        )
     }
 
-    /// Closes a connection; the client receives a Close message carrying `reason`.
+    /// Closes a connection; the client receives a Close message carrying `reason`. Closing a
+    /// connection that is already gone succeeds: the service's 404 with
+    /// `Warning.Connection.NotExisted` is read as done, as the .NET SDK reads it (any other 404
+    /// is an error).
     ///
     /// ```no_run
     /// # async fn run(hub: azure_signalr_rest::HubClient) -> Result<(), azure_signalr_rest::Error> {
@@ -833,7 +927,7 @@ impl HubClient {
         self.check_id(op, "connection id", connection)?;
         let hub = &self.path_hub;
         let t = &self.service.shared.transport;
-        match &t.raw {
+        let result = match &t.raw {
             Raw::V1Preview(_) => return Err(self.unsupported(op)),
             Raw::V1(c) => {
                 t.run(op, hub, || {
@@ -848,8 +942,13 @@ impl HubClient {
                 })
                 .await
             }
+        };
+        match result {
+            Err(Error::NotFound {
+                code: Some(code), ..
+            }) if code.eq_ignore_ascii_case(not_existed::CONNECTION) => Ok(()),
+            other => other.map(drop),
         }
-        .map(drop)
     }
 
     /// Closes every connection of the hub except `excluded` (2022-06-01 only).
@@ -996,11 +1095,33 @@ fn excluded_list(excluded: &[&str]) -> Option<Vec<String>> {
     (!excluded.is_empty()).then(|| excluded.iter().map(|s| (*s).to_owned()).collect())
 }
 
-/// 200 means yes, 404 means no.
-fn exists(result: Result<reqwest::StatusCode, Error>) -> Result<bool, Error> {
+/// The `x-ms-error-code` of each existence check's "no" (as the .NET server SDK expects them).
+mod not_existed {
+    pub(super) const CONNECTION: &str = "Warning.Connection.NotExisted";
+    pub(super) const USER: &str = "Warning.User.NotExisted";
+    pub(super) const GROUP: &str = "Warning.Group.NotExisted";
+    pub(super) const USER_IN_GROUP: &str = "Info.User.NotInGroup";
+}
+
+/// 200 means yes; 404 means no only when it says so. 2022-06-01 names the missing thing in
+/// `x-ms-error-code` (`expected`): a 404 without it, or with another code, is an error, so a
+/// misrouted request (wrong endpoint, a proxy's 404) never reads as "does not exist". 1.0
+/// publishes no error codes: there a 404 without a code means no, and one with another code
+/// is still an error.
+fn exists(
+    version: ApiVersion,
+    expected: &str,
+    result: Result<reqwest::StatusCode, Error>,
+) -> Result<bool, Error> {
     match result {
         Ok(_) => Ok(true),
-        Err(Error::NotFound { .. }) => Ok(false),
+        Err(Error::NotFound { code, .. })
+            if code.as_deref().map_or(version == ApiVersion::V1, |c| {
+                c.eq_ignore_ascii_case(expected)
+            }) =>
+        {
+            Ok(false)
+        }
         Err(e) => Err(e),
     }
 }

@@ -5,6 +5,12 @@
 //! patterns unless its 0.7-migration checks are switched off; segments are compared after
 //! percent-decoding (`%3Asend`, user ids with `/`); and the 1.0 API accepts two orders of
 //! the same resources.
+//!
+//! Answers follow what Microsoft's .NET server SDK reads: 2022-06-01 errors are `ErrorDetail`
+//! JSON with the same code in `x-ms-error-code`, and a 404 names what is missing with the codes
+//! the SDK tells apart (see [`code`]); the user-in-group check answers GET (what the SDK uses)
+//! as well as HEAD. A 2022-06-01 `:send` body may also be the SDK's binary payload map
+//! (`application/octet-stream` or `application/x-msgpack`), delivered to each client as sent.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -19,6 +25,7 @@ use serde_json::Value;
 
 use super::auth::{self, Audience};
 use super::state::{Inner, Outgoing};
+use crate::protocol::{HubMessage, HubProtocol, Invocation};
 
 /// The largest REST request body accepted.
 const MAX_BODY: usize = 1024 * 1024;
@@ -70,6 +77,20 @@ struct Route {
 enum Miss {
     NotFound,
     MethodNotAllowed,
+}
+
+/// The `x-ms-error-code` values of 404 answers that the .NET server SDK tells apart.
+pub(crate) mod code {
+    /// Connection existence check (the SDK also takes it as done when closing a connection).
+    pub const CONNECTION_NOT_EXISTED: &str = "Warning.Connection.NotExisted";
+    /// User existence check.
+    pub const USER_NOT_EXISTED: &str = "Warning.User.NotExisted";
+    /// Group existence check.
+    pub const GROUP_NOT_EXISTED: &str = "Warning.Group.NotExisted";
+    /// User-in-group check (the SDK asks with GET).
+    pub const USER_NOT_IN_GROUP: &str = "Info.User.NotInGroup";
+    /// Adding (or removing) a connection that does not exist to (from) a group.
+    pub const CONNECTION_NOT_EXISTED_ERROR: &str = "Error.Connection.NotExisted";
 }
 
 /// The 2022-06-01 error body, fields in the published order.
@@ -450,6 +471,110 @@ fn parse_message(body: &[u8]) -> Result<(String, Vec<Value>), ApiError> {
     }
 }
 
+/// Whether a 2022-06-01 send body is the per-protocol payload map (`application/x-msgpack` or
+/// `application/octet-stream`, the latter being what the .NET SDK sends) rather than JSON.
+fn is_binary_body(headers: &axum::http::HeaderMap) -> bool {
+    let Some(value) = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let media = value.split(';').next().unwrap_or("").trim();
+    media.eq_ignore_ascii_case("application/x-msgpack")
+        || media.eq_ignore_ascii_case("application/octet-stream")
+}
+
+/// Decodes a binary send body: a MessagePack map from protocol name (`json`, `messagepack`;
+/// str) to that protocol's complete serialized invocation (bin), as the .NET SDK's
+/// `BinaryPayloadMessageContent` writes it. Each client then gets its protocol's bytes as
+/// they are; a client whose protocol has no payload gets nothing (the SDK writes one payload
+/// per protocol it was configured with and expects no conversion between them). Other
+/// protocol names are skipped.
+fn parse_payloads(body: &[u8]) -> Result<Arc<Outgoing>, ApiError> {
+    use rmp::decode;
+    let shape = "a binary send body must be a MessagePack map from protocol name (str) to \
+                 serialized invocation (bin)";
+    let bad = |what: String| ApiError::bad_request(format!("{shape}: {what}"));
+    let mut rd = body;
+    let entries = decode::read_map_len(&mut rd).map_err(|e| bad(format!("no map header ({e})")))?;
+    fn take<'a>(rd: &mut &'a [u8], len: u32) -> Option<&'a [u8]> {
+        let len = usize::try_from(len).ok()?;
+        let value = rd.get(..len)?;
+        *rd = &rd[len..];
+        Some(value)
+    }
+    let truncated = || bad("truncated".into());
+    let mut payloads: [Option<&[u8]>; 2] = [None, None];
+    for _ in 0..entries {
+        let len = decode::read_str_len(&mut rd)
+            .map_err(|e| bad(format!("a key is not a string ({e})")))?;
+        let name = take(&mut rd, len).ok_or_else(truncated)?;
+        let len = decode::read_bin_len(&mut rd)
+            .map_err(|e| bad(format!("a payload is not binary ({e})")))?;
+        let payload = take(&mut rd, len).ok_or_else(truncated)?;
+        let protocol = std::str::from_utf8(name)
+            .ok()
+            .and_then(HubProtocol::from_name);
+        let slot = match protocol {
+            Some(HubProtocol::Json) => &mut payloads[0],
+            Some(HubProtocol::MessagePack) => &mut payloads[1],
+            None => continue,
+        };
+        if slot.replace(payload).is_some() {
+            return Err(bad(format!(
+                "protocol '{}' appears twice",
+                String::from_utf8_lossy(name)
+            )));
+        }
+    }
+    if !rd.is_empty() {
+        return Err(bad(format!("{} bytes after the map", rd.len())));
+    }
+    let [json, msgpack] = payloads;
+    if json.is_none() && msgpack.is_none() {
+        return Err(ApiError::bad_request(
+            "a binary send body needs a 'json' or a 'messagepack' payload",
+        ));
+    }
+    // Each payload must be exactly one invocation, so a client's stream stays well formed.
+    let invocation = |protocol: HubProtocol, bytes: &[u8]| -> Result<Invocation, ApiError> {
+        let name = protocol.name();
+        match protocol.decode_all(bytes) {
+            Ok(mut messages) if messages.len() == 1 => match messages.pop() {
+                Some(HubMessage::Invocation(inv)) if !inv.target.trim().is_empty() => Ok(inv),
+                Some(HubMessage::Invocation(_)) => Err(ApiError::bad_request(format!(
+                    "the '{name}' payload's invocation needs a non-empty target"
+                ))),
+                _ => Err(ApiError::bad_request(format!(
+                    "the '{name}' payload must be an invocation message"
+                ))),
+            },
+            Ok(messages) => Err(ApiError::bad_request(format!(
+                "the '{name}' payload must hold exactly one message (found {})",
+                messages.len()
+            ))),
+            Err(e) => Err(ApiError::bad_request(format!(
+                "the '{name}' payload is not a valid {name} hub message: {e}"
+            ))),
+        }
+    };
+    let from_json = json.map(|b| invocation(HubProtocol::Json, b)).transpose()?;
+    let from_msgpack = msgpack
+        .map(|b| invocation(HubProtocol::MessagePack, b))
+        .transpose()?;
+    // The delivery record shows the JSON view when there is one.
+    let Some(shown) = from_json.or(from_msgpack) else {
+        return Err(ApiError::bad_request("no payload"));
+    };
+    Ok(Outgoing::pre_encoded(
+        shown.target,
+        shown.arguments,
+        json.map(bytes::Bytes::copy_from_slice),
+        msgpack.map(bytes::Bytes::copy_from_slice),
+    ))
+}
+
 async fn read_body(body: Body, headers: &axum::http::HeaderMap) -> Result<Vec<u8>, ApiError> {
     let too_large = || {
         ApiError::new(
@@ -589,15 +714,13 @@ async fn execute(
         _ => raw_hub.to_lowercase(),
     };
 
-    let found = |exists: bool| {
+    // A 404 names what is missing in `x-ms-error-code` (2022-06-01): the .NET SDK reads an
+    // existence check's 404 as "no" only with the code it expects, any other 404 is an error.
+    let found = |exists: bool, code: &'static str, message: String| {
         if exists {
             Ok(StatusCode::OK)
         } else {
-            Err(ApiError::new(
-                StatusCode::NOT_FOUND,
-                "NotFound",
-                "not found",
-            ))
+            Err(ApiError::new(StatusCode::NOT_FOUND, code, message))
         }
     };
 
@@ -625,8 +748,12 @@ async fn execute(
                 _ => {}
             }
             let body = read_body(body, &parts.headers).await?;
-            let (target, arguments) = parse_message(&body)?;
-            let message = Outgoing::new(target, arguments);
+            let message = if version == V2022 && is_binary_body(&parts.headers) {
+                parse_payloads(&body)?
+            } else {
+                let (target, arguments) = parse_message(&body)?;
+                Outgoing::new(target, arguments)
+            };
             match route.op {
                 Op::SendAll => inner.send_all(&hub, message, &query.excluded),
                 Op::SendUsers(users) => inner.send_users(&hub, message, &users),
@@ -638,15 +765,31 @@ async fn execute(
             }
             Ok(StatusCode::ACCEPTED)
         }
-        Op::ConnectionExists(conn) => found(inner.connection_exists(&hub, &conn)),
-        Op::UserExists(user) => found(inner.user_exists(&hub, &user)),
+        Op::ConnectionExists(conn) => found(
+            inner.connection_exists(&hub, &conn),
+            code::CONNECTION_NOT_EXISTED,
+            format!("connection '{conn}' does not exist"),
+        ),
+        Op::UserExists(user) => found(
+            inner.user_exists(&hub, &user),
+            code::USER_NOT_EXISTED,
+            format!("user '{user}' has no connection"),
+        ),
         Op::GroupExists(group) => {
             check_group(&group)?;
-            found(inner.group_exists(&hub, &group))
+            found(
+                inner.group_exists(&hub, &group),
+                code::GROUP_NOT_EXISTED,
+                format!("group '{group}' has no connection"),
+            )
         }
         Op::UserInGroup { group, user } => {
             check_group(&group)?;
-            found(inner.user_in_group(&hub, &group, &user))
+            found(
+                inner.user_in_group(&hub, &group, &user),
+                code::USER_NOT_IN_GROUP,
+                format!("user '{user}' is not in group '{group}'"),
+            )
         }
         Op::CloseConnection(conn) => {
             let reason = query.reason.filter(|r| !r.is_empty());
@@ -664,7 +807,7 @@ async fn execute(
             } else {
                 Err(ApiError::new(
                     StatusCode::NOT_FOUND,
-                    "NotFound",
+                    code::CONNECTION_NOT_EXISTED_ERROR,
                     format!("connection '{conn}' does not exist"),
                 ))
             }
@@ -673,10 +816,16 @@ async fn execute(
             check_group(&group)?;
             if inner.remove_conn_from_group(&hub, &group, &conn) {
                 Ok(StatusCode::OK)
-            } else {
+            } else if inner.connection_exists(&hub, &conn) {
                 Err(ApiError::new(
                     StatusCode::NOT_FOUND,
                     "NotFound",
+                    format!("connection '{conn}' is not in group '{group}'"),
+                ))
+            } else {
+                Err(ApiError::new(
+                    StatusCode::NOT_FOUND,
+                    code::CONNECTION_NOT_EXISTED_ERROR,
                     format!("connection '{conn}' does not exist"),
                 ))
             }

@@ -55,6 +55,24 @@ impl Outgoing {
         })
     }
 
+    /// A message whose records arrived already encoded (a binary REST send): each protocol's
+    /// clients get exactly these bytes, and none for a protocol left out. `target` and
+    /// `arguments` only describe it in the delivery record.
+    pub fn pre_encoded(
+        target: String,
+        arguments: Vec<Value>,
+        json: Option<Bytes>,
+        msgpack: Option<Bytes>,
+    ) -> Arc<Self> {
+        Arc::new(Outgoing {
+            target,
+            arguments: Arc::new(arguments),
+            json: OnceLock::from(json),
+            msgpack: OnceLock::from(msgpack),
+            recorded: AtomicUsize::new(0),
+        })
+    }
+
     /// The encoded record, `None` if the message cannot be encoded in this protocol.
     pub fn bytes(&self, protocol: HubProtocol) -> Option<Bytes> {
         let cell = match protocol {
@@ -71,9 +89,11 @@ impl Outgoing {
         .clone()
     }
 
-    /// Approximate memory held by the message (its JSON size).
+    /// Approximate memory held by the message (its JSON size, else its MessagePack size).
     fn size(&self) -> usize {
-        self.bytes(HubProtocol::Json).map_or(0, |b| b.len())
+        self.bytes(HubProtocol::Json)
+            .or_else(|| self.bytes(HubProtocol::MessagePack))
+            .map_or(0, |b| b.len())
     }
 }
 

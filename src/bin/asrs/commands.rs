@@ -169,10 +169,8 @@ impl MessageArgs {
     fn message(&self) -> anyhow::Result<Message> {
         let arguments = match &self.args {
             None => {
-                return Ok(Message {
-                    target: self.target.clone(),
-                    ..send_message(DEFAULT_SERVER_NAME, DEFAULT_TEXT)
-                })
+                let default = send_message(DEFAULT_SERVER_NAME, DEFAULT_TEXT);
+                return Ok(Message::from_values(self.target.clone(), default.arguments));
             }
             Some(json) => parse_arguments(json)?,
         };
