@@ -26,18 +26,24 @@
 //!   development.
 //! - `listener` (feature `listener`): a receiving SignalR client.
 
+// docs.rs builds with `--cfg docsrs` on nightly: label feature-gated items with their feature.
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
 pub mod raw;
 
 mod client;
 pub use client::*;
 
 #[cfg(feature = "protocol")]
+#[cfg_attr(docsrs, doc(cfg(feature = "protocol")))]
 pub mod protocol;
 
 #[cfg(feature = "emulator")]
+#[cfg_attr(docsrs, doc(cfg(feature = "emulator")))]
 pub mod emulator;
 
 #[cfg(feature = "listener")]
+#[cfg_attr(docsrs, doc(cfg(feature = "listener")))]
 pub mod listener;
 
 // The README's Rust examples run as doc tests.

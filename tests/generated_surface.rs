@@ -148,3 +148,150 @@ fn every_published_operation_has_a_generated_method() {
         );
     }
 }
+
+/// A copy of `doc` (as published: Swagger 2.0 or OpenAPI 3.0) with every `operationId`
+/// replaced or removed and every parameter list and the paths in another order.
+fn scrambled(doc: &serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    let mut doc = doc.clone();
+    let paths = doc["paths"].as_object_mut().expect("paths");
+    let mut entries: Vec<(String, Value)> = std::mem::take(paths).into_iter().collect();
+    entries.reverse();
+    for (i, (_, item)) in entries.iter_mut().enumerate() {
+        for (method, op) in item.as_object_mut().expect("path item").iter_mut() {
+            if method == "parameters" {
+                continue;
+            }
+            let op = op.as_object_mut().expect("operation");
+            if i % 3 == 0 {
+                op.remove("operationId");
+            } else {
+                op.insert(
+                    "operationId".into(),
+                    Value::from(format!("Renamed{i}_{method}")),
+                );
+            }
+            if let Some(params) = op.get_mut("parameters").and_then(Value::as_array_mut) {
+                params.reverse();
+                let len = params.len();
+                params.rotate_left(i % len.max(1));
+            }
+        }
+    }
+    paths.extend(entries);
+    doc
+}
+
+fn build_output(module: &str, suffix: &str) -> String {
+    std::fs::read_to_string(format!("{GENERATED}/{module}{suffix}")).expect("build.rs output")
+}
+
+/// Binding by operation: the hand-written layer calls raw methods by name and position, so a
+/// document that names and orders things differently must yield the very same code.
+#[test]
+fn generated_code_depends_on_operations_not_on_ids_or_parameter_order() {
+    for path in specs() {
+        let module = asrs_codegen::module_name(&path);
+        let doc: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let scrambled = scrambled(&doc);
+        assert_ne!(scrambled, doc);
+        let generated = asrs_codegen::parse(&scrambled)
+            .and_then(asrs_codegen::generate)
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        assert!(generated.derived.is_empty(), "{:?}", generated.derived);
+        assert_eq!(
+            generated.surface,
+            build_output(&module, ".surface.txt"),
+            "{module}: surface"
+        );
+        assert!(
+            generated.code == build_output(&module, ".rs"),
+            "{module}: the generated code differs"
+        );
+        assert!(
+            serde_json::to_string_pretty(&generated.normalized).unwrap()
+                == build_output(&module, ".openapi.json"),
+            "{module}: the normalized document differs"
+        );
+    }
+}
+
+/// A new operation gets a method named after itself and shows up in the surface, so the
+/// surface snapshot fails `cargo test` until it is reviewed.
+#[test]
+fn an_operation_added_to_a_spec_changes_the_surface() {
+    let path = Path::new("specs/v2022-06-01.json");
+    let mut doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let send = doc["paths"]["/api/hubs/{hub}/:send"].clone();
+    doc["paths"]["/api/hubs/{hub}/:frob"] = send;
+    let generated = asrs_codegen::parse(&doc)
+        .and_then(asrs_codegen::generate)
+        .unwrap();
+    assert_eq!(
+        generated.derived,
+        ["POST /api/hubs/{hub}/:frob -> post_api_hubs_hub_frob"]
+    );
+    let before = build_output("v2022_06_01", ".surface.txt");
+    assert_ne!(generated.surface, before);
+    assert!(generated
+        .surface
+        .contains("POST /api/hubs/{hub}/:frob\n  post_api_hubs_hub_frob\n"));
+}
+
+/// `lift-string-constraints` removes the published patterns and lengths from the generated
+/// code; these are the rules it may remove, because `validate_hub_name` and
+/// `validate_group_name` enforce them before any request. A published document with another
+/// rule fails here, to be looked at by hand.
+#[test]
+fn lifted_constraints_are_the_ones_enforced_by_hand() {
+    const HUB_RULE: &str = "^[A-Za-z][A-Za-z0-9_`,.[\\]]{0,127}$";
+    const GROUP_RULE: &str = "^(?!\\s+$).+$";
+    let mut seen = BTreeSet::new();
+    for path in specs() {
+        let spec = asrs_codegen::load(&path).unwrap();
+        for ((method, route), op) in asrs_codegen::operations::list(&spec.openapi) {
+            for p in &op.parameters {
+                let rule = match (p.name.as_str(), &p.pattern, p.min_length, p.max_length) {
+                    (_, None, None, None) => continue,
+                    ("hub" | "application", Some(r), None, None) if r == HUB_RULE => "hub",
+                    ("group", Some(r), Some(1), Some(1024)) if r == GROUP_RULE => "group",
+                    ("group", None, Some(1), Some(1024)) => "group",
+                    ("user", None, Some(1), Some(1024)) => "user id",
+                    ("connectionId", None, Some(1), None) => "connection id",
+                    _ => panic!(
+                        "{} {method} {route}: parameter {} has a rule no hand-written check \
+                         is known to enforce: {p:?}",
+                        spec.api_version(),
+                        p.name
+                    ),
+                };
+                seen.insert((spec.api_version().to_string(), p.name.clone(), rule));
+            }
+        }
+    }
+    // The 2022-06-01 document publishes both rules, on hub, application and group.
+    for name in ["hub", "application", "group"] {
+        let rule = if name == "group" { "group" } else { "hub" };
+        assert!(
+            seen.contains(&("2022-06-01".to_string(), name.to_string(), rule)),
+            "{name}: {seen:?}"
+        );
+    }
+
+    use azure_signalr_rest::{validate_group_name, validate_hub_name, Operation};
+    let op = Operation::Broadcast;
+    for ok in ["a", "Chat_1", "a`,.[]", &"a".repeat(128)] {
+        assert!(validate_hub_name(op, "hub", ok).is_ok(), "{ok}");
+    }
+    for bad in ["", "1a", "_a", "a b", "a-b", "ä", &"a".repeat(129)] {
+        assert!(validate_hub_name(op, "application", bad).is_err(), "{bad}");
+    }
+    // Ids: `validate_id`, unit-tested in src/client/message.rs (user ids 1..1024 characters,
+    // connection ids non-empty).
+    assert!(validate_group_name(op, "room 1").is_ok());
+    for bad in ["", "  ", &"g".repeat(1025)] {
+        assert!(validate_group_name(op, bad).is_err(), "{bad:?}");
+    }
+}

@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
+pub mod bind;
 pub mod normalize;
 pub mod operations;
 pub mod surface;
@@ -80,12 +81,15 @@ pub struct Spec {
 }
 
 impl Spec {
-    /// `info.version` of the document.
+    /// The API version the document describes: its `info.version`, in the service's spelling
+    /// (`v1` is `1.0`, see [`normalize::canonical_api_version`]).
     pub fn api_version(&self) -> &str {
-        self.openapi
-            .pointer("/info/version")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
+        normalize::canonical_api_version(
+            self.openapi
+                .pointer("/info/version")
+                .and_then(Value::as_str)
+                .unwrap_or_default(),
+        )
     }
 }
 
@@ -137,6 +141,9 @@ pub struct Generated {
     pub normalized: Value,
     /// The rewrites that changed the document.
     pub applied: Vec<normalize::Applied>,
+    /// Operations [`bind::BINDINGS`] does not know, as `METHOD path -> derived name`: each is
+    /// a new method that deserves a review (and maybe a table entry).
+    pub derived: Vec<String>,
     /// The generated Rust module, formatted.
     pub code: String,
     /// The generated public surface, one entry per operation (see [`surface::render`]).
@@ -154,6 +161,14 @@ pub fn generate(spec: Spec) -> Result<Generated, SpecError> {
     let api_version = spec.api_version().to_string();
     let mut normalized = spec.openapi;
     let applied = normalize::normalize(&mut normalized);
+    if let Some(clash) = bind::duplicate_names(&normalized).into_iter().next() {
+        return Err(SpecError::document(format!(
+            "two operations get the same method name: {clash}; give one an entry in \
+             codegen/src/bind.rs"
+        )));
+    }
+    let derived = bind::unbound(&normalized);
+    sort_keys(&mut normalized);
 
     let tokens = run_progenitor(&normalized).map_err(|reason| {
         blame_operation(&normalized).unwrap_or_else(|| SpecError::document(reason))
@@ -174,8 +189,26 @@ pub fn generate(spec: Spec) -> Result<Generated, SpecError> {
         surface: surface::render(&file),
         code: prettyplease::unparse(&file),
         applied,
+        derived,
         normalized,
     })
+}
+
+/// Puts every object's keys in lexical order, so neither the generated code nor the normalized
+/// snapshot depends on how a document orders its keys.
+fn sort_keys(v: &mut Value) {
+    match v {
+        Value::Object(map) => {
+            let mut entries: Vec<(String, Value)> = std::mem::take(map).into_iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(&b.0));
+            for (_, child) in entries.iter_mut() {
+                sort_keys(child);
+            }
+            map.extend(entries);
+        }
+        Value::Array(items) => items.iter_mut().for_each(sort_keys),
+        _ => {}
+    }
 }
 
 /// The Rust module name for a spec file: its stem with `-` and `.` turned into `_`
@@ -248,11 +281,8 @@ fn blame_operation(doc: &Value) -> Option<SpecError> {
             only_item.insert(method.clone(), op.clone());
             single["paths"] = serde_json::json!({ path: only_item });
             if let Err(reason) = run_progenitor(&single) {
-                let id = op
-                    .get("operationId")
-                    .and_then(Value::as_str)
-                    .map(str::to_string)
-                    .unwrap_or_else(|| format!("{} {path}", method.to_uppercase()));
+                // Named as published: the operationId here is already the bound one.
+                let id = format!("{} {path}", method.to_uppercase());
                 return Some(SpecError::operation(&id, reason));
             }
         }
@@ -288,7 +318,7 @@ mod tests {
 
     #[test]
     fn a_progenitor_failure_names_the_operation() {
-        // An operationId used twice is something progenitor refuses.
+        // A cookie parameter is something progenitor refuses.
         let doc = json!({
             "openapi": "3.0.1",
             "info": { "title": "t", "version": "1" },
@@ -301,7 +331,7 @@ mod tests {
             }
         });
         let err = generate(parse(&doc).unwrap()).unwrap_err();
-        assert_eq!(err.operation.as_deref(), Some("Bad"), "{err}");
+        assert_eq!(err.operation.as_deref(), Some("POST /b"), "{err}");
         assert!(err.reason.contains("progenitor"), "{err}");
     }
 }

@@ -19,6 +19,24 @@ pub struct Rewrite {
 /// Every rewrite, in the order they run.
 pub const REWRITES: &[Rewrite] = &[
     Rewrite {
+        name: "canonical-api-version",
+        reason: "documents spell a version `v1` or `1.0`; the generated client sends and reports \
+                 the service's own name for it",
+        apply: canonical_api_version_rewrite,
+    },
+    Rewrite {
+        name: "bind-operations",
+        reason: "the hand-written layer calls methods by operation (METHOD + path), not by the \
+                 document's operationId or parameter order; see `bind`",
+        apply: crate::bind::bind,
+    },
+    Rewrite {
+        name: "json-request-body",
+        reason: "progenitor 0.15 takes one request content type per operation; the raw client \
+                 sends JSON, and binary bodies (MessagePack, octet-stream) are sent by hand",
+        apply: json_request_body,
+    },
+    Rewrite {
         name: "drop-error-responses",
         reason:
             "progenitor takes one error body type per operation and panics on a text/plain \
@@ -30,6 +48,25 @@ pub const REWRITES: &[Rewrite] = &[
         reason: "successes are answered with an empty body, which a typed body would fail to \
                  decode; an operation listing 200 and 202 then has a single success type",
         apply: drop_success_bodies,
+    },
+    Rewrite {
+        name: "lift-string-constraints",
+        reason: "a pattern or length on a string makes progenitor emit a validated newtype (and \
+                 need the regress crate); the hand-written layer checks hub, application and \
+                 group names itself, before any request, on every version",
+        apply: lift_string_constraints,
+    },
+    Rewrite {
+        name: "drop-read-only-properties",
+        reason: "read-only properties of a request body are never sent; as fields they would \
+                 make callers fill in what the service sets",
+        apply: drop_read_only_properties,
+    },
+    Rewrite {
+        name: "request-properties-not-nullable",
+        reason: "the client never sends null for a body property; a nullable one would make \
+                 callers wrap every value in an Option",
+        apply: request_properties_not_nullable,
     },
     Rewrite {
         name: "widen-bare-object-items",
@@ -90,6 +127,139 @@ fn for_each_operation(doc: &mut Value, mut f: impl FnMut(&mut Map<String, Value>
             }
         }
     }
+}
+
+/// The service's name for an API version that documents also spell another way
+/// (`v1-preview` and `v1` in the published 1.0-preview and 1.0 descriptions).
+pub fn canonical_api_version(version: &str) -> &str {
+    match version {
+        "v1-preview" => "1.0-preview",
+        "v1" => "1.0",
+        other => other,
+    }
+}
+
+fn canonical_api_version_rewrite(doc: &mut Value) -> usize {
+    let Some(version) = doc.pointer_mut("/info/version") else {
+        return 0;
+    };
+    let Some(given) = version.as_str() else {
+        return 0;
+    };
+    let canonical = canonical_api_version(given);
+    if canonical == given {
+        return 0;
+    }
+    *version = Value::String(canonical.to_string());
+    1
+}
+
+fn is_json(media: &str) -> bool {
+    let essence = media.split(';').next().unwrap_or_default().trim();
+    essence == "application/json" || essence.ends_with("+json")
+}
+
+fn json_request_body(doc: &mut Value) -> usize {
+    let mut changed = 0;
+    for_each_operation(doc, |op| {
+        let Some(content) = op
+            .get_mut("requestBody")
+            .and_then(|b| b.get_mut("content"))
+            .and_then(Value::as_object_mut)
+        else {
+            return;
+        };
+        if content.len() > 1 && content.keys().any(|m| is_json(m)) {
+            content.retain(|media, _| is_json(media));
+            changed += 1;
+        }
+    });
+    changed
+}
+
+fn lift_string_constraints(doc: &mut Value) -> usize {
+    match doc {
+        Value::Object(map) => {
+            let mut changed = 0;
+            if map.get("type").and_then(Value::as_str) == Some("string") {
+                for key in ["pattern", "minLength", "maxLength"] {
+                    changed += usize::from(map.remove(key).is_some());
+                }
+            }
+            changed + map.values_mut().map(lift_string_constraints).sum::<usize>()
+        }
+        Value::Array(items) => items.iter_mut().map(lift_string_constraints).sum(),
+        _ => 0,
+    }
+}
+
+/// Applies `f` to each schema a request body uses: inline ones in place, `$ref`ed ones once
+/// each in `components`.
+fn for_each_request_schema(doc: &mut Value, mut f: impl FnMut(&mut Value) -> usize) -> usize {
+    let mut referenced = Vec::new();
+    let mut changed = 0;
+    for_each_operation(doc, |op| {
+        let Some(content) = op
+            .get_mut("requestBody")
+            .and_then(|b| b.get_mut("content"))
+            .and_then(Value::as_object_mut)
+        else {
+            return;
+        };
+        for media in content.values_mut() {
+            let Some(schema) = media.get_mut("schema") else {
+                continue;
+            };
+            match schema.get("$ref").and_then(Value::as_str) {
+                Some(r) => referenced.push(r.to_string()),
+                None => changed += f(schema),
+            }
+        }
+    });
+    referenced.sort();
+    referenced.dedup();
+    for r in referenced {
+        let pointer = r.strip_prefix('#').unwrap_or_default().to_string();
+        if let Some(schema) = doc.pointer_mut(&pointer) {
+            changed += f(schema);
+        }
+    }
+    changed
+}
+
+fn drop_read_only_properties(doc: &mut Value) -> usize {
+    for_each_request_schema(doc, drop_read_only)
+}
+
+fn request_properties_not_nullable(doc: &mut Value) -> usize {
+    for_each_request_schema(doc, |schema| {
+        let Some(props) = schema.get_mut("properties").and_then(Value::as_object_mut) else {
+            return 0;
+        };
+        props
+            .values_mut()
+            .filter_map(Value::as_object_mut)
+            .map(|p| usize::from(p.remove("nullable").is_some()))
+            .sum()
+    })
+}
+
+fn drop_read_only(schema: &mut Value) -> usize {
+    let Some(props) = schema.get_mut("properties").and_then(Value::as_object_mut) else {
+        return 0;
+    };
+    let read_only: Vec<String> = props
+        .iter()
+        .filter(|(_, p)| p.get("readOnly") == Some(&Value::Bool(true)))
+        .map(|(k, _)| k.clone())
+        .collect();
+    for name in &read_only {
+        props.remove(name);
+    }
+    if let Some(required) = schema.get_mut("required").and_then(Value::as_array_mut) {
+        required.retain(|r| !read_only.iter().any(|n| r.as_str() == Some(n)));
+    }
+    read_only.len()
 }
 
 fn is_success(code: &str) -> bool {
@@ -286,6 +456,66 @@ mod tests {
     }
 
     #[test]
+    fn canonical_api_version_renames_published_aliases() {
+        let mut doc = json!({ "info": { "version": "v1" } });
+        assert_eq!(canonical_api_version_rewrite(&mut doc), 1);
+        assert_eq!(doc["info"]["version"], "1.0");
+        let mut doc = json!({ "info": { "version": "2022-06-01" } });
+        assert_eq!(canonical_api_version_rewrite(&mut doc), 0);
+        assert_eq!(canonical_api_version("v1-preview"), "1.0-preview");
+    }
+
+    #[test]
+    fn json_request_body_keeps_only_json() {
+        let mut doc = doc_with(json!({ "requestBody": { "content": {
+            "application/json": { "schema": {} },
+            "application/x-msgpack": { "schema": {} },
+            "application/octet-stream": { "schema": {} }
+        } }, "responses": {} }));
+        assert_eq!(json_request_body(&mut doc), 1);
+        let content = doc["paths"]["/p/{id}"]["post"]["requestBody"]["content"]
+            .as_object()
+            .unwrap();
+        assert_eq!(content.keys().collect::<Vec<_>>(), ["application/json"]);
+    }
+
+    #[test]
+    fn lift_string_constraints_leaves_plain_strings() {
+        let mut doc = doc_with(json!({ "parameters": [
+            { "name": "id", "in": "path", "schema": { "type": "string", "pattern": "^[A-Za-z]$", "maxLength": 10 } },
+            { "name": "n", "in": "query", "schema": { "type": "integer", "maximum": 3 } }
+        ], "responses": {} }));
+        assert_eq!(lift_string_constraints(&mut doc), 2);
+        let params = &doc["paths"]["/p/{id}"]["post"]["parameters"];
+        assert_eq!(params[0]["schema"], json!({ "type": "string" }));
+        assert_eq!(params[1]["schema"]["maximum"], 3);
+    }
+
+    #[test]
+    fn drop_read_only_properties_of_request_bodies() {
+        let mut doc = doc_with(json!({ "requestBody": { "content": { "application/json": {
+            "schema": { "$ref": "#/components/schemas/M" } } } }, "responses": {} }));
+        doc["components"] = json!({ "schemas": { "M": { "type": "object", "required": ["a", "raw"],
+            "properties": { "a": { "type": "string" }, "raw": { "type": "boolean", "readOnly": true } } } } });
+        assert_eq!(drop_read_only_properties(&mut doc), 1);
+        let m = &doc["components"]["schemas"]["M"];
+        assert!(m["properties"].get("raw").is_none());
+        assert_eq!(m["required"], json!(["a"]));
+    }
+
+    #[test]
+    fn request_properties_not_nullable_drops_the_flag() {
+        let mut doc = doc_with(json!({ "requestBody": { "content": { "application/json": {
+            "schema": { "type": "object", "properties": {
+                "Arguments": { "type": "array", "items": {}, "nullable": true },
+                "Target": { "type": "string" } } } } } }, "responses": {} }));
+        assert_eq!(request_properties_not_nullable(&mut doc), 1);
+        let schema = &doc["paths"]["/p/{id}"]["post"]["requestBody"]["content"]["application/json"]
+            ["schema"];
+        assert!(schema["properties"]["Arguments"].get("nullable").is_none());
+    }
+
+    #[test]
     fn normalize_reports_only_rewrites_that_changed_something() {
         let mut doc = doc_with(
             json!({ "responses": { "202": { "description": "ok" }, "400": { "description": "bad" } } }),
@@ -293,10 +523,16 @@ mod tests {
         let applied = normalize(&mut doc);
         assert_eq!(
             applied,
-            [Applied {
-                name: "drop-error-responses",
-                changes: 1
-            }]
+            [
+                Applied {
+                    name: "bind-operations",
+                    changes: 1
+                },
+                Applied {
+                    name: "drop-error-responses",
+                    changes: 1
+                }
+            ]
         );
     }
 }

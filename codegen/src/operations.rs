@@ -1,6 +1,12 @@
 //! A version-neutral listing of a document's operations, and the difference between two
 //! listings. Used by `cargo xtask spec-diff` and by tests that check the specs against the
 //! published list of operations.
+//!
+//! The listing covers what a caller of the service depends on: paths and methods, parameters
+//! (place, name, type, required, pattern and length limits), request content types, and per
+//! response code its content types, headers and body schema (by name and properties, which is
+//! how error schemas are compared). Prose (descriptions, summaries) and `operationId`s are left
+//! out: the raw clients bind by operation, not by name (see [`crate::bind`]).
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -14,6 +20,40 @@ pub struct Parameter {
     pub name: String,
     pub ty: String,
     pub required: bool,
+    pub pattern: Option<String>,
+    pub min_length: Option<u64>,
+    pub max_length: Option<u64>,
+}
+
+impl Parameter {
+    /// The published notation plus the constraints, for diffs.
+    pub fn describe(&self) -> String {
+        let mut text = self.to_string();
+        if let Some(p) = &self.pattern {
+            text.push_str(&format!(" pattern={p}"));
+        }
+        if self.min_length.is_some() || self.max_length.is_some() {
+            let bound = |b: Option<u64>| b.map(|n| n.to_string()).unwrap_or_default();
+            text.push_str(&format!(
+                " length={}..{}",
+                bound(self.min_length),
+                bound(self.max_length)
+            ));
+        }
+        text
+    }
+}
+
+/// What one response code of an operation carries.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Response {
+    /// Media types of the body, in document order.
+    pub content_types: Vec<String>,
+    /// Header names, sorted.
+    pub headers: Vec<String>,
+    /// The body schema: its name (when referenced) and property names, e.g.
+    /// `ErrorDetail{code,details,inner,message,target}`; empty without a body.
+    pub schema: String,
 }
 
 impl fmt::Display for Parameter {
@@ -35,7 +75,12 @@ impl fmt::Display for Parameter {
 pub struct Operation {
     pub operation_id: String,
     pub parameters: Vec<Parameter>,
+    /// Media types of the request body, in document order.
+    pub request_content_types: Vec<String>,
+    /// Response codes, in document order.
     pub responses: Vec<String>,
+    /// Per response code, what it carries.
+    pub response_details: BTreeMap<String, Response>,
 }
 
 /// Operations keyed by `(METHOD, path)`.
@@ -72,6 +117,8 @@ pub fn list(doc: &Value) -> Operations {
                     .map(|s| type_name(doc, s))
                     .unwrap_or_default();
                 let required = p.get("required").and_then(Value::as_bool).unwrap_or(false);
+                let schema = p.get("schema").map(|s| resolve(doc, s));
+                let constraint = |key: &str| schema.and_then(|s| s.get(key));
                 parameters.insert(
                     (location.clone(), name.clone()),
                     Parameter {
@@ -79,34 +126,100 @@ pub fn list(doc: &Value) -> Operations {
                         name,
                         ty,
                         required,
+                        pattern: constraint("pattern")
+                            .and_then(Value::as_str)
+                            .map(str::to_string),
+                        min_length: constraint("minLength").and_then(Value::as_u64),
+                        max_length: constraint("maxLength").and_then(Value::as_u64),
                     },
                 );
             }
             let mut parameters: Vec<Parameter> = parameters.into_values().collect();
-            if op.get("requestBody").is_some() {
+            let body = op.get("requestBody").map(|b| resolve(doc, b));
+            if body.is_some() {
                 parameters.push(Parameter {
                     location: "body".into(),
                     name: "message".into(),
                     ty: String::new(),
                     required: true,
+                    pattern: None,
+                    min_length: None,
+                    max_length: None,
                 });
             }
-            let responses = op
+            let request_content_types = body
+                .and_then(|b| b.get("content"))
+                .and_then(Value::as_object)
+                .map(|c| c.keys().cloned().collect())
+                .unwrap_or_default();
+            let mut responses = Vec::new();
+            let mut response_details = BTreeMap::new();
+            for (code, r) in op
                 .get("responses")
                 .and_then(Value::as_object)
-                .map(|r| r.keys().cloned().collect())
-                .unwrap_or_default();
+                .into_iter()
+                .flatten()
+            {
+                responses.push(code.clone());
+                response_details.insert(code.clone(), response(doc, resolve(doc, r)));
+            }
             out.insert(
                 (method.to_uppercase(), path.clone()),
                 Operation {
                     operation_id: str_of(op, "operationId"),
                     parameters,
+                    request_content_types,
                     responses,
+                    response_details,
                 },
             );
         }
     }
     out
+}
+
+fn response(doc: &Value, r: &Value) -> Response {
+    let content = r.get("content").and_then(Value::as_object);
+    let mut headers: Vec<String> = r
+        .get("headers")
+        .and_then(Value::as_object)
+        .map(|h| h.keys().cloned().collect())
+        .unwrap_or_default();
+    headers.sort();
+    // Every media type of a response shares one schema in these documents; the first stands
+    // for all.
+    let schema = content
+        .and_then(|c| c.values().next())
+        .and_then(|m| m.get("schema"))
+        .map(|s| schema_summary(doc, s))
+        .unwrap_or_default();
+    Response {
+        content_types: content
+            .map(|c| c.keys().cloned().collect())
+            .unwrap_or_default(),
+        headers,
+        schema,
+    }
+}
+
+/// `Name{prop,prop}` for a referenced object schema, `{prop,prop}` for an inline one, the type
+/// otherwise.
+fn schema_summary(doc: &Value, schema: &Value) -> String {
+    let name = schema
+        .get("$ref")
+        .and_then(Value::as_str)
+        .and_then(|r| r.rsplit('/').next())
+        .unwrap_or_default();
+    let resolved = resolve(doc, schema);
+    match resolved.get("properties").and_then(Value::as_object) {
+        Some(props) => {
+            let mut names: Vec<&str> = props.keys().map(String::as_str).collect();
+            names.sort();
+            format!("{name}{{{}}}", names.join(","))
+        }
+        None if !name.is_empty() => name.to_string(),
+        None => type_name(doc, resolved),
+    }
 }
 
 fn str_of(v: &Value, key: &str) -> String {
@@ -184,10 +297,14 @@ pub fn diff(old: &Operations, new: &Operations) -> Diff {
                         .iter()
                         .find(|q| q.location == p.location && q.name == p.name)
                     {
-                        None => d.changed.push(format!("{label}: parameter added {p}")),
-                        Some(q) if q != p => d
+                        None => d
                             .changed
-                            .push(format!("{label}: parameter changed {q} -> {p}")),
+                            .push(format!("{label}: parameter added {}", p.describe())),
+                        Some(q) if q != p => d.changed.push(format!(
+                            "{label}: parameter changed {} -> {}",
+                            q.describe(),
+                            p.describe()
+                        )),
                         Some(_) => {}
                     }
                 }
@@ -197,15 +314,49 @@ pub fn diff(old: &Operations, new: &Operations) -> Diff {
                         .iter()
                         .any(|p| p.location == q.location && p.name == q.name)
                     {
-                        d.changed.push(format!("{label}: parameter removed {q}"));
+                        d.changed
+                            .push(format!("{label}: parameter removed {}", q.describe()));
                     }
                 }
-                if op.responses != before.responses {
+                if op.request_content_types != before.request_content_types {
+                    d.changed.push(format!(
+                        "{label}: request content types {} -> {}",
+                        list_text(&before.request_content_types),
+                        list_text(&op.request_content_types)
+                    ));
+                }
+                let (mut old_codes, mut new_codes) =
+                    (before.responses.clone(), op.responses.clone());
+                old_codes.sort();
+                new_codes.sort();
+                if old_codes != new_codes {
                     d.changed.push(format!(
                         "{label}: responses {} -> {}",
                         before.responses.join(","),
                         op.responses.join(",")
                     ));
+                }
+                for (code, now) in &op.response_details {
+                    let Some(was) = before.response_details.get(code) else {
+                        continue;
+                    };
+                    let mut note = |what: &str, a: String, b: String| {
+                        if a != b {
+                            d.changed
+                                .push(format!("{label}: response {code} {what} {a} -> {b}"));
+                        }
+                    };
+                    note(
+                        "content types",
+                        list_text(&was.content_types),
+                        list_text(&now.content_types),
+                    );
+                    note("headers", list_text(&was.headers), list_text(&now.headers));
+                    note(
+                        "schema",
+                        text_or_none(&was.schema),
+                        text_or_none(&now.schema),
+                    );
                 }
             }
         }
@@ -217,6 +368,22 @@ pub fn diff(old: &Operations, new: &Operations) -> Diff {
         }
     }
     d
+}
+
+fn list_text(items: &[String]) -> String {
+    if items.is_empty() {
+        "(none)".into()
+    } else {
+        items.join(",")
+    }
+}
+
+fn text_or_none(text: &str) -> String {
+    if text.is_empty() {
+        "(none)".into()
+    } else {
+        text.into()
+    }
 }
 
 #[cfg(test)]
@@ -271,5 +438,57 @@ mod tests {
         );
         assert!(d.added.is_empty() && d.removed.is_empty());
         assert!(diff(&old, &old).is_empty());
+    }
+
+    #[test]
+    fn diff_reports_content_types_headers_error_schemas_and_patterns() {
+        let op = |hub_schema: Value, media: &[&str], header: bool, error_props: Value| {
+            let content: serde_json::Map<String, Value> = media
+                .iter()
+                .map(|m| {
+                    (
+                        m.to_string(),
+                        json!({ "schema": { "$ref": "#/components/schemas/Msg" } }),
+                    )
+                })
+                .collect();
+            let mut default = json!({ "description": "", "content": { "application/json": {
+                "schema": { "$ref": "#/components/schemas/ErrorDetail" } } } });
+            if header {
+                default["headers"] =
+                    json!({ "x-ms-error-code": { "schema": { "type": "string" } } });
+            }
+            json!({
+                "components": { "schemas": { "ErrorDetail": { "type": "object", "properties": error_props } } },
+                "paths": { "/api/hubs/{hub}/:send": { "post": {
+                    "parameters": [ { "name": "hub", "in": "path", "required": true, "schema": hub_schema } ],
+                    "requestBody": { "content": content },
+                    "responses": { "202": { "description": "" }, "default": default }
+                } } }
+            })
+        };
+        let published = op(
+            json!({ "type": "string", "pattern": "^[A-Za-z]+$" }),
+            &["application/json", "application/x-msgpack"],
+            true,
+            json!({ "code": {}, "message": {} }),
+        );
+        let authored = op(
+            json!({ "type": "string" }),
+            &["application/json"],
+            false,
+            json!({ "code": {} }),
+        );
+        let d = diff(&list(&authored), &list(&published));
+        assert_eq!(
+            d.changed,
+            [
+                "POST /api/hubs/{hub}/:send: parameter changed path:hub:string:required -> path:hub:string:required pattern=^[A-Za-z]+$",
+                "POST /api/hubs/{hub}/:send: request content types application/json -> application/json,application/x-msgpack",
+                "POST /api/hubs/{hub}/:send: response default headers (none) -> x-ms-error-code",
+                "POST /api/hubs/{hub}/:send: response default schema ErrorDetail{code} -> ErrorDetail{code,message}",
+            ]
+        );
+        assert!(diff(&list(&published), &list(&published)).is_empty());
     }
 }

@@ -180,11 +180,18 @@ fn operation(
     for p in &params {
         match p.get("in").and_then(Value::as_str) {
             Some("body") => {
-                let media = consumes
-                    .first()
-                    .cloned()
-                    .unwrap_or_else(|| "application/json".into());
+                // Every media type the operation consumes takes the same body schema; choosing
+                // among them is the normalizer's decision.
+                let media: Vec<String> = if consumes.is_empty() {
+                    vec!["application/json".into()]
+                } else {
+                    consumes.clone()
+                };
                 let schema = p.get("schema").map(schema_v3).unwrap_or_else(|| json!({}));
+                let content: Map<String, Value> = media
+                    .into_iter()
+                    .map(|m| (m, json!({ "schema": schema.clone() })))
+                    .collect();
                 let mut body = Map::new();
                 if let Some(d) = p.get("description") {
                     body.insert("description".into(), d.clone());
@@ -193,7 +200,7 @@ fn operation(
                     "required".into(),
                     json!(p.get("required").and_then(Value::as_bool).unwrap_or(false)),
                 );
-                body.insert("content".into(), json!({ media: { "schema": schema } }));
+                body.insert("content".into(), Value::Object(content));
                 out.insert("requestBody".into(), Value::Object(body));
             }
             Some("path" | "query" | "header") => v3_params.push(parameter_v3(p)),
@@ -302,12 +309,19 @@ fn response_v3(response: &Value, produces: &[String]) -> Value {
             .iter()
             .map(|(name, h)| {
                 let mut header = Map::new();
-                if let Some(d) = h.get("description") {
-                    header.insert("description".into(), d.clone());
-                }
                 let mut schema = h.clone();
                 if let Some(o) = schema.as_object_mut() {
-                    o.remove("description");
+                    // The description and vendor extensions describe the header, not its value.
+                    let keys: Vec<String> = o
+                        .keys()
+                        .filter(|k| *k == "description" || k.starts_with("x-"))
+                        .cloned()
+                        .collect();
+                    for key in keys {
+                        if let Some(v) = o.remove(&key) {
+                            header.insert(key, v);
+                        }
+                    }
                 }
                 header.insert("schema".into(), schema_v3(&schema));
                 (name.clone(), Value::Object(header))
@@ -481,6 +495,29 @@ mod tests {
             .map(|p| p["name"].as_str().unwrap())
             .collect();
         assert_eq!(names, ["hub", "excluded", "api-version"]);
+    }
+
+    #[test]
+    fn every_consumed_media_type_gets_the_body_schema() {
+        let mut doc = sample();
+        doc["paths"]["/api/hubs/{hub}/:send"]["post"]["consumes"] =
+            json!(["application/json", "application/x-msgpack"]);
+        doc["paths"]["/api/hubs/{hub}/:send"]["post"]["responses"]["default"]["headers"] =
+            json!({ "x-ms-error-code": { "type": "string", "x-ms-client-name": "ErrorCode" } });
+        let v3 = upgrade(&doc).unwrap();
+        let op = &v3["paths"]["/api/hubs/{hub}/:send"]["post"];
+        let content = op["requestBody"]["content"].as_object().unwrap();
+        assert_eq!(
+            content.keys().collect::<Vec<_>>(),
+            ["application/json", "application/x-msgpack"]
+        );
+        assert_eq!(
+            content["application/x-msgpack"]["schema"]["$ref"],
+            "#/components/schemas/Msg"
+        );
+        let header = &op["responses"]["default"]["headers"]["x-ms-error-code"];
+        assert_eq!(header["schema"], json!({ "type": "string" }));
+        assert_eq!(header["x-ms-client-name"], "ErrorCode");
     }
 
     #[test]

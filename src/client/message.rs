@@ -326,13 +326,23 @@ pub fn validate_group_name(operation: Operation, name: &str) -> Result<(), Error
     Ok(())
 }
 
-/// Checks a user or connection id: it names a path segment, so it cannot be empty.
+/// Checks a user or connection id: it names a path segment, so it cannot be empty; a user id
+/// has at most 1024 characters (the published 2022-06-01 rule, checked on every version).
 pub(crate) fn validate_id(operation: Operation, subject: &str, id: &str) -> Result<(), Error> {
     if id.is_empty() {
         return Err(Error::invalid(operation, subject, "must not be empty"));
     }
+    if subject == "user id" && id.chars().count() > MAX_USER_ID_CHARS {
+        return Err(Error::invalid(
+            operation,
+            subject,
+            format!("must be at most {MAX_USER_ID_CHARS} characters"),
+        ));
+    }
     Ok(())
 }
+
+const MAX_USER_ID_CHARS: usize = 1024;
 
 #[cfg(test)]
 mod tests {
@@ -370,6 +380,14 @@ mod tests {
             let err = validate_group_name(OP, bad).unwrap_err();
             assert!(err.to_string().contains("group name"), "{err}");
         }
+    }
+
+    #[test]
+    fn ids() {
+        assert!(validate_id(OP, "user id", &"é".repeat(1024)).is_ok());
+        let err = validate_id(OP, "user id", &"u".repeat(1025)).unwrap_err();
+        assert!(err.to_string().contains("at most 1024"), "{err}");
+        assert!(validate_id(OP, "connection id", "").is_err());
     }
 
     #[test]

@@ -1,8 +1,10 @@
 //! Raw clients, generated at build time from the API descriptions in `specs/`, one module per
 //! API version.
 //!
-//! This is the unopinionated layer: one method per published operation, named after its
-//! `operationId`, with the parameters the spec declares. It knows nothing of connection strings,
+//! This is the unopinionated layer: one method per published operation, with the parameters
+//! the spec declares. A method is named after its operation (HTTP method and path), not after
+//! the document's `operationId`, so a newly published description yields the same methods
+//! (see `codegen/README.md`). It knows nothing of connection strings,
 //! tokens, retries or versions; the hand-written [`ServiceClient`](crate::ServiceClient) adds
 //! those. Reach for a raw client when you need an operation exactly as published.
 //!

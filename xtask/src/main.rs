@@ -31,8 +31,8 @@ enum Chore {
         #[arg(long)]
         version: String,
     },
-    /// Run every check CI runs: Node packages for the official-client tests, rustfmt, clippy
-    /// and the whole test suite.
+    /// Run every check CI runs: Node packages for the official-client tests, rustfmt, clippy,
+    /// a build with no features and with each feature alone, and the whole test suite.
     Test,
     /// Run the benchmarks (sections: all, send, tokens, fanout) and write their results
     /// (default: benches/results/).
@@ -104,9 +104,33 @@ fn read_surfaces(dir: &Path) -> Result<BTreeMap<String, BTreeMap<String, String>
     Ok(out)
 }
 
+/// The normalized-document snapshots, by module.
+fn read_documents(dir: &Path) -> Result<BTreeMap<String, String>> {
+    let mut out = BTreeMap::new();
+    if !dir.exists() {
+        return Ok(out);
+    }
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        let name = path
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .to_string();
+        if let Some(module) = name
+            .strip_prefix("generated_surface__")
+            .and_then(|n| n.strip_suffix("_openapi.snap"))
+        {
+            out.insert(module.to_string(), std::fs::read_to_string(&path)?);
+        }
+    }
+    Ok(out)
+}
+
 fn regen() -> Result<ExitCode> {
     let root = root();
     let before = read_surfaces(&root.join(SNAPSHOTS))?;
+    let documents_before = read_documents(&root.join(SNAPSHOTS))?;
     let status = Command::new(env!("CARGO"))
         .args(["test", "--quiet", "--test", "generated_surface"])
         .env("INSTA_UPDATE", "always")
@@ -118,6 +142,7 @@ fn regen() -> Result<ExitCode> {
         bail!("the build or the snapshot tests failed");
     }
     let after = read_surfaces(&root.join(SNAPSHOTS))?;
+    let documents_after = read_documents(&root.join(SNAPSHOTS))?;
     let mut changed_any = false;
     let modules: std::collections::BTreeSet<&String> = before.keys().chain(after.keys()).collect();
     for module in modules {
@@ -135,11 +160,20 @@ fn regen() -> Result<ExitCode> {
         for route in old.keys().filter(|r| !new.contains_key(*r)) {
             lines.push(format!("  - {route}"));
         }
-        if lines.is_empty() {
-            println!("{module}: {} operations, unchanged", new.len());
+        let document = if documents_before.get(module) == documents_after.get(module) {
+            "normalized document unchanged"
         } else {
             changed_any = true;
-            println!("{module}: {} operations", new.len());
+            "normalized document updated"
+        };
+        if lines.is_empty() {
+            println!(
+                "{module}: {} operations, surface unchanged, {document}",
+                new.len()
+            );
+        } else {
+            changed_any = true;
+            println!("{module}: {} operations, {document}", new.len());
             for line in lines {
                 println!("{line}");
             }
@@ -233,13 +267,74 @@ fn test() -> Result<ExitCode> {
         "-D",
         "warnings",
     ]))?;
+    feature_powerset(cargo)?;
     run(Command::new(cargo).args(["test", "--workspace", "--all-features"]))?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The library's features, from `cargo metadata` (so a new feature is checked without edits
+/// here).
+fn features(cargo: &str) -> Result<Vec<String>> {
+    let output = Command::new(cargo)
+        .args(["metadata", "--no-deps", "--format-version", "1"])
+        .current_dir(root())
+        .output()
+        .context("running cargo metadata")?;
+    if !output.status.success() {
+        bail!(
+            "cargo metadata failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    let metadata: serde_json::Value = serde_json::from_slice(&output.stdout)?;
+    let package = metadata["packages"]
+        .as_array()
+        .and_then(|p| p.iter().find(|p| p["name"] == "azure-signalr-rest"))
+        .context("azure-signalr-rest is not in the workspace")?;
+    let mut names: Vec<String> = package["features"]
+        .as_object()
+        .map(|f| f.keys().filter(|k| *k != "default").cloned().collect())
+        .unwrap_or_default();
+    names.sort();
+    Ok(names)
+}
+
+/// Checks the crate with no features and with each feature on its own, so no feature silently
+/// relies on another being enabled (`--all-features` would hide that).
+fn feature_powerset(cargo: &str) -> Result<()> {
+    let mut sets = vec![String::new()];
+    sets.extend(features(cargo)?);
+    for set in sets {
+        let mut cmd = Command::new(cargo);
+        cmd.args([
+            "check",
+            "--quiet",
+            "--package",
+            "azure-signalr-rest",
+            "--lib",
+            "--bins",
+            "--no-default-features",
+        ]);
+        if !set.is_empty() {
+            cmd.args(["--features", &set]);
+        }
+        run(&mut cmd)?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn features_come_from_the_manifest() {
+        let names = features(env!("CARGO")).unwrap();
+        for expected in ["cli", "emulator", "listener", "protocol"] {
+            assert!(names.iter().any(|n| n == expected), "{names:?}");
+        }
+        assert!(!names.iter().any(|n| n == "default"));
+    }
 
     #[test]
     fn surface_operations_reads_blocks_after_front_matter() {
