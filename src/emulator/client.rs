@@ -227,7 +227,10 @@ async fn transport(State(inner): State<Arc<Inner>>, request: Request) -> Respons
     let context = if inner.config.upstream.get().templates().is_empty() {
         ClientContext::default()
     } else {
-        let token = auth::bearer_token(&parts.headers, &parts.uri);
+        // Already authorized above, so the token is where this request may carry it.
+        let token = auth::bearer_token(&parts.headers, &parts.uri, auth::TokenPlace::HeaderOrQuery)
+            .ok()
+            .flatten();
         ClientContext::new(token.as_deref(), parts.uri.query())
     };
     let is_upgrade = parts
