@@ -12,6 +12,11 @@
 //! - CORS like the official emulator, but on the client endpoint (`/client/...`) only: a page
 //!   of any origin may negotiate and connect (with credentials); the REST API answers no
 //!   preflight and sends no CORS headers, since only servers call it;
+//! - HTTP/1.1 only (no HTTP/2), with limits against careless or hostile clients: a request
+//!   head must arrive within [`EmulatorBuilder::header_timeout`] (which also closes idle
+//!   keep-alive connections), a body within [`EmulatorBuilder::body_timeout`], and at most
+//!   [`EmulatorBuilder::max_connections`] connections are served at once (one more gets `503`
+//!   with `Retry-After`);
 //! - stateful reconnect (Ack/Sequence) is decoded but not honoured;
 //! - upstreams get the `connected`, `disconnected` and message events, not the blocking
 //!   `connect` event;
@@ -56,6 +61,7 @@
 mod auth;
 mod client;
 mod rest;
+mod server;
 mod state;
 mod upstream;
 
@@ -112,6 +118,7 @@ pub(crate) struct Config {
     pub outbound_queue: usize,
     pub delivery_record: usize,
     pub max_message_size: usize,
+    pub http_limits: server::Limits,
 }
 
 impl fmt::Debug for Config {
@@ -123,6 +130,7 @@ impl fmt::Debug for Config {
             .field("ping_interval", &self.ping_interval)
             .field("client_timeout", &self.client_timeout)
             .field("outbound_queue", &self.outbound_queue)
+            .field("http_limits", &self.http_limits)
             .finish_non_exhaustive()
     }
 }
@@ -147,6 +155,14 @@ impl Emulator {
                 outbound_queue: 1024,
                 delivery_record: 10_000,
                 max_message_size: crate::protocol::DEFAULT_MAX_MESSAGE_SIZE,
+                http_limits: server::Limits {
+                    header_timeout: Duration::from_secs(30),
+                    body_timeout: Duration::from_secs(30),
+                    // The largest body a route takes: a hub message plus its framing, or a
+                    // REST body (1 MiB).
+                    max_body: crate::protocol::DEFAULT_MAX_MESSAGE_SIZE + 64 * 1024,
+                    max_connections: 10_000,
+                },
             },
             upstream_error: None,
         }
@@ -225,6 +241,31 @@ impl EmulatorBuilder {
         self
     }
 
+    /// How long a connection may take to send a complete request head, counted from when it
+    /// opens or its previous response was sent (default 30 s). This bounds both slow headers
+    /// and idle keep-alive connections; the connection is closed when it runs out. WebSockets,
+    /// SSE streams and pending Long Polling requests are not affected.
+    pub fn header_timeout(mut self, timeout: Duration) -> Self {
+        self.config.http_limits.header_timeout = timeout;
+        self
+    }
+
+    /// How long a request body may take to arrive in full (default 30 s); a body that does not
+    /// is answered `408` and its connection closed. It is a total deadline, so a body sent a
+    /// byte at a time or an endless chunked body ends too.
+    pub fn body_timeout(mut self, timeout: Duration) -> Self {
+        self.config.http_limits.body_timeout = timeout;
+        self
+    }
+
+    /// How many connections are served at once (default 10 000), WebSockets and streams
+    /// included. One more is answered `503 Service Unavailable` with `Retry-After: 1` and
+    /// closed. Keep it below the process's descriptor limit (`ulimit -n`).
+    pub fn max_connections(mut self, connections: usize) -> Self {
+        self.config.http_limits.max_connections = connections;
+        self
+    }
+
     /// Opens the socket and starts serving.
     pub async fn start(self) -> Result<EmulatorHandle, EmulatorError> {
         if let Some(e) = self.upstream_error {
@@ -233,6 +274,15 @@ impl EmulatorBuilder {
         if self.config.ping_interval.is_zero() || self.config.outbound_queue == 0 {
             return Err(EmulatorError::Config(
                 "ping interval and outbound queue must be positive".into(),
+            ));
+        }
+        let limits = &self.config.http_limits;
+        if limits.header_timeout.is_zero()
+            || limits.body_timeout.is_zero()
+            || limits.max_connections == 0
+        {
+            return Err(EmulatorError::Config(
+                "header timeout, body timeout and connection limit must be positive".into(),
             ));
         }
         let listeners = bind_listeners(&self.config.bind).await?;
@@ -246,27 +296,16 @@ impl EmulatorBuilder {
             })?;
         let local_addr = local_addrs[0];
         let inner = Arc::new(Inner::new(self.config));
+        let limits = inner.config.http_limits;
         let app = rest::router(inner.clone()).merge(client::router(inner.clone()));
+        let app = server::with_body_deadline(app, limits);
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let stop = futures::FutureExt::shared(stop_rx);
         let serving = listeners.into_iter().map(|listener| {
-            // Hub messages are small writes: without TCP_NODELAY, Nagle's algorithm holds a
-            // frame back until the previous one is acknowledged, and delayed ACKs make that
-            // tens of ms.
-            let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-                if let Err(e) = tcp.set_nodelay(true) {
-                    tracing::debug!(error = %e, "could not set TCP_NODELAY");
-                }
-            });
             let stop = stop.clone();
-            let serve = axum::serve(listener, app.clone()).with_graceful_shutdown(async move {
+            server::serve(listener, app.clone(), limits, async move {
                 let _ = stop.await;
-            });
-            async move {
-                if let Err(e) = serve.await {
-                    tracing::error!(error = %e, "emulator server stopped with an error");
-                }
-            }
+            })
         });
         let serving: Vec<_> = serving.collect();
         let server = tokio::spawn(async move {

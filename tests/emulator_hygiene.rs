@@ -1,0 +1,333 @@
+//! The emulator under careless and hostile HTTP clients, over real sockets: slow headers, idle
+//! keep-alive connections, stalled and endless bodies, too many connections. Timeouts are set
+//! short on the builder so each case ends in well under a second; long-lived exchanges
+//! (WebSocket, SSE, Long Polling) must outlive them.
+#![cfg(feature = "emulator")]
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use azure_signalr_rest::emulator::{Emulator, EmulatorHandle};
+use common::*;
+use serde_json::json;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// The short timeout the hostile cases run under.
+const SHORT: Duration = Duration::from_millis(400);
+
+async fn start_with(max_connections: usize) -> EmulatorHandle {
+    Emulator::builder()
+        .bind("127.0.0.1:0")
+        .header_timeout(SHORT)
+        .body_timeout(SHORT)
+        .max_connections(max_connections)
+        .start()
+        .await
+        .expect("emulator starts")
+}
+
+/// Reads until the server closes the connection; what it sent, or `None` if it is still open
+/// after `within`.
+async fn read_until_closed(tcp: &mut TcpStream, within: Duration) -> Option<String> {
+    let mut seen = Vec::new();
+    let read = async {
+        let mut buf = [0u8; 4096];
+        loop {
+            match tcp.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => seen.extend_from_slice(&buf[..n]),
+            }
+        }
+    };
+    tokio::time::timeout(within, read).await.ok()?;
+    Some(String::from_utf8_lossy(&seen).into_owned())
+}
+
+/// A REST health request head for `emu`, without the final blank line.
+fn health_head(emu: &EmulatorHandle) -> String {
+    let (url, token) = rest_url(emu, "/api/v1/health");
+    let path = url.trim_start_matches(&emu.endpoint()).to_string();
+    format!(
+        "HEAD {path} HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {token}\r\n",
+        emu.local_addr()
+    )
+}
+
+#[tokio::test]
+async fn slow_headers_are_cut_off() {
+    let emu = start_with(100).await;
+    let mut tcp = TcpStream::connect(emu.local_addr()).await.unwrap();
+    let started = Instant::now();
+    // Slowloris: a header line every 100 ms, never the blank line that ends the head. Each
+    // line is progress, so only a deadline on the whole head stops it.
+    let head = health_head(&emu);
+    tcp.write_all(head.as_bytes()).await.unwrap();
+    let trickle = async {
+        for i in 0.. {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            if tcp
+                .write_all(format!("X-Slow-{i}: 1\r\n").as_bytes())
+                .await
+                .is_err()
+            {
+                return;
+            }
+        }
+    };
+    let cut = tokio::time::timeout(Duration::from_secs(5), trickle).await;
+    assert!(cut.is_ok(), "the server still reads a head after 5 s");
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn idle_keep_alive_connections_are_closed() {
+    let emu = start_with(100).await;
+    let mut tcp = TcpStream::connect(emu.local_addr()).await.unwrap();
+    // One full request, answered; then the connection sits idle.
+    tcp.write_all(format!("{}\r\n", health_head(&emu)).as_bytes())
+        .await
+        .unwrap();
+    let mut buf = [0u8; 1024];
+    let n = tokio::time::timeout(WAIT, tcp.read(&mut buf))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"),
+        "{:?}",
+        String::from_utf8_lossy(&buf[..n])
+    );
+    let closed = read_until_closed(&mut tcp, Duration::from_secs(5)).await;
+    assert!(
+        closed.is_some(),
+        "idle keep-alive connection still open after 5 s"
+    );
+
+    // A connection that never sends a byte is closed too.
+    let mut silent = TcpStream::connect(emu.local_addr()).await.unwrap();
+    assert!(read_until_closed(&mut silent, Duration::from_secs(5))
+        .await
+        .is_some());
+    emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn stalled_body_is_answered_408_and_closed() {
+    let emu = start_with(100).await;
+    let (url, token) = rest_url(&emu, "/api/v1/hubs/chat");
+    let path = url.trim_start_matches(&emu.endpoint()).to_string();
+    let mut tcp = TcpStream::connect(emu.local_addr()).await.unwrap();
+    // Declares 100 bytes, sends 10, then nothing.
+    tcp.write_all(
+        format!(
+            "POST {path} HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {token}\r\n\
+             Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{{\"target\":",
+            emu.local_addr()
+        )
+        .as_bytes(),
+    )
+    .await
+    .unwrap();
+    let answer = read_until_closed(&mut tcp, Duration::from_secs(5))
+        .await
+        .expect("connection closed after the body timeout");
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(
+        answer.contains("request body not received within"),
+        "{answer}"
+    );
+    assert!(emu.deliveries().is_empty());
+    emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn endless_chunked_body_is_cut_off() {
+    let emu = start_with(100).await;
+    let (url, token) = rest_url(&emu, "/api/v1/hubs/chat");
+    let path = url.trim_start_matches(&emu.endpoint()).to_string();
+    let mut tcp = TcpStream::connect(emu.local_addr()).await.unwrap();
+    tcp.write_all(
+        format!(
+            "POST {path} HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {token}\r\n\
+             Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n",
+            emu.local_addr()
+        )
+        .as_bytes(),
+    )
+    .await
+    .unwrap();
+    // One small chunk every 50 ms, for ever: always progress, never an end.
+    let (mut reader, mut writer) = tcp.into_split();
+    let trickle = tokio::spawn(async move {
+        while writer.write_all(b"1\r\n \r\n").await.is_ok() {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    });
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(5), reader.read_to_end(&mut answer)).await;
+    trickle.abort();
+    assert!(read.is_ok(), "endless body still being read after 5 s");
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn connections_over_the_cap_are_refused_with_retry_after() {
+    let emu = Emulator::builder()
+        .bind("127.0.0.1:0")
+        .max_connections(3)
+        .start()
+        .await
+        .unwrap();
+    // Three places taken: one WebSocket (which hyper has handed over, so it must still count)
+    // and two idle sockets.
+    let ws = WsClient::connect(&emu, "chat", Some("ann")).await;
+    let mut held = Vec::new();
+    for _ in 0..2 {
+        let mut tcp = TcpStream::connect(emu.local_addr()).await.unwrap();
+        // A complete request proves the connection is being served, not just queued.
+        tcp.write_all(format!("{}\r\n", health_head(&emu)).as_bytes())
+            .await
+            .unwrap();
+        let mut buf = [0u8; 256];
+        let n = tokio::time::timeout(WAIT, tcp.read(&mut buf))
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
+        held.push(tcp);
+    }
+    let mut extra = TcpStream::connect(emu.local_addr()).await.unwrap();
+    let refusal = read_until_closed(&mut extra, WAIT)
+        .await
+        .expect("refused connection closed");
+    assert!(refusal.starts_with("HTTP/1.1 503"), "{refusal}");
+    assert!(refusal.contains("Retry-After: 1"), "{refusal}");
+
+    // A place given back is usable again.
+    drop(held.pop());
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let (url, token) = rest_url(&emu, "/api/v1/health");
+        let status = http()
+            .head(&url)
+            .bearer_auth(token)
+            .send()
+            .await
+            .map(|r| r.status().as_u16())
+            .ok();
+        if status == Some(200) {
+            break;
+        }
+        // The server notices the closed socket asynchronously; each try is a new connection.
+        assert!(Instant::now() < deadline, "no place freed: {status:?}");
+        tokio::task::yield_now().await;
+    }
+    drop(ws);
+    emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn long_lived_transports_outlive_the_timeouts() {
+    let emu = start_with(100).await;
+    let http = http();
+    let mut ws = WsClient::connect(&emu, "chat", Some("ws")).await;
+
+    // SSE: stream open, handshake posted.
+    let (_, sse_token, sse_bearer) = negotiate(&emu, "chat", Some("sse")).await;
+    let sse_url = format!("{}/client/?hub=chat&id={sse_token}", emu.endpoint());
+    let mut sse = http
+        .get(&sse_url)
+        .bearer_auth(&sse_bearer)
+        .header("Accept", "text/event-stream")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sse.status(), 200);
+    let sent = http
+        .post(&sse_url)
+        .bearer_auth(&sse_bearer)
+        .body("{\"protocol\":\"json\",\"version\":1}\u{1e}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sent.status(), 200);
+    emu.wait_for_connection(|c| c.user_id.as_deref() == Some("sse"), WAIT)
+        .await
+        .unwrap();
+
+    // Long Polling: connected, then a poll left waiting.
+    let (_, lp_token, lp_bearer) = negotiate(&emu, "chat", Some("lp")).await;
+    let lp_url = format!("{}/client/?hub=chat&id={lp_token}", emu.endpoint());
+    let first = http
+        .get(&lp_url)
+        .bearer_auth(&lp_bearer)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(first.status(), 200);
+    http.post(&lp_url)
+        .bearer_auth(&lp_bearer)
+        .body("{\"protocol\":\"json\",\"version\":1}\u{1e}")
+        .send()
+        .await
+        .unwrap();
+    let handshake = http
+        .get(&lp_url)
+        .bearer_auth(&lp_bearer)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(handshake.bytes().await.unwrap().as_ref(), b"{}\x1e");
+    let pending = tokio::spawn({
+        let http = http.clone();
+        async move { http.get(&lp_url).bearer_auth(&lp_bearer).send().await }
+    });
+
+    // Several header and body timeouts pass with nothing to read: the point of this test is
+    // that nothing happens, so here time itself is what is waited for.
+    tokio::time::sleep(SHORT * 4).await;
+    let reply = rest(&emu, "POST", "/api/v1/hubs/chat", msg("late", json!([1]))).await;
+    assert_eq!(reply.status, 202);
+
+    let invocation = ws.next_invocation().await;
+    assert_eq!(invocation.target, "late");
+    let mut text = String::new();
+    while !text.contains("late") {
+        let chunk = tokio::time::timeout(WAIT, sse.chunk())
+            .await
+            .unwrap()
+            .unwrap()
+            .expect("SSE stream still open");
+        text.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    let polled = tokio::time::timeout(WAIT, pending)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(polled.status(), 200);
+    let body = polled.text().await.unwrap();
+    assert!(body.contains("late"), "{body}");
+    emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn zero_limits_are_refused_at_start() {
+    for builder in [
+        Emulator::builder().header_timeout(Duration::ZERO),
+        Emulator::builder().body_timeout(Duration::ZERO),
+        Emulator::builder().max_connections(0),
+    ] {
+        let error = builder.bind("127.0.0.1:0").start().await.unwrap_err();
+        assert!(error.to_string().contains("must be positive"), "{error}");
+    }
+}
