@@ -331,3 +331,96 @@ async fn zero_limits_are_refused_at_start() {
         assert!(error.to_string().contains("must be positive"), "{error}");
     }
 }
+
+/// A valid token for `aud` padded with a filler claim to exactly `length` characters.
+fn token_of_length(key: &str, aud: &str, user: Option<&str>, length: usize) -> String {
+    let make = |filler: usize| {
+        let mut claims = json!({ "aud": aud, "exp": now() + 3600, "pad": "x".repeat(filler) });
+        if let Some(user) = user {
+            claims["nameid"] = json!(user);
+        }
+        jsonwebtoken::encode(
+            &jsonwebtoken::Header::default(),
+            &claims,
+            &jsonwebtoken::EncodingKey::from_secret(key.as_bytes()),
+        )
+        .unwrap()
+    };
+    // Base64 grows by 4/3: search for the filler that lands on the length exactly.
+    let base = make(0).len();
+    let mut filler = (length.saturating_sub(base)) * 3 / 4;
+    loop {
+        let token = make(filler);
+        match token.len().cmp(&length) {
+            std::cmp::Ordering::Equal => return token,
+            std::cmp::Ordering::Less => filler += 1,
+            std::cmp::Ordering::Greater => filler -= 1,
+        }
+        assert!(filler < length, "no token of {length} characters");
+    }
+}
+
+#[tokio::test]
+async fn tokens_longer_than_4k_are_refused() {
+    let emu = start_with(100).await;
+    let http = http();
+    let (url, _) = rest_url(&emu, "/api/v1/hubs/chat");
+    let aud = url.clone();
+    for (length, accepted) in [(4096, true), (4097, false), (10_000, false)] {
+        let token = token_of_length(emu.access_key(), &aud, None, length);
+        let reply = http
+            .post(&url)
+            .bearer_auth(&token)
+            .json(&json!({"target": "t", "arguments": []}))
+            .send()
+            .await
+            .unwrap();
+        let status = reply.status().as_u16();
+        let body = reply.text().await.unwrap();
+        if accepted {
+            assert_eq!(status, 202, "{length}: {body}");
+        } else {
+            assert_eq!(status, 401, "{length}: {body}");
+            assert!(body.contains("the limit is 4096"), "{body}");
+            assert!(!body.contains(&token[..40]), "the token is echoed");
+        }
+    }
+
+    // Client tokens: negotiate (header) and a WebSocket (access_token query parameter).
+    let client_aud = format!("{}/client/?hub=chat", emu.endpoint());
+    let negotiate_url = format!(
+        "{}/client/negotiate?hub=chat&negotiateVersion=1",
+        emu.endpoint()
+    );
+    let short = token_of_length(emu.access_key(), &client_aud, Some("ann"), 4096);
+    let long = token_of_length(emu.access_key(), &client_aud, Some("ann"), 4097);
+    let ok = http
+        .post(&negotiate_url)
+        .bearer_auth(&short)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), 200);
+    let refused = http
+        .post(&negotiate_url)
+        .bearer_auth(&long)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 401);
+    assert!(refused.text().await.unwrap().contains("the limit is 4096"));
+
+    let negotiated: serde_json::Value = ok.json().await.unwrap();
+    let ws_url = format!(
+        "ws://{}/client/?hub=chat&id={}&access_token={long}",
+        emu.local_addr(),
+        negotiated["connectionToken"].as_str().unwrap()
+    );
+    match tokio_tungstenite::connect_async(ws_url).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            assert_eq!(response.status(), 401)
+        }
+        other => panic!("WebSocket with a 4097-character token: {other:?}"),
+    }
+    emu.shutdown().await;
+}

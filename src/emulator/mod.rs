@@ -25,11 +25,11 @@
 //!   one).
 //!
 //! Tokens are checked as the service checks them and accepted as Microsoft's .NET SDK signs
-//! them: HS256, HS384 or HS512 with the access key; `exp` required, `exp` and `nbf` checked
-//! with [`CLOCK_SKEW`] (five minutes) of leeway; `aud` must name the scheme, host and path of the
-//! request (a port in a REST `aud` must match, an `aud` without one matches any port; the query
-//! of a REST audience is ignored; a client audience must name the hub,
-//! `<endpoint>/client/?hub=<hub>`, and its port and other parameters are not compared);
+//! them: at most 4096 characters; HS256, HS384 or HS512 with the access key; `exp` required,
+//! `exp` and `nbf` checked with [`CLOCK_SKEW`] (five minutes) of leeway; `aud` must name the
+//! scheme, host and path of the request (a port in a REST `aud` must match, an `aud` without
+//! one matches any port; the query of a REST audience is ignored; a client audience must name
+//! the hub, `<endpoint>/client/?hub=<hub>`, and its port and other parameters are not compared);
 //! the user id is `asrs.s.uid`, else `nameid`, else `sub`. A token in the `access_token` query
 //! parameter is taken only on client transport requests (`/client/?hub=...&id=...`: browsers
 //! cannot put headers on a WebSocket or an `EventSource`), never on negotiate or REST calls.
