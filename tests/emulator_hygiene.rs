@@ -326,6 +326,8 @@ async fn zero_limits_are_refused_at_start() {
         Emulator::builder().header_timeout(Duration::ZERO),
         Emulator::builder().body_timeout(Duration::ZERO),
         Emulator::builder().max_connections(0),
+        Emulator::builder().negotiation_limits(0, 10),
+        Emulator::builder().negotiation_limits(10, 0),
     ] {
         let error = builder.bind("127.0.0.1:0").start().await.unwrap_err();
         assert!(error.to_string().contains("must be positive"), "{error}");
@@ -422,5 +424,79 @@ async fn tokens_longer_than_4k_are_refused() {
         }
         other => panic!("WebSocket with a 4097-character token: {other:?}"),
     }
+    emu.shutdown().await;
+}
+
+/// One negotiation with a token for `hub` and `user`: the status and `Retry-After`.
+async fn negotiate_status(
+    emu: &EmulatorHandle,
+    hub: &str,
+    user: Option<&str>,
+) -> (u16, Option<u64>, String) {
+    let aud = format!("{}/client/?hub={hub}", emu.endpoint());
+    let token = token(emu.access_key(), &aud, user, None);
+    let reply = http()
+        .post(format!(
+            "{}/client/negotiate?hub={hub}&negotiateVersion=1",
+            emu.endpoint()
+        ))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    let retry_after = reply
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok()?.parse().ok());
+    (
+        reply.status().as_u16(),
+        retry_after,
+        reply.text().await.unwrap(),
+    )
+}
+
+#[tokio::test]
+async fn negotiation_floods_are_limited_per_user_and_per_hub() {
+    let emu = Emulator::builder()
+        .bind("127.0.0.1:0")
+        .negotiation_limits(3, 5)
+        .start()
+        .await
+        .unwrap();
+    // One user negotiating in a loop (never connecting) is refused after its limit...
+    let mut flood_tokens = Vec::new();
+    for _ in 0..3 {
+        let (status, _, body) = negotiate_status(&emu, "chat", Some("flood")).await;
+        assert_eq!(status, 200, "{body}");
+        let body: serde_json::Value = serde_json::from_str(&body).unwrap();
+        flood_tokens.push(body["connectionToken"].as_str().unwrap().to_string());
+    }
+    let (status, retry_after, body) = negotiate_status(&emu, "chat", Some("flood")).await;
+    assert_eq!(status, 429, "{body}");
+    assert!(body.contains("this user"), "{body}");
+    let retry_after = retry_after.expect("Retry-After on 429");
+    assert!((1..=120).contains(&retry_after), "{retry_after}");
+
+    // ...while other users of the hub still get through, up to the hub's limit.
+    assert_eq!(negotiate_status(&emu, "chat", Some("ann")).await.0, 200);
+    assert_eq!(negotiate_status(&emu, "chat", None).await.0, 200);
+    let (status, _, body) = negotiate_status(&emu, "chat", Some("bob")).await;
+    assert_eq!(status, 429, "{body}");
+    assert!(body.contains("on hub 'chat'"), "{body}");
+
+    // A full hub does not block another hub, even for the flooding user.
+    assert_eq!(negotiate_status(&emu, "other", Some("flood")).await.0, 200);
+
+    // A negotiation used for its transport gives its place back.
+    let aud = format!("{}/client/?hub=chat", emu.endpoint());
+    let bearer = token(emu.access_key(), &aud, Some("flood"), None);
+    let ws_url = format!(
+        "ws://{}/client/?hub=chat&id={}&access_token={bearer}",
+        emu.local_addr(),
+        flood_tokens[0]
+    );
+    let (socket, _) = tokio_tungstenite::connect_async(ws_url).await.unwrap();
+    assert_eq!(negotiate_status(&emu, "chat", Some("flood")).await.0, 200);
+    drop(socket);
     emu.shutdown().await;
 }

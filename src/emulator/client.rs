@@ -153,11 +153,12 @@ async fn negotiate(State(inner): State<Arc<Inner>>, headers: HeaderMap, uri: Uri
         user_id,
         created: std::time::Instant::now(),
     };
-    if !inner.add_negotiation(token.clone(), negotiated) {
-        return json_error(
-            StatusCode::TOO_MANY_REQUESTS,
-            "too many pending negotiations",
-        );
+    if let Err(refused) = inner.add_negotiation(token.clone(), negotiated) {
+        let mut response = json_error(StatusCode::TOO_MANY_REQUESTS, refused.reason);
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, refused.retry_after.as_secs().into());
+        return response;
     }
     let body = NegotiateResponse {
         connection_id: &connection_id,

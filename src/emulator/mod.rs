@@ -8,7 +8,8 @@
 //! and what was delivered to whom.
 //!
 //! Where it differs from the service, knowingly:
-//! - no throttling (never 429), no per-unit connection or message quotas;
+//! - no throttling and no per-unit connection or message quotas (the only 429 is for too many
+//!   pending negotiations, see [`EmulatorBuilder::negotiation_limits`]);
 //! - CORS like the official emulator, but on the client endpoint (`/client/...`) only: a page
 //!   of any origin may negotiate and connect (with credentials); the REST API answers no
 //!   preflight and sends no CORS headers, since only servers call it;
@@ -60,6 +61,7 @@
 
 mod auth;
 mod client;
+mod negotiations;
 mod rest;
 mod server;
 mod state;
@@ -119,6 +121,7 @@ pub(crate) struct Config {
     pub delivery_record: usize,
     pub max_message_size: usize,
     pub http_limits: server::Limits,
+    pub negotiation_limits: negotiations::Limits,
 }
 
 impl fmt::Debug for Config {
@@ -162,6 +165,10 @@ impl Emulator {
                     // REST body (1 MiB).
                     max_body: crate::protocol::DEFAULT_MAX_MESSAGE_SIZE + 64 * 1024,
                     max_connections: 10_000,
+                },
+                negotiation_limits: negotiations::Limits {
+                    per_user: 1_000,
+                    per_hub: 10_000,
                 },
             },
             upstream_error: None,
@@ -266,6 +273,15 @@ impl EmulatorBuilder {
         self
     }
 
+    /// How many negotiations may wait for their transport at once: per user of a hub (all
+    /// anonymous clients of a hub count as one user) and per hub (defaults 1 000 and 10 000).
+    /// A negotiation waits until its transport opens or for two minutes; one over a limit is
+    /// answered `429` with `Retry-After`, and only that user or hub is refused.
+    pub fn negotiation_limits(mut self, per_user: usize, per_hub: usize) -> Self {
+        self.config.negotiation_limits = negotiations::Limits { per_user, per_hub };
+        self
+    }
+
     /// Opens the socket and starts serving.
     pub async fn start(self) -> Result<EmulatorHandle, EmulatorError> {
         if let Some(e) = self.upstream_error {
@@ -280,9 +296,12 @@ impl EmulatorBuilder {
         if limits.header_timeout.is_zero()
             || limits.body_timeout.is_zero()
             || limits.max_connections == 0
+            || self.config.negotiation_limits.per_user == 0
+            || self.config.negotiation_limits.per_hub == 0
         {
             return Err(EmulatorError::Config(
-                "header timeout, body timeout and connection limit must be positive".into(),
+                "header timeout, body timeout, connection and negotiation limits must be positive"
+                    .into(),
             ));
         }
         let listeners = bind_listeners(&self.config.bind).await?;
