@@ -500,3 +500,135 @@ async fn negotiation_floods_are_limited_per_user_and_per_hub() {
     drop(socket);
     emu.shutdown().await;
 }
+
+type RawSocket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// A JSON-protocol WebSocket client of `hub` on the emulator at `addr` (`ip:port`) signed with
+/// `key`, after its handshake; also its connection id.
+async fn raw_client(addr: &str, key: &str, hub: &str) -> (RawSocket, String) {
+    use futures::{SinkExt, StreamExt};
+    let aud = format!("http://{addr}/client/?hub={hub}");
+    let bearer = token(key, &aud, Some("raw"), None);
+    let negotiated: serde_json::Value = http()
+        .post(format!(
+            "http://{addr}/client/negotiate?hub={hub}&negotiateVersion=1"
+        ))
+        .bearer_auth(&bearer)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let url = format!(
+        "ws://{addr}/client/?hub={hub}&id={}&access_token={bearer}",
+        negotiated["connectionToken"].as_str().unwrap()
+    );
+    let (mut socket, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+    socket
+        .send("{\"protocol\":\"json\",\"version\":1}\u{1e}".into())
+        .await
+        .unwrap();
+    let reply = tokio::time::timeout(WAIT, socket.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(reply.into_text().unwrap().as_str(), "{}\u{1e}");
+    let id = negotiated["connectionId"].as_str().unwrap().to_string();
+    (socket, id)
+}
+
+/// Reads until the WebSocket Close frame: the text messages before it and the frame's status
+/// code (`None` for a Close without one, or a connection dropped without any Close).
+async fn read_to_close(socket: &mut RawSocket) -> (String, Option<u16>) {
+    use futures::StreamExt;
+    use tokio_tungstenite::tungstenite::Message;
+    let mut texts = String::new();
+    loop {
+        match tokio::time::timeout(WAIT, socket.next())
+            .await
+            .expect("the server closes in time")
+        {
+            Some(Ok(Message::Text(text))) => texts.push_str(text.as_str()),
+            Some(Ok(Message::Close(frame))) => return (texts, frame.map(|f| u16::from(f.code))),
+            Some(Ok(_)) => {}
+            Some(Err(_)) | None => return (texts, None),
+        }
+    }
+}
+
+#[tokio::test]
+async fn close_frames_carry_a_status_code() {
+    let emu = start_with(100).await;
+    let addr = emu.local_addr().to_string();
+    // Closed through the REST API: a normal closure.
+    let (mut first, id) = raw_client(&addr, emu.access_key(), "chat").await;
+    let reply = rest(
+        &emu,
+        "DELETE",
+        &format!("/api/v1/hubs/chat/connections/{id}"),
+        None,
+    )
+    .await;
+    assert_eq!(reply.status, 202);
+    let (texts, code) = read_to_close(&mut first).await;
+    assert!(texts.contains("\"type\":7"), "{texts:?}");
+    assert_eq!(code, Some(1000));
+
+    // The emulator stopping: going away.
+    let (mut second, _) = raw_client(&addr, emu.access_key(), "chat").await;
+    let shutdown = tokio::spawn(emu.shutdown());
+    let (texts, code) = read_to_close(&mut second).await;
+    assert!(texts.contains("\"type\":7"), "{texts:?}");
+    assert_eq!(code, Some(1001));
+    shutdown.await.unwrap();
+}
+
+#[cfg(feature = "cli")]
+#[tokio::test]
+async fn sigterm_stops_the_cli_emulator_like_ctrl_c() {
+    use tokio::io::AsyncBufReadExt;
+    let key = "sigterm-test-key-0123456789";
+    // A folder of its own: the emulator reads ./settings.json.
+    let scratch = std::env::temp_dir().join(format!("asrs-hygiene-{}", std::process::id()));
+    std::fs::create_dir_all(&scratch).unwrap();
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_asrs"))
+        .args(["emulator", "start", "--port", "0", "--access-key", key])
+        .current_dir(&scratch)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let line = tokio::time::timeout(Duration::from_secs(20), lines.next_line())
+        .await
+        .expect("connection string in time")
+        .unwrap()
+        .expect("a line");
+    let port: u16 = line
+        .split(';')
+        .find_map(|p| p.strip_prefix("Port="))
+        .unwrap()
+        .parse()
+        .unwrap();
+    let (mut socket, _) = raw_client(&format!("127.0.0.1:{port}"), key, "chat").await;
+
+    let pid = child.id().unwrap().to_string();
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    // The client is told, as on Ctrl-C: a hub Close message, then a Close frame.
+    let (texts, code) = read_to_close(&mut socket).await;
+    assert!(texts.contains("\"type\":7"), "{texts:?}");
+    assert_eq!(code, Some(1001));
+    let status = tokio::time::timeout(WAIT, child.wait())
+        .await
+        .expect("the emulator exits in time")
+        .unwrap();
+    assert!(status.success(), "{status:?}");
+}

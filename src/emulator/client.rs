@@ -611,10 +611,21 @@ impl Wire {
         }
     }
 
-    async fn finish(self) {
+    /// Ends the transport; a WebSocket gets a Close frame with status 1001 (going away) when
+    /// the emulator is shutting down, else 1000 (normal closure).
+    async fn finish(self, inner: &Inner) {
         if let Wire::WebSocket(mut sink) = self {
+            let code = if inner.is_shutting_down() {
+                axum::extract::ws::close_code::AWAY
+            } else {
+                axum::extract::ws::close_code::NORMAL
+            };
+            let frame = axum::extract::ws::CloseFrame {
+                code,
+                reason: Utf8Bytes::from_static(""),
+            };
             let _ = tokio::time::timeout(CLOSE_WRITE_TIMEOUT, async {
-                let _ = sink.send(Message::Close(None)).await;
+                let _ = sink.send(Message::Close(Some(frame))).await;
                 let _ = sink.close().await;
             })
             .await;
@@ -692,7 +703,7 @@ async fn run_session(
     activity: Arc<Activity>,
 ) {
     let Some((protocol, rest)) = handshake(&inner, transport, &mut wire, &mut inbound).await else {
-        wire.finish().await;
+        wire.finish(&inner).await;
         return;
     };
     let binary = protocol.is_binary();
@@ -715,7 +726,7 @@ async fn run_session(
             let _ =
                 tokio::time::timeout(CLOSE_WRITE_TIMEOUT, wire.send(bytes.into(), binary)).await;
         }
-        wire.finish().await;
+        wire.finish(&inner).await;
         return;
     }
     // Replies from the upstream only exist with an upstream; without one there is no channel
@@ -841,7 +852,7 @@ async fn run_session(
     if let Some(up) = upstream {
         let _ = up.try_send(UpstreamEvent::Disconnected { error: close_error });
     }
-    wire.finish().await;
+    wire.finish(&inner).await;
 }
 
 /// The next reply from the upstream; never resolves without an upstream, or once it has gone

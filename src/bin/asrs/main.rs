@@ -12,6 +12,7 @@ mod connection;
 mod demo;
 mod emulator;
 mod server;
+mod signal;
 
 use std::fmt;
 use std::process::ExitCode;
