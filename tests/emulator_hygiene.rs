@@ -632,3 +632,62 @@ async fn sigterm_stops_the_cli_emulator_like_ctrl_c() {
         .unwrap();
     assert!(status.success(), "{status:?}");
 }
+
+#[tokio::test]
+async fn the_default_key_beyond_loopback_is_flagged() {
+    for (bind, key, exposed) in [
+        ("0.0.0.0:0", None, true),
+        ("0.0.0.0:0", Some("a-key-of-my-own-0123456789"), false),
+        ("127.0.0.1:0", None, false),
+    ] {
+        let mut builder = Emulator::builder().bind(bind);
+        if let Some(key) = key {
+            builder = builder.access_key(key);
+        }
+        let emu = builder.start().await.unwrap();
+        assert_eq!(emu.exposes_default_key(), exposed, "{bind} {key:?}");
+        emu.shutdown().await;
+    }
+}
+
+#[cfg(feature = "cli")]
+#[tokio::test]
+async fn the_cli_warns_when_the_default_key_listens_beyond_loopback() {
+    use tokio::io::AsyncBufReadExt;
+    let scratch = std::env::temp_dir().join(format!("asrs-hygiene-warn-{}", std::process::id()));
+    std::fs::create_dir_all(&scratch).unwrap();
+    for (extra, warned) in [
+        (&[][..], true),
+        (&["--access-key", "a-key-of-my-own-0123456789"][..], false),
+    ] {
+        let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_asrs"))
+            .args(["emulator", "start", "--ip", "0.0.0.0", "--port", "0"])
+            .args(extra)
+            .env_remove("ASRS_EMULATOR_ACCESS_KEY")
+            .current_dir(&scratch)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let mut lines = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
+        let mut before = Vec::new();
+        loop {
+            let line = tokio::time::timeout(WAIT, lines.next_line())
+                .await
+                .expect("the listening line in time")
+                .unwrap()
+                .expect("stderr open until listening");
+            if line.starts_with("Emulator listening on") {
+                break;
+            }
+            before.push(line);
+        }
+        let warning = before
+            .iter()
+            .any(|l| l.starts_with("warning:") && l.contains("well-known default access key"));
+        assert_eq!(warning, warned, "{extra:?}: {before:?}");
+        child.start_kill().unwrap();
+        let _ = child.wait().await;
+    }
+}

@@ -331,13 +331,21 @@ impl EmulatorBuilder {
             futures::future::join_all(serving).await;
         });
         tracing::info!(addresses = ?local_addrs, "SignalR emulator listening");
-        Ok(EmulatorHandle {
+        let handle = EmulatorHandle {
             inner,
             local_addr,
             local_addrs,
             stop: Some(stop_tx),
             server: Some(server),
-        })
+        };
+        if handle.exposes_default_key() {
+            tracing::warn!(
+                addresses = ?handle.local_addrs,
+                "the emulator listens beyond loopback with the well-known default access key: \
+                 anyone who can reach it can sign tokens; set an access key of your own"
+            );
+        }
+        Ok(handle)
     }
 }
 
@@ -453,6 +461,25 @@ impl EmulatorHandle {
     /// a connection made while there was no upstream at all stays without one.
     pub fn set_upstream_settings(&self, settings: UpstreamSettings) {
         self.inner.config.upstream.set(settings);
+    }
+
+    /// Whether the emulator listens on an address other than loopback with
+    /// [`DEFAULT_ACCESS_KEY`], which anyone can use to sign tokens (a warning is logged at
+    /// start when it does).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use azure_signalr_rest::emulator::Emulator;
+    /// let emulator = Emulator::builder().bind("127.0.0.1:0").start().await?;
+    /// assert!(!emulator.exposes_default_key());
+    /// emulator.shutdown().await;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn exposes_default_key(&self) -> bool {
+        self.inner.config.access_key == DEFAULT_ACCESS_KEY
+            && self.local_addrs.iter().any(|a| !a.ip().is_loopback())
     }
 
     /// `http://<ip>:<port>`, the base of every REST and client URL.

@@ -217,6 +217,12 @@ async fn start(args: StartArgs) -> anyhow::Result<()> {
         .map(|a| format!("http://{a}"))
         .collect();
     eprintln!("{}", upstream_note.trim_end());
+    if handle.exposes_default_key() {
+        eprintln!(
+            "warning: listening beyond loopback with the well-known default access key; anyone \
+             who can reach this port can sign tokens. Pass --access-key <your own key>."
+        );
+    }
     eprintln!(
         "Emulator listening on {}; press Ctrl-C (or send SIGTERM) to stop.",
         addresses.join(" and ")
