@@ -691,3 +691,73 @@ async fn the_cli_warns_when_the_default_key_listens_beyond_loopback() {
         let _ = child.wait().await;
     }
 }
+
+/// The crate's listener leaving on its own: its WebSocket Close frame says 1000 (normal). A
+/// small service stand-in records the frame, since the emulator does not keep close codes.
+#[cfg(feature = "listener")]
+#[tokio::test]
+async fn the_listener_closes_with_status_1000() {
+    use axum::extract::ws::{Message as WsMessage, WebSocketUpgrade};
+    use axum::routing::{get, post};
+    use azure_signalr_rest::listener::Listener;
+
+    let (code_tx, code_rx) = tokio::sync::mpsc::channel::<Option<u16>>(1);
+    let app = axum::Router::new()
+        .route(
+            "/client/negotiate",
+            post(|| async {
+                axum::Json(json!({
+                    "connectionId": "c1",
+                    "connectionToken": "t1",
+                    "negotiateVersion": 1,
+                    "availableTransports": [
+                        {"transport": "WebSockets", "transferFormats": ["Text", "Binary"]}
+                    ]
+                }))
+            }),
+        )
+        .route(
+            "/client/",
+            get(move |upgrade: WebSocketUpgrade| {
+                let code_tx = code_tx.clone();
+                async move {
+                    upgrade.on_upgrade(move |mut socket| async move {
+                        // The handshake, answered; then everything up to the Close frame.
+                        while let Some(Ok(message)) = socket.recv().await {
+                            match message {
+                                WsMessage::Text(text) if text.as_str().contains("protocol") => {
+                                    let _ = socket.send(WsMessage::Text("{}\u{1e}".into())).await;
+                                }
+                                WsMessage::Close(frame) => {
+                                    let _ = code_tx.send(frame.map(|f| f.code)).await;
+                                    return;
+                                }
+                                _ => {}
+                            }
+                        }
+                        let _ = code_tx.send(None).await;
+                    })
+                }
+            }),
+        );
+    let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = tcp.local_addr().unwrap().port();
+    let server = tokio::spawn(async move { axum::serve(tcp, app).await });
+
+    let connection_string = format!(
+        "Endpoint=http://127.0.0.1;Port={port};AccessKey={};Version=1.0;",
+        azure_signalr_rest::emulator::DEFAULT_ACCESS_KEY
+    );
+    let listener = tokio::time::timeout(WAIT, Listener::connect(&connection_string, "chat", None))
+        .await
+        .expect("connected in time")
+        .expect("connected");
+    listener.close().await;
+    let mut code_rx = code_rx;
+    let code = tokio::time::timeout(WAIT, code_rx.recv())
+        .await
+        .expect("a Close frame in time")
+        .unwrap();
+    assert_eq!(code, Some(1000));
+    server.abort();
+}
