@@ -161,9 +161,8 @@ impl Emulator {
                 http_limits: server::Limits {
                     header_timeout: Duration::from_secs(30),
                     body_timeout: Duration::from_secs(30),
-                    // The largest body a route takes: a hub message plus its framing, or a
-                    // REST body (1 MiB).
-                    max_body: crate::protocol::DEFAULT_MAX_MESSAGE_SIZE + 64 * 1024,
+                    // Set at start from the message size (see `start`).
+                    max_body: 0,
                     max_connections: 10_000,
                 },
                 negotiation_limits: negotiations::Limits {
@@ -315,7 +314,10 @@ impl EmulatorBuilder {
             })?;
         let local_addr = local_addrs[0];
         let inner = Arc::new(Inner::new(self.config));
-        let limits = inner.config.http_limits;
+        let mut limits = inner.config.http_limits;
+        // Above the largest body any route takes (a hub message plus its framing, or a 1 MiB
+        // REST body), so the routes' own limits and messages still apply.
+        limits.max_body = inner.config.max_message_size.max(1 << 20) + 64 * 1024;
         let app = rest::router(inner.clone()).merge(client::router(inner.clone()));
         let app = server::with_body_deadline(app, limits);
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();

@@ -9,7 +9,8 @@
 //!   head (just opened, or its previous response sent) until the head is complete, so it bounds
 //!   both slow headers and idle keep-alive connections;
 //! - a request body must arrive in full within the body timeout (a total deadline, not a
-//!   per-chunk one, so a body trickled byte by byte ends too), and is capped in size;
+//!   per-chunk one, so a body trickled byte by byte ends too); one larger than any route takes
+//!   is left to the route to refuse;
 //! - at most `max_connections` connections are served at once; one more is answered `503`
 //!   with `Retry-After` and closed at once.
 //!
@@ -56,33 +57,45 @@ pub(crate) fn with_body_deadline(app: Router, limits: Limits) -> Router {
 }
 
 /// Reads the request body within the body timeout and hands the handler the buffered body;
-/// 408 when it does not arrive in time, 413 when it is larger than any route accepts.
+/// 408 when it does not arrive in time. A body larger than `max_body` is handed on as it is
+/// (what was read, then the rest), so the route refuses it with its own limit and message.
 async fn read_body_in_time(
     request: Request,
     next: axum::middleware::Next,
     limits: Limits,
 ) -> Response {
     use axum::body::HttpBody;
+    use futures::StreamExt;
     if request.body().is_end_stream() {
         return next.run(request).await;
     }
     let (parts, body) = request.into_parts();
-    match tokio::time::timeout(
-        limits.body_timeout,
-        axum::body::to_bytes(body, limits.max_body),
-    )
-    .await
-    {
-        Ok(Ok(bytes)) => {
-            next.run(Request::from_parts(parts, Body::from(bytes)))
+    let mut stream = body.into_data_stream();
+    let mut read = bytes::BytesMut::new();
+    let complete = tokio::time::timeout(limits.body_timeout, async {
+        while let Some(chunk) = stream.next().await {
+            read.extend_from_slice(&chunk?);
+            if read.len() > limits.max_body {
+                return Ok(false);
+            }
+        }
+        Ok::<bool, axum::Error>(true)
+    })
+    .await;
+    match complete {
+        Ok(Ok(true)) => {
+            next.run(Request::from_parts(parts, Body::from(read.freeze())))
                 .await
         }
+        Ok(Ok(false)) => {
+            let read =
+                futures::stream::once(std::future::ready(Ok::<_, axum::Error>(read.freeze())));
+            let body = Body::from_stream(read.chain(stream));
+            next.run(Request::from_parts(parts, body)).await
+        }
         Ok(Err(_)) => refuse(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            format!(
-                "request body unreadable or larger than {} bytes",
-                limits.max_body
-            ),
+            StatusCode::BAD_REQUEST,
+            "request body unreadable (broken framing or connection)".into(),
         ),
         Err(_) => {
             tracing::debug!(method = %parts.method, path = parts.uri.path(), "request body timed out");
