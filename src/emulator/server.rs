@@ -44,7 +44,7 @@ const REFUSAL: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\n\
     Retry-After: 1\r\n\
     Content-Type: application/json\r\n\
     Connection: close\r\n\
-    Content-Length: 57\r\n\r\n\
+    Content-Length: 56\r\n\r\n\
     {\"error\":\"too many connections to the emulator; retry\"}\n";
 
 /// Adds the body deadline in front of `app`.
