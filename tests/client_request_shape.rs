@@ -789,7 +789,9 @@ async fn per_request_timeout() {
         .build()
         .unwrap();
     match client.hub("chat").send_to_user("u", &msg()).await {
-        Err(Error::Timeout { operation, timeout }) => {
+        Err(Error::Timeout {
+            operation, timeout, ..
+        }) => {
             assert_eq!(operation, Operation::SendToUser);
             assert_eq!(timeout, Duration::from_millis(200));
         }

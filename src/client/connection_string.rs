@@ -108,7 +108,8 @@ impl EntraAuthType {
 /// repeated key is an error. `Endpoint` (an http or https URL) is required, and so is `AccessKey`
 /// unless `AuthType` selects Microsoft Entra ID. `Version`, when present, must be `1.0`.
 /// `Port` overrides the port of `Endpoint` (not of `ClientEndpoint`/`ServerEndpoint`, which are
-/// used as written).
+/// used as written). No endpoint may carry credentials (`user:password@`): that is an error,
+/// and the error does not quote them.
 ///
 /// `Debug` and `Display` never show the access key.
 ///
@@ -285,6 +286,18 @@ pub(crate) fn trim_slash(s: &str) -> &str {
     s.strip_suffix('/').unwrap_or(s)
 }
 
+/// `value` with any `user:password@` of its authority replaced, for error messages.
+fn without_credentials(value: &str) -> std::borrow::Cow<'_, str> {
+    let start = value.find("://").map_or(0, |i| i + 3);
+    let authority_end = value[start..]
+        .find(['/', '?', '#'])
+        .map_or(value.len(), |i| start + i);
+    match value[start..authority_end].rfind('@') {
+        Some(at) => format!("{}<credentials>{}", &value[..start], &value[start + at..]).into(),
+        None => value.into(),
+    }
+}
+
 fn invalid(key: &str, rule: impl Into<String>) -> Error {
     Error::invalid(
         Operation::ParseConnectionString,
@@ -293,20 +306,33 @@ fn invalid(key: &str, rule: impl Into<String>) -> Error {
     )
 }
 
-/// Parses an http(s) URL value of `key`, dropping a trailing `/`.
+/// Parses an http(s) URL value of `key`, dropping a trailing `/`. A URL carrying credentials
+/// (`user:password@`) is refused: they would be sent nowhere useful and end up in logs and
+/// config output; errors never echo them.
 fn parse_url(key: &str, value: &str) -> Result<Url, Error> {
+    let shown = without_credentials(value);
     let url = Url::parse(value).map_err(|e| {
         invalid(
             key,
-            format!("must be an http or https URL, `{value}` is not a URL ({e})"),
+            format!("must be an http or https URL, `{shown}` is not a URL ({e})"),
         )
     })?;
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(invalid(
+            key,
+            format!(
+                "must not carry credentials (`user:password@`), got `{shown}`; \
+                 the key belongs in `AccessKey`"
+            ),
+        ));
+    }
     if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
         return Err(invalid(
             key,
-            format!("must be an http or https URL with a host, got `{value}`"),
+            format!("must be an http or https URL with a host, got `{shown}`"),
         ));
     }
+    let value = shown;
     if url.query().is_some() || url.fragment().is_some() {
         return Err(invalid(
             key,
@@ -465,6 +491,36 @@ impl FromStr for ConnectionString {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn credentials_in_an_endpoint_are_refused_without_echo() {
+        for value in [
+            "https://alice:s3cret-pw@h.example",
+            "https://alice@h.example",
+            "http://alice:s3cret-pw@h.example:8080/path",
+        ] {
+            let err = parse(&format!("Endpoint={value};AccessKey=k"))
+                .expect_err("credentials refused")
+                .to_string();
+            assert!(err.contains("must not carry credentials"), "{err}");
+            assert!(!err.contains("s3cret") && !err.contains("alice"), "{err}");
+            assert!(err.contains("<credentials>@h.example"), "{err}");
+        }
+        // Not even an unparsable URL quotes them.
+        let err = parse("Endpoint=https://alice:s3cret@h x;AccessKey=k")
+            .unwrap_err()
+            .to_string();
+        assert!(!err.contains("s3cret"), "{err}");
+        let err = parse(
+            "Endpoint=https://h.example;ClientEndpoint=https://u:s3cret@c.example;AccessKey=k",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("ClientEndpoint") && !err.contains("s3cret"),
+            "{err}"
+        );
+    }
 
     fn parse(s: &str) -> Result<ConnectionString, Error> {
         s.parse()

@@ -149,13 +149,20 @@ pub enum Error {
         /// The service's error code (`x-ms-error-code`), if it sent one.
         code: Option<String>,
     },
-    /// No response within the per-request timeout.
-    #[error("{operation}: no response within {timeout:?}")]
+    /// No response within the call's timeout (retries included).
+    #[error(
+        "{operation}: no response within the {timeout:?} timeout ({attempts} attempt{} in {elapsed:.1?})",
+        if *attempts == 1 { "" } else { "s" }
+    )]
     Timeout {
         /// The operation that timed out.
         operation: Operation,
-        /// The per-request timeout that elapsed.
+        /// The call's timeout, which bounds all its attempts together.
         timeout: Duration,
+        /// Attempts made, the last one cut off by the timeout.
+        attempts: u32,
+        /// Time from the start of the call to giving up.
+        elapsed: Duration,
     },
     /// The request could not be sent or the response could not be read.
     #[error("{operation}: transport error: {source}")]

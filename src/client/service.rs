@@ -22,7 +22,7 @@ use super::version::{ApiVersion, Operation};
 /// ```
 pub const PREVIEW_PORT: u16 = 5002;
 
-/// Default per-attempt timeout.
+/// Default timeout of a whole call, retries and the waits between them included.
 ///
 /// ```
 /// assert_eq!(azure_signalr_rest::DEFAULT_TIMEOUT.as_secs(), 30);
@@ -430,7 +430,9 @@ impl ServiceClientBuilder {
         self
     }
 
-    /// Timeout of each attempt (default 30 s).
+    /// Time allowed for a whole call, retries and the waits between them included (default
+    /// 30 s). An attempt still running at the end is cut off, and no retry is started that
+    /// could not finish in time; the call then fails with [`Error::Timeout`](crate::Error).
     ///
     /// ```
     /// use std::time::Duration;

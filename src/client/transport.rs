@@ -135,10 +135,13 @@ impl Transport {
             status = field::Empty,
         );
         async {
+            // The timeout bounds the whole call: every attempt and every wait between them.
+            let started = tokio::time::Instant::now();
+            let deadline = started + self.timeout;
             let mut attempt = 1;
             loop {
                 tracing::Span::current().record("attempt", attempt);
-                let (error, failure) = match tokio::time::timeout(self.timeout, call()).await {
+                let (error, failure) = match tokio::time::timeout_at(deadline, call()).await {
                     Ok(Ok(response)) => {
                         let status = response.status();
                         tracing::Span::current().record("status", status.as_u16());
@@ -153,12 +156,15 @@ impl Transport {
                         }
                         Outcome::Failed(error, failure) => (error, failure),
                     },
+                    // No time is left for another attempt.
                     Err(_elapsed) => (
                         Error::Timeout {
                             operation,
                             timeout: self.timeout,
+                            attempts: attempt,
+                            elapsed: started.elapsed(),
                         },
-                        Some(Failure::MaybeDelivered),
+                        None,
                     ),
                 };
                 if let Some(status) = error.status() {
@@ -166,6 +172,15 @@ impl Transport {
                 }
                 let wait = failure.and_then(|f| self.retry.retry_after(operation, f, attempt));
                 match wait {
+                    Some(wait) if tokio::time::Instant::now() + wait >= deadline => {
+                        tracing::debug!(
+                            error = %error,
+                            attempts = attempt,
+                            elapsed = ?started.elapsed(),
+                            "failed; no time left to retry"
+                        );
+                        return Err(error);
+                    }
                     Some(wait) => {
                         tracing::warn!(error = %error, retry_in = ?wait, "attempt failed, retrying");
                         tokio::time::sleep(wait).await;

@@ -32,6 +32,10 @@ use serde_json::Value;
 /// ```
 pub const CLOCK_SKEW: Duration = Duration::from_secs(5 * 60);
 
+/// The longest token accepted, client or REST: the service's limit (the .NET SDK refuses to
+/// make a longer one, `AccessToken must not be longer than 4K`).
+pub(crate) const MAX_TOKEN_LENGTH: usize = 4096;
+
 /// The `WWW-Authenticate` value of every 401, as ASP.NET's JWT bearer handler answers.
 pub(crate) const CHALLENGE: HeaderValue = HeaderValue::from_static("Bearer");
 
@@ -130,6 +134,12 @@ pub(crate) fn verify(
     audience: Audience<'_>,
 ) -> Result<Verified, String> {
     let token = token.ok_or("missing bearer token")?;
+    if token.len() > MAX_TOKEN_LENGTH {
+        return Err(format!(
+            "access token is {} characters long; the limit is {MAX_TOKEN_LENGTH} (4K)",
+            token.len()
+        ));
+    }
     // Read the algorithm by hand to name the rule plainly, including for `none`, which the JWT
     // library reports only as an unparsable header.
     let alg = token

@@ -153,11 +153,12 @@ async fn negotiate(State(inner): State<Arc<Inner>>, headers: HeaderMap, uri: Uri
         user_id,
         created: std::time::Instant::now(),
     };
-    if !inner.add_negotiation(token.clone(), negotiated) {
-        return json_error(
-            StatusCode::TOO_MANY_REQUESTS,
-            "too many pending negotiations",
-        );
+    if let Err(refused) = inner.add_negotiation(token.clone(), negotiated) {
+        let mut response = json_error(StatusCode::TOO_MANY_REQUESTS, refused.reason);
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, refused.retry_after.as_secs().into());
+        return response;
     }
     let body = NegotiateResponse {
         connection_id: &connection_id,
@@ -227,7 +228,10 @@ async fn transport(State(inner): State<Arc<Inner>>, request: Request) -> Respons
     let context = if inner.config.upstream.get().templates().is_empty() {
         ClientContext::default()
     } else {
-        let token = auth::bearer_token(&parts.headers, &parts.uri);
+        // Already authorized above, so the token is where this request may carry it.
+        let token = auth::bearer_token(&parts.headers, &parts.uri, auth::TokenPlace::HeaderOrQuery)
+            .ok()
+            .flatten();
         ClientContext::new(token.as_deref(), parts.uri.query())
     };
     let is_upgrade = parts
@@ -607,10 +611,21 @@ impl Wire {
         }
     }
 
-    async fn finish(self) {
+    /// Ends the transport; a WebSocket gets a Close frame with status 1001 (going away) when
+    /// the emulator is shutting down, else 1000 (normal closure).
+    async fn finish(self, inner: &Inner) {
         if let Wire::WebSocket(mut sink) = self {
+            let code = if inner.is_shutting_down() {
+                axum::extract::ws::close_code::AWAY
+            } else {
+                axum::extract::ws::close_code::NORMAL
+            };
+            let frame = axum::extract::ws::CloseFrame {
+                code,
+                reason: Utf8Bytes::from_static(""),
+            };
             let _ = tokio::time::timeout(CLOSE_WRITE_TIMEOUT, async {
-                let _ = sink.send(Message::Close(None)).await;
+                let _ = sink.send(Message::Close(Some(frame))).await;
                 let _ = sink.close().await;
             })
             .await;
@@ -688,7 +703,7 @@ async fn run_session(
     activity: Arc<Activity>,
 ) {
     let Some((protocol, rest)) = handshake(&inner, transport, &mut wire, &mut inbound).await else {
-        wire.finish().await;
+        wire.finish(&inner).await;
         return;
     };
     let binary = protocol.is_binary();
@@ -711,7 +726,7 @@ async fn run_session(
             let _ =
                 tokio::time::timeout(CLOSE_WRITE_TIMEOUT, wire.send(bytes.into(), binary)).await;
         }
-        wire.finish().await;
+        wire.finish(&inner).await;
         return;
     }
     // Replies from the upstream only exist with an upstream; without one there is no channel
@@ -837,7 +852,7 @@ async fn run_session(
     if let Some(up) = upstream {
         let _ = up.try_send(UpstreamEvent::Disconnected { error: close_error });
     }
-    wire.finish().await;
+    wire.finish(&inner).await;
 }
 
 /// The next reply from the upstream; never resolves without an upstream, or once it has gone

@@ -8,10 +8,16 @@
 //! and what was delivered to whom.
 //!
 //! Where it differs from the service, knowingly:
-//! - no throttling (never 429), no per-unit connection or message quotas;
+//! - no throttling and no per-unit connection or message quotas (the only 429 is for too many
+//!   pending negotiations, see [`EmulatorBuilder::negotiation_limits`]);
 //! - CORS like the official emulator, but on the client endpoint (`/client/...`) only: a page
 //!   of any origin may negotiate and connect (with credentials); the REST API answers no
 //!   preflight and sends no CORS headers, since only servers call it;
+//! - HTTP/1.1 only (no HTTP/2), with limits against careless or hostile clients: a request
+//!   head must arrive within [`EmulatorBuilder::header_timeout`] (which also closes idle
+//!   keep-alive connections), a body within [`EmulatorBuilder::body_timeout`], and at most
+//!   [`EmulatorBuilder::max_connections`] connections are served at once (one more gets `503`
+//!   with `Retry-After`);
 //! - stateful reconnect (Ack/Sequence) is decoded but not honoured;
 //! - upstreams get the `connected`, `disconnected` and message events, not the blocking
 //!   `connect` event;
@@ -20,11 +26,11 @@
 //!   one).
 //!
 //! Tokens are checked as the service checks them and accepted as Microsoft's .NET SDK signs
-//! them: HS256, HS384 or HS512 with the access key; `exp` required, `exp` and `nbf` checked
-//! with [`CLOCK_SKEW`] (five minutes) of leeway; `aud` must name the scheme, host and path of the
-//! request (a port in a REST `aud` must match, an `aud` without one matches any port; the query
-//! of a REST audience is ignored; a client audience must name the hub,
-//! `<endpoint>/client/?hub=<hub>`, and its port and other parameters are not compared);
+//! them: at most 4096 characters; HS256, HS384 or HS512 with the access key; `exp` required,
+//! `exp` and `nbf` checked with [`CLOCK_SKEW`] (five minutes) of leeway; `aud` must name the
+//! scheme, host and path of the request (a port in a REST `aud` must match, an `aud` without
+//! one matches any port; the query of a REST audience is ignored; a client audience must name
+//! the hub, `<endpoint>/client/?hub=<hub>`, and its port and other parameters are not compared);
 //! the user id is `asrs.s.uid`, else `nameid`, else `sub`. A token in the `access_token` query
 //! parameter is taken only on client transport requests (`/client/?hub=...&id=...`: browsers
 //! cannot put headers on a WebSocket or an `EventSource`), never on negotiate or REST calls.
@@ -55,7 +61,9 @@
 
 mod auth;
 mod client;
+mod negotiations;
 mod rest;
+mod server;
 mod state;
 mod upstream;
 
@@ -112,6 +120,8 @@ pub(crate) struct Config {
     pub outbound_queue: usize,
     pub delivery_record: usize,
     pub max_message_size: usize,
+    pub http_limits: server::Limits,
+    pub negotiation_limits: negotiations::Limits,
 }
 
 impl fmt::Debug for Config {
@@ -123,6 +133,7 @@ impl fmt::Debug for Config {
             .field("ping_interval", &self.ping_interval)
             .field("client_timeout", &self.client_timeout)
             .field("outbound_queue", &self.outbound_queue)
+            .field("http_limits", &self.http_limits)
             .finish_non_exhaustive()
     }
 }
@@ -147,6 +158,17 @@ impl Emulator {
                 outbound_queue: 1024,
                 delivery_record: 10_000,
                 max_message_size: crate::protocol::DEFAULT_MAX_MESSAGE_SIZE,
+                http_limits: server::Limits {
+                    header_timeout: Duration::from_secs(30),
+                    body_timeout: Duration::from_secs(30),
+                    // Set at start from the message size (see `start`).
+                    max_body: 0,
+                    max_connections: 10_000,
+                },
+                negotiation_limits: negotiations::Limits {
+                    per_user: 1_000,
+                    per_hub: 10_000,
+                },
             },
             upstream_error: None,
         }
@@ -225,6 +247,40 @@ impl EmulatorBuilder {
         self
     }
 
+    /// How long a connection may take to send a complete request head, counted from when it
+    /// opens or its previous response was sent (default 30 s). This bounds both slow headers
+    /// and idle keep-alive connections; the connection is closed when it runs out. WebSockets,
+    /// SSE streams and pending Long Polling requests are not affected.
+    pub fn header_timeout(mut self, timeout: Duration) -> Self {
+        self.config.http_limits.header_timeout = timeout;
+        self
+    }
+
+    /// How long a request body may take to arrive in full (default 30 s); a body that does not
+    /// is answered `408` and its connection closed. It is a total deadline, so a body sent a
+    /// byte at a time or an endless chunked body ends too.
+    pub fn body_timeout(mut self, timeout: Duration) -> Self {
+        self.config.http_limits.body_timeout = timeout;
+        self
+    }
+
+    /// How many connections are served at once (default 10 000), WebSockets and streams
+    /// included. One more is answered `503 Service Unavailable` with `Retry-After: 1` and
+    /// closed. Keep it below the process's descriptor limit (`ulimit -n`).
+    pub fn max_connections(mut self, connections: usize) -> Self {
+        self.config.http_limits.max_connections = connections;
+        self
+    }
+
+    /// How many negotiations may wait for their transport at once: per user of a hub (all
+    /// anonymous clients of a hub count as one user) and per hub (defaults 1 000 and 10 000).
+    /// A negotiation waits until its transport opens or for two minutes; one over a limit is
+    /// answered `429` with `Retry-After`, and only that user or hub is refused.
+    pub fn negotiation_limits(mut self, per_user: usize, per_hub: usize) -> Self {
+        self.config.negotiation_limits = negotiations::Limits { per_user, per_hub };
+        self
+    }
+
     /// Opens the socket and starts serving.
     pub async fn start(self) -> Result<EmulatorHandle, EmulatorError> {
         if let Some(e) = self.upstream_error {
@@ -233,6 +289,18 @@ impl EmulatorBuilder {
         if self.config.ping_interval.is_zero() || self.config.outbound_queue == 0 {
             return Err(EmulatorError::Config(
                 "ping interval and outbound queue must be positive".into(),
+            ));
+        }
+        let limits = &self.config.http_limits;
+        if limits.header_timeout.is_zero()
+            || limits.body_timeout.is_zero()
+            || limits.max_connections == 0
+            || self.config.negotiation_limits.per_user == 0
+            || self.config.negotiation_limits.per_hub == 0
+        {
+            return Err(EmulatorError::Config(
+                "header timeout, body timeout, connection and negotiation limits must be positive"
+                    .into(),
             ));
         }
         let listeners = bind_listeners(&self.config.bind).await?;
@@ -246,40 +314,40 @@ impl EmulatorBuilder {
             })?;
         let local_addr = local_addrs[0];
         let inner = Arc::new(Inner::new(self.config));
+        let mut limits = inner.config.http_limits;
+        // Above the largest body any route takes (a hub message plus its framing, or a 1 MiB
+        // REST body), so the routes' own limits and messages still apply.
+        limits.max_body = inner.config.max_message_size.max(1 << 20) + 64 * 1024;
         let app = rest::router(inner.clone()).merge(client::router(inner.clone()));
+        let app = server::with_body_deadline(app, limits);
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let stop = futures::FutureExt::shared(stop_rx);
         let serving = listeners.into_iter().map(|listener| {
-            // Hub messages are small writes: without TCP_NODELAY, Nagle's algorithm holds a
-            // frame back until the previous one is acknowledged, and delayed ACKs make that
-            // tens of ms.
-            let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-                if let Err(e) = tcp.set_nodelay(true) {
-                    tracing::debug!(error = %e, "could not set TCP_NODELAY");
-                }
-            });
             let stop = stop.clone();
-            let serve = axum::serve(listener, app.clone()).with_graceful_shutdown(async move {
+            server::serve(listener, app.clone(), limits, async move {
                 let _ = stop.await;
-            });
-            async move {
-                if let Err(e) = serve.await {
-                    tracing::error!(error = %e, "emulator server stopped with an error");
-                }
-            }
+            })
         });
         let serving: Vec<_> = serving.collect();
         let server = tokio::spawn(async move {
             futures::future::join_all(serving).await;
         });
         tracing::info!(addresses = ?local_addrs, "SignalR emulator listening");
-        Ok(EmulatorHandle {
+        let handle = EmulatorHandle {
             inner,
             local_addr,
             local_addrs,
             stop: Some(stop_tx),
             server: Some(server),
-        })
+        };
+        if handle.exposes_default_key() {
+            tracing::warn!(
+                addresses = ?handle.local_addrs,
+                "the emulator listens beyond loopback with the well-known default access key: \
+                 anyone who can reach it can sign tokens; set an access key of your own"
+            );
+        }
+        Ok(handle)
     }
 }
 
@@ -395,6 +463,25 @@ impl EmulatorHandle {
     /// a connection made while there was no upstream at all stays without one.
     pub fn set_upstream_settings(&self, settings: UpstreamSettings) {
         self.inner.config.upstream.set(settings);
+    }
+
+    /// Whether the emulator listens on an address other than loopback with
+    /// [`DEFAULT_ACCESS_KEY`], which anyone can use to sign tokens (a warning is logged at
+    /// start when it does).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use azure_signalr_rest::emulator::Emulator;
+    /// let emulator = Emulator::builder().bind("127.0.0.1:0").start().await?;
+    /// assert!(!emulator.exposes_default_key());
+    /// emulator.shutdown().await;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn exposes_default_key(&self) -> bool {
+        self.inner.config.access_key == DEFAULT_ACCESS_KEY
+            && self.local_addrs.iter().any(|a| !a.ip().is_loopback())
     }
 
     /// `http://<ip>:<port>`, the base of every REST and client URL.

@@ -246,10 +246,6 @@ pub(crate) struct Negotiated {
     pub created: Instant,
 }
 
-/// Negotiations left unused are forgotten after this long.
-const NEGOTIATION_LIFETIME: Duration = Duration::from_secs(120);
-const MAX_PENDING_NEGOTIATIONS: usize = 10_000;
-
 /// Milliseconds-since-start clock shared by a session and its HTTP requests.
 #[derive(Debug)]
 pub(crate) struct Activity {
@@ -315,7 +311,7 @@ impl Record {
 pub(crate) struct Inner {
     pub config: Config,
     hubs: Mutex<HashMap<String, Hub>>,
-    pending: Mutex<HashMap<String, Negotiated>>,
+    pending: Mutex<super::negotiations::Pending>,
     record: Mutex<Record>,
     pub events: broadcast::Sender<Event>,
     shutting_down: AtomicBool,
@@ -338,7 +334,7 @@ impl Inner {
         Inner {
             config,
             hubs: Mutex::new(HashMap::new()),
-            pending: Mutex::new(HashMap::new()),
+            pending: Mutex::new(Default::default()),
             record: Mutex::new(Record::default()),
             events,
             shutting_down: AtomicBool::new(false),
@@ -358,20 +354,17 @@ impl Inner {
 
     // ---- negotiation ----
 
-    pub fn add_negotiation(&self, token: String, negotiated: Negotiated) -> bool {
-        let mut pending = lock(&self.pending);
-        pending.retain(|_, n| n.created.elapsed() < NEGOTIATION_LIFETIME);
-        if pending.len() >= MAX_PENDING_NEGOTIATIONS {
-            return false;
-        }
-        pending.insert(token, negotiated);
-        true
+    pub fn add_negotiation(
+        &self,
+        token: String,
+        negotiated: Negotiated,
+    ) -> Result<(), super::negotiations::Refused> {
+        let limits = self.config.negotiation_limits;
+        lock(&self.pending).add(token, negotiated, limits)
     }
 
     pub fn take_negotiation(&self, token: &str) -> Option<Negotiated> {
-        lock(&self.pending)
-            .remove(token)
-            .filter(|n| n.created.elapsed() < NEGOTIATION_LIFETIME)
+        lock(&self.pending).take(token)
     }
 
     // ---- connections ----

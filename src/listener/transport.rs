@@ -178,7 +178,12 @@ impl Link {
         let _ = tokio::time::timeout(CLOSE_TIMEOUT, async {
             match &mut self.sender {
                 Sender::WebSocket(sink) => {
-                    let _ = sink.send(Message::Close(None)).await;
+                    // 1000: leaving normally (a Close without a status reads as 1005).
+                    let frame = tokio_tungstenite::tungstenite::protocol::CloseFrame {
+                        code: tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode::Normal,
+                        reason: "".into(),
+                    };
+                    let _ = sink.send(Message::Close(Some(frame))).await;
                     let _ = sink.close().await;
                 }
                 Sender::Http {

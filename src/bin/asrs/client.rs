@@ -1,6 +1,6 @@
 //! `asrs client <user-id>`: the quickstart's client mode. Connects as the user, prints
 //! `Client started...` and the connection id, then one line per message received. Exits 0 on
-//! Ctrl-C or end of standard input.
+//! Ctrl-C, SIGTERM or end of standard input.
 
 use std::process::ExitCode;
 
@@ -95,13 +95,11 @@ pub async fn run(global: &GlobalArgs, args: ClientArgs) -> anyhow::Result<ExitCo
             TransportArg::LongPolling => Transport::LongPolling,
         });
     }
-    // Install the Ctrl-C handler first (the first poll does it), so a Ctrl-C at any point
-    // after start-up ends the client with status 0 rather than killing it.
-    let ctrl_c = tokio::signal::ctrl_c();
+    // Install the Ctrl-C and SIGTERM handlers first, so either at any point after start-up
+    // ends the client with status 0 rather than killing it.
+    let ctrl_c =
+        crate::signal::stop_requested().context("installing the Ctrl-C/SIGTERM handler")?;
     tokio::pin!(ctrl_c);
-    if futures::poll!(&mut ctrl_c).is_ready() {
-        return Ok(ExitCode::SUCCESS);
-    }
     let mut listener = tokio::select! {
         _ = &mut ctrl_c => return Ok(ExitCode::SUCCESS),
         connected = builder.connect() => connected.with_context(|| {

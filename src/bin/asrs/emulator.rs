@@ -16,7 +16,7 @@ const SETTINGS_POLL: std::time::Duration = std::time::Duration::from_millis(500)
 
 #[derive(Debug, Subcommand)]
 pub enum EmulatorCommand {
-    /// Start the emulator and serve until Ctrl-C; prints the connection string first.
+    /// Start the emulator and serve until Ctrl-C or SIGTERM; prints the connection string first.
     Start(StartArgs),
     /// Write or show the upstream settings (the official emulator's settings.json).
     #[command(subcommand)]
@@ -167,6 +167,7 @@ fn list(args: ListArgs) -> anyhow::Result<()> {
 }
 
 async fn start(args: StartArgs) -> anyhow::Result<()> {
+    let stop = crate::signal::stop_requested().context("installing the Ctrl-C/SIGTERM handler")?;
     let bind = match args.ip {
         Some(ip) => std::net::SocketAddr::new(ip, args.port).to_string(),
         // Both stacks: a client resolving localhost may try ::1 first.
@@ -218,16 +219,20 @@ async fn start(args: StartArgs) -> anyhow::Result<()> {
         .map(|a| format!("http://{a}"))
         .collect();
     eprintln!("{}", upstream_note.trim_end());
+    if handle.exposes_default_key() {
+        eprintln!(
+            "warning: listening beyond loopback with the well-known default access key; anyone \
+             who can reach this port can sign tokens. Pass --access-key <your own key>."
+        );
+    }
     eprintln!(
-        "Emulator listening on {}; press Ctrl-C to stop.",
+        "Emulator listening on {}; press Ctrl-C (or send SIGTERM) to stop.",
         addresses.join(" and ")
     );
     let handle = std::sync::Arc::new(handle);
     let watcher =
         watched.map(|(path, seen)| tokio::spawn(watch_settings(path, seen, handle.clone())));
-    tokio::signal::ctrl_c()
-        .await
-        .context("waiting for Ctrl-C")?;
+    stop.await;
     if let Some(watcher) = watcher {
         // Once it has stopped, its share of the handle is gone and shutdown can take it.
         watcher.abort();

@@ -11,7 +11,9 @@ mod config;
 mod connection;
 mod demo;
 mod emulator;
+mod redact;
 mod server;
+mod signal;
 
 use std::fmt;
 use std::process::ExitCode;
@@ -123,7 +125,7 @@ fn init_tracing(verbose: u8) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(|| redact::RedactingStderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
 }
