@@ -206,11 +206,20 @@ async fn connections_over_the_cap_are_refused_with_retry_after() {
         held.push(tcp);
     }
     let mut extra = TcpStream::connect(emu.local_addr()).await.unwrap();
+    extra
+        .write_all(format!("{}\r\n", health_head(&emu)).as_bytes())
+        .await
+        .unwrap();
     let refusal = read_until_closed(&mut extra, WAIT)
         .await
         .expect("refused connection closed");
     assert!(refusal.starts_with("HTTP/1.1 503"), "{refusal}");
     assert!(refusal.contains("Retry-After: 1"), "{refusal}");
+    // An HTTP client that sends its request at once reads the refusal too.
+    let (url, token) = rest_url(&emu, "/api/v1/health");
+    let refused = http().get(&url).bearer_auth(token).send().await.unwrap();
+    assert_eq!(refused.status(), 503);
+    assert_eq!(refused.headers()["retry-after"], "1");
 
     // A place given back is usable again.
     drop(held.pop());

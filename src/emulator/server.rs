@@ -12,7 +12,8 @@
 //!   per-chunk one, so a body trickled byte by byte ends too); one larger than any route takes
 //!   is left to the route to refuse;
 //! - at most `max_connections` connections are served at once; one more is answered `503`
-//!   with `Retry-After` and closed at once.
+//!   with `Retry-After` once its request head is in (within a second) and closed; a few dozen
+//!   such refusals run at once, and connections beyond them are closed unanswered.
 //!
 //! None of these touch long-lived exchanges: a WebSocket leaves hyper once upgraded, and an SSE
 //! stream or a pending Long Polling request has no body to read and is not waiting for a head.
@@ -38,8 +39,16 @@ pub(crate) struct Limits {
     pub max_connections: usize,
 }
 
-/// What a connection over the cap is told before it is closed: written straight to the socket,
-/// since handing it to hyper would mean keeping it open while hyper reads a request.
+/// Connections over the cap being answered at once; beyond these they are closed unanswered.
+const REFUSAL_SLOTS: usize = 64;
+
+/// How long a connection over the cap may take to send its request head before it is closed
+/// unanswered.
+const REFUSAL_WAIT: Duration = Duration::from_secs(1);
+
+/// What a connection over the cap is told before it is closed: written straight to the socket
+/// once its request head has arrived (an HTTP client reads an answer sent before its request as
+/// a broken connection), without hyper and its timeouts.
 const REFUSAL: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\n\
     Retry-After: 1\r\n\
     Content-Type: application/json\r\n\
@@ -125,6 +134,7 @@ pub(crate) async fn serve(
     stop: impl std::future::Future<Output = ()>,
 ) {
     let permits = Arc::new(Semaphore::new(limits.max_connections));
+    let refusals = Arc::new(Semaphore::new(REFUSAL_SLOTS));
     // Every connection task holds a clone of `running` and watches `closing`: on stop they
     // finish their current request, and `finished` sees the last clone go.
     let (closing_tx, closing) = tokio::sync::watch::channel(false);
@@ -153,9 +163,12 @@ pub(crate) async fn serve(
                 max_connections = limits.max_connections,
                 "connection refused: too many connections"
             );
-            // A fresh socket's send buffer is empty, so this does not block; whatever the
-            // peer does, the socket is closed right after.
-            let _ = tcp.try_write(REFUSAL);
+            if let Ok(slot) = refusals.clone().try_acquire_owned() {
+                tokio::spawn(async move {
+                    refuse_connection(tcp).await;
+                    drop(slot);
+                });
+            }
             continue;
         };
         // Hub messages are small writes: without TCP_NODELAY, Nagle's algorithm holds a frame
@@ -190,6 +203,28 @@ pub(crate) async fn serve(
     let _ = closing_tx.send(true);
     drop(running);
     let _ = finished.recv().await;
+}
+
+/// Answers a connection over the cap `503` after reading its request head, then closes it;
+/// within [`REFUSAL_WAIT`] in all.
+async fn refuse_connection(mut tcp: tokio::net::TcpStream) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let _ = tokio::time::timeout(REFUSAL_WAIT, async {
+        let mut head = Vec::new();
+        let mut buf = [0u8; 2048];
+        while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+            match tcp.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => head.extend_from_slice(&buf[..n]),
+            }
+            if head.len() > 64 * 1024 {
+                break;
+            }
+        }
+        let _ = tcp.write_all(REFUSAL).await;
+        let _ = tcp.shutdown().await;
+    })
+    .await;
 }
 
 /// A connection's socket holding its place under the connection cap: the place is given back
