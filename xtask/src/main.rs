@@ -81,11 +81,13 @@ fn surface_operations(text: &str) -> BTreeMap<String, String> {
         .collect()
 }
 
-fn read_surfaces(dir: &Path) -> Result<BTreeMap<String, BTreeMap<String, String>>> {
+/// The text of every snapshot of one kind (`surface` or `openapi`), by module.
+fn read_snapshots(dir: &Path, kind: &str) -> Result<BTreeMap<String, String>> {
     let mut out = BTreeMap::new();
     if !dir.exists() {
         return Ok(out);
     }
+    let suffix = format!("_{kind}.snap");
     for entry in std::fs::read_dir(dir)? {
         let path = entry?.path();
         let name = path
@@ -95,36 +97,25 @@ fn read_surfaces(dir: &Path) -> Result<BTreeMap<String, BTreeMap<String, String>
             .to_string();
         if let Some(module) = name
             .strip_prefix("generated_surface__")
-            .and_then(|n| n.strip_suffix("_surface.snap"))
-        {
-            let text = std::fs::read_to_string(&path)?;
-            out.insert(module.to_string(), surface_operations(&text));
-        }
-    }
-    Ok(out)
-}
-
-/// The normalized-document snapshots, by module.
-fn read_documents(dir: &Path) -> Result<BTreeMap<String, String>> {
-    let mut out = BTreeMap::new();
-    if !dir.exists() {
-        return Ok(out);
-    }
-    for entry in std::fs::read_dir(dir)? {
-        let path = entry?.path();
-        let name = path
-            .file_name()
-            .unwrap_or_default()
-            .to_string_lossy()
-            .to_string();
-        if let Some(module) = name
-            .strip_prefix("generated_surface__")
-            .and_then(|n| n.strip_suffix("_openapi.snap"))
+            .and_then(|n| n.strip_suffix(suffix.as_str()))
         {
             out.insert(module.to_string(), std::fs::read_to_string(&path)?);
         }
     }
     Ok(out)
+}
+
+/// The operations of every surface snapshot, by module.
+fn read_surfaces(dir: &Path) -> Result<BTreeMap<String, BTreeMap<String, String>>> {
+    Ok(read_snapshots(dir, "surface")?
+        .into_iter()
+        .map(|(module, text)| (module, surface_operations(&text)))
+        .collect())
+}
+
+/// The normalized-document snapshots, by module.
+fn read_documents(dir: &Path) -> Result<BTreeMap<String, String>> {
+    read_snapshots(dir, "openapi")
 }
 
 fn regen() -> Result<ExitCode> {
@@ -245,8 +236,51 @@ fn run(cmd: &mut Command) -> Result<()> {
     Ok(())
 }
 
+/// The Debian packages the tests need: Node.js and npm run the official JavaScript client, and
+/// chromium runs it in a real browser (`tests/emulator_browser.rs`).
+const SYSTEM_PACKAGES: [(&str, &str); 3] = [
+    ("nodejs", "node"),
+    ("npm", "npm"),
+    ("chromium", "/usr/bin/chromium"),
+];
+
+/// Installs the missing ones with apt-get when this is a Debian-like machine and we are root (a
+/// fresh CI machine), so the README's test command does all the set-up; elsewhere it names them.
+fn ensure_system_packages() -> Result<()> {
+    let present = |program: &str| {
+        Command::new("sh")
+            .args(["-c", "command -v \"$0\" >/dev/null 2>&1", program])
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    let missing: Vec<&str> = SYSTEM_PACKAGES
+        .iter()
+        .filter(|(_, program)| !present(program))
+        .map(|(package, _)| *package)
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let root_user = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.starts_with(b"0\n"));
+    if !root_user || !present("apt-get") {
+        bail!(
+            "the tests need {}: install them (Debian: apt-get install -y --no-install-recommends {})",
+            missing.join(", "),
+            missing.join(" ")
+        );
+    }
+    run(Command::new("apt-get").arg("update"))?;
+    run(Command::new("apt-get")
+        .args(["install", "-y", "--no-install-recommends"])
+        .args(&missing))
+}
+
 fn test() -> Result<ExitCode> {
     let root = root();
+    ensure_system_packages()?;
     // The official JavaScript client in Node (tests/node) and in chromium (tests/browser).
     for dir in ["tests/node", "tests/browser"] {
         let node = root.join(dir);
