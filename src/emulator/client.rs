@@ -26,7 +26,9 @@ use tokio::sync::{mpsc, watch};
 
 use super::auth::{self, Audience};
 use super::rest::valid_hub_name;
-use super::state::{Activity, CloseRequest, ConnHandle, Inner, Negotiated, Outgoing, Transport};
+use super::state::{
+    Activity, CloseRequest, ConnHandle, Inner, Negotiated, Outgoing, TakeRefused, Transport,
+};
 use super::upstream::{self, ClientContext, UpstreamEvent};
 use super::ConnectionInfo;
 use crate::protocol::{
@@ -82,6 +84,22 @@ fn query_param(uri: &Uri, name: &str) -> Option<String> {
 
 fn json_error(status: StatusCode, error: impl Into<String>) -> Response {
     (status, Json(json!({ "error": error.into() }))).into_response()
+}
+
+/// A transport request whose token names another user than the one that negotiated: the
+/// connection id alone must not let anyone read, write or end someone else's connection.
+fn other_user() -> Response {
+    json_error(
+        StatusCode::FORBIDDEN,
+        "this connection belongs to another user",
+    )
+}
+
+fn refused_negotiation(refused: TakeRefused) -> Response {
+    match refused {
+        TakeRefused::Missing => json_error(StatusCode::NOT_FOUND, "no such connection"),
+        TakeRefused::OtherUser => other_user(),
+    }
 }
 
 /// Checks the hub parameter and the client token (found where `place` allows); returns
@@ -207,6 +225,7 @@ struct NegotiateResponse<'a> {
 pub(crate) struct HttpConn {
     transport: Transport,
     hub: String,
+    user_id: Option<String>,
     inbound: Mutex<Option<mpsc::Sender<Bytes>>>,
     poll: Option<tokio::sync::Mutex<mpsc::Receiver<Bytes>>>,
     activity: Arc<Activity>,
@@ -242,9 +261,9 @@ async fn transport(State(inner): State<Arc<Inner>>, request: Request) -> Respons
 
     if parts.method == Method::GET && is_upgrade {
         let negotiated = match id {
-            Some(id) => match inner.take_negotiation(&id) {
-                Some(n) if n.hub == hub => n,
-                _ => return json_error(StatusCode::NOT_FOUND, "no such connection"),
+            Some(id) => match inner.take_negotiation_for(&id, &hub, user_id.as_deref()) {
+                Ok(n) => n,
+                Err(refused) => return refused_negotiation(refused),
             },
             // A client that skipped negotiation gets a connection here.
             None => Negotiated {
@@ -275,6 +294,12 @@ async fn transport(State(inner): State<Arc<Inner>>, request: Request) -> Respons
         );
     };
     let existing = inner.http_conns_get(&id);
+    if existing
+        .as_ref()
+        .is_some_and(|c| c.hub == hub && c.user_id != user_id)
+    {
+        return other_user();
+    }
     match parts.method {
         Method::GET => {
             let wants_sse = parts
@@ -291,9 +316,10 @@ async fn transport(State(inner): State<Arc<Inner>>, request: Request) -> Respons
                     "this connection already has a transport",
                 ),
                 None => {
-                    let Some(negotiated) = inner.take_negotiation(&id).filter(|n| n.hub == hub)
-                    else {
-                        return json_error(StatusCode::NOT_FOUND, "no such connection");
+                    let negotiated = match inner.take_negotiation_for(&id, &hub, user_id.as_deref())
+                    {
+                        Ok(n) => n,
+                        Err(refused) => return refused_negotiation(refused),
                     };
                     if wants_sse {
                         start_sse(inner, id, negotiated, context)
@@ -360,7 +386,7 @@ fn new_http_conn(
     inner: &Inner,
     token: &str,
     transport: Transport,
-    hub: &str,
+    negotiated: &Negotiated,
     poll: Option<mpsc::Receiver<Bytes>>,
 ) -> (Arc<HttpConn>, mpsc::Receiver<Bytes>) {
     let (in_tx, in_rx) = mpsc::channel(INBOUND_QUEUE);
@@ -368,7 +394,8 @@ fn new_http_conn(
     activity.touch();
     let conn = Arc::new(HttpConn {
         transport,
-        hub: hub.to_string(),
+        hub: negotiated.hub.clone(),
+        user_id: negotiated.user_id.clone(),
         inbound: Mutex::new(Some(in_tx)),
         poll: poll.map(tokio::sync::Mutex::new),
         activity,
@@ -399,7 +426,7 @@ fn spawn_http_session(
     poll: Option<mpsc::Receiver<Bytes>>,
     linger: Duration,
 ) {
-    let (conn, in_rx) = new_http_conn(&inner, &token, transport, &client.negotiated.hub, poll);
+    let (conn, in_rx) = new_http_conn(&inner, &token, transport, &client.negotiated, poll);
     let activity = conn.activity.clone();
     tokio::spawn(async move {
         run_session(
@@ -612,18 +639,25 @@ impl Wire {
     }
 
     /// Ends the transport; a WebSocket gets a Close frame with status 1001 (going away) when
-    /// the emulator is shutting down, else 1000 (normal closure).
-    async fn finish(self, inner: &Inner) {
+    /// the emulator is shutting down, 1008 (policy violation) with `overflow`'s reason for a
+    /// client that fell behind its budget, else 1000 (normal closure).
+    async fn finish(self, inner: &Inner, overflow: Option<&str>) {
         if let Wire::WebSocket(mut sink) = self {
-            let code = if inner.is_shutting_down() {
-                axum::extract::ws::close_code::AWAY
-            } else {
-                axum::extract::ws::close_code::NORMAL
+            let (code, reason) = match overflow {
+                Some(reason) => (
+                    axum::extract::ws::close_code::POLICY,
+                    Utf8Bytes::from(close_reason(reason)),
+                ),
+                None if inner.is_shutting_down() => (
+                    axum::extract::ws::close_code::AWAY,
+                    Utf8Bytes::from_static(""),
+                ),
+                None => (
+                    axum::extract::ws::close_code::NORMAL,
+                    Utf8Bytes::from_static(""),
+                ),
             };
-            let frame = axum::extract::ws::CloseFrame {
-                code,
-                reason: Utf8Bytes::from_static(""),
-            };
+            let frame = axum::extract::ws::CloseFrame { code, reason };
             let _ = tokio::time::timeout(CLOSE_WRITE_TIMEOUT, async {
                 let _ = sink.send(Message::Close(Some(frame))).await;
                 let _ = sink.close().await;
@@ -631,6 +665,15 @@ impl Wire {
             .await;
         }
     }
+}
+
+/// A close frame's reason fits in 123 bytes; longer text is cut at a character boundary.
+fn close_reason(text: &str) -> String {
+    let mut end = text.len().min(123);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text[..end].to_string()
 }
 
 /// Reads the handshake; answers it. Returns the protocol and bytes that followed it.
@@ -703,7 +746,7 @@ async fn run_session(
     activity: Arc<Activity>,
 ) {
     let Some((protocol, rest)) = handshake(&inner, transport, &mut wire, &mut inbound).await else {
-        wire.finish(&inner).await;
+        wire.finish(&inner, None).await;
         return;
     };
     let binary = protocol.is_binary();
@@ -716,7 +759,12 @@ async fn run_session(
     };
     let (queue_tx, mut queue_rx) = mpsc::channel(inner.config.outbound_queue);
     let (close_tx, mut close_rx) = watch::channel(None::<CloseRequest>);
-    let handle = Arc::new(ConnHandle::new(info.clone(), queue_tx, close_tx));
+    let handle = Arc::new(ConnHandle::new(
+        info.clone(),
+        queue_tx,
+        close_tx,
+        inner.config.outbound_budget,
+    ));
     if !inner.register(handle.clone()) {
         let close = HubMessage::Close {
             error: Some("The service is shutting down.".into()),
@@ -726,7 +774,7 @@ async fn run_session(
             let _ =
                 tokio::time::timeout(CLOSE_WRITE_TIMEOUT, wire.send(bytes.into(), binary)).await;
         }
-        wire.finish(&inner).await;
+        wire.finish(&inner, None).await;
         return;
     }
     // Replies from the upstream only exist with an upstream; without one there is no channel
@@ -786,6 +834,7 @@ async fn run_session(
                 if sent.is_err() {
                     break 'session None;
                 }
+                handle.written(batch.iter().filter_map(|m| m.bytes(protocol)).map(|b| b.len()).sum());
                 inner.record_deliveries(
                     &info,
                     batch.iter().filter(|m| m.bytes(protocol).is_some()),
@@ -818,6 +867,7 @@ async fn run_session(
                     break 'session Some(CloseRequest {
                         error: Some("Connection closed: the client sent nothing within the timeout".into()),
                         graceful: true,
+                        overflow: false,
                     });
                 }
             }
@@ -828,6 +878,17 @@ async fn run_session(
     let close_error = close.as_ref().and_then(|r| r.error.clone());
     // Leave the hub first: from here on nothing new is queued for this connection.
     inner.unregister(&info);
+    drop(handle);
+    drop(batch);
+    let overflow = close
+        .as_ref()
+        .filter(|r| r.overflow)
+        .map(|r| r.error.clone().unwrap_or_default());
+    if overflow.is_some() || close.as_ref().is_some_and(|r| !r.graceful) {
+        // Nothing queued will be sent: free it now, not after the last writes time out.
+        queue_rx.close();
+        while queue_rx.try_recv().is_ok() {}
+    }
     if let Some(request) = close.filter(|r| r.graceful) {
         let _ = tokio::time::timeout(CLOSE_WRITE_TIMEOUT, async {
             // Messages accepted before the close still go out, then the Close itself.
@@ -852,7 +913,7 @@ async fn run_session(
     if let Some(up) = upstream {
         let _ = up.try_send(UpstreamEvent::Disconnected { error: close_error });
     }
-    wire.finish(&inner).await;
+    wire.finish(&inner, overflow.as_deref()).await;
 }
 
 /// The next reply from the upstream; never resolves without an upstream, or once it has gone
@@ -894,6 +955,7 @@ fn handle_input(
         Some(CloseRequest {
             error: Some(format!("Connection closed with an error: {e}")),
             graceful: true,
+            overflow: false,
         })
     };
     if let Err(e) = reader.push(data) {
@@ -912,6 +974,7 @@ fn handle_input(
                 return Some(CloseRequest {
                     error: None,
                     graceful: false,
+                    overflow: false,
                 })
             }
             Ok(Some((
@@ -935,6 +998,7 @@ fn handle_input(
                             "Connection closed with an error: invocations are not supported in serverless mode without an upstream URL".into(),
                         ),
                         graceful: true,
+                        overflow: false,
                     });
                 }
             },

@@ -21,9 +21,13 @@
 //! - stateful reconnect (Ack/Sequence) is decoded but not honoured;
 //! - upstreams get the `connected`, `disconnected` and message events, not the blocking
 //!   `connect` event;
-//! - a client that stops reading is closed once its outbound queue
-//!   ([`EmulatorBuilder::outbound_queue`]) is full, without a Close message (it could not read
-//!   one).
+//! - a client that falls behind is closed once its outbound queue holds more than
+//!   [`EmulatorBuilder::outbound_budget`] bytes (default 16 MiB) or
+//!   [`EmulatorBuilder::outbound_queue`] messages: what was queued for it is dropped, it gets a
+//!   Close message with the reason (if it reads within two seconds) and a WebSocket close frame
+//!   with status 1008, and the cut-off is logged and listed by [`EmulatorHandle::cutoffs`];
+//! - an SSE or Long Polling request, and a WebSocket naming a negotiated `id`, must carry a
+//!   token for the user that negotiated, else `403`.
 //!
 //! Tokens are checked as the service checks them and accepted as Microsoft's .NET SDK signs
 //! them: at most 4096 characters; HS256, HS384 or HS512 with the access key; `exp` required,
@@ -118,6 +122,7 @@ pub(crate) struct Config {
     pub handshake_timeout: Duration,
     pub long_poll_timeout: Duration,
     pub outbound_queue: usize,
+    pub outbound_budget: usize,
     pub delivery_record: usize,
     pub max_message_size: usize,
     pub http_limits: server::Limits,
@@ -133,6 +138,7 @@ impl fmt::Debug for Config {
             .field("ping_interval", &self.ping_interval)
             .field("client_timeout", &self.client_timeout)
             .field("outbound_queue", &self.outbound_queue)
+            .field("outbound_budget", &self.outbound_budget)
             .field("http_limits", &self.http_limits)
             .finish_non_exhaustive()
     }
@@ -156,6 +162,7 @@ impl Emulator {
                 handshake_timeout: Duration::from_secs(15),
                 long_poll_timeout: Duration::from_secs(90),
                 outbound_queue: 1024,
+                outbound_budget: 16 * 1024 * 1024,
                 delivery_record: 10_000,
                 max_message_size: crate::protocol::DEFAULT_MAX_MESSAGE_SIZE,
                 http_limits: server::Limits {
@@ -236,6 +243,14 @@ impl EmulatorBuilder {
         self
     }
 
+    /// How many bytes of encoded messages may wait for one client (queued or being written)
+    /// before it is closed as too slow (default 16 MiB). A message is always let into an
+    /// empty queue, whatever its size.
+    pub fn outbound_budget(mut self, bytes: usize) -> Self {
+        self.config.outbound_budget = bytes;
+        self
+    }
+
     /// How many deliveries the inspection record keeps, oldest dropped first (default 10 000).
     ///
     /// `0` turns the record off: [`EmulatorHandle::deliveries`] stays empty and a delivery
@@ -286,9 +301,12 @@ impl EmulatorBuilder {
         if let Some(e) = self.upstream_error {
             return Err(EmulatorError::Config(e));
         }
-        if self.config.ping_interval.is_zero() || self.config.outbound_queue == 0 {
+        if self.config.ping_interval.is_zero()
+            || self.config.outbound_queue == 0
+            || self.config.outbound_budget == 0
+        {
             return Err(EmulatorError::Config(
-                "ping interval and outbound queue must be positive".into(),
+                "ping interval, outbound queue and outbound budget must be positive".into(),
             ));
         }
         let limits = &self.config.http_limits;
@@ -400,6 +418,24 @@ pub struct Delivery {
     /// The arguments (shared with every other receiver of the same message).
     pub arguments: Arc<Vec<Value>>,
     /// When it was written to the transport.
+    pub at: SystemTime,
+}
+
+/// A client closed for falling behind its outbound budget (see
+/// [`EmulatorBuilder::outbound_budget`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cutoff {
+    /// The hub (lower-cased).
+    pub hub: String,
+    /// The connection closed.
+    pub connection_id: String,
+    /// Its user, if any.
+    pub user_id: Option<String>,
+    /// Encoded bytes that were waiting for it.
+    pub queued_bytes: usize,
+    /// The error sent in its Close message.
+    pub reason: String,
+    /// When it was cut off.
     pub at: SystemTime,
 }
 
@@ -518,6 +554,11 @@ impl EmulatorHandle {
     /// Every hub that has ever held a connection or membership, lower-cased.
     pub fn hubs(&self) -> Vec<String> {
         self.inner.hub_names()
+    }
+
+    /// Clients closed for falling behind (slow consumers), oldest first; the latest 1 000.
+    pub fn cutoffs(&self) -> Vec<Cutoff> {
+        self.inner.cutoffs()
     }
 
     /// The most recent deliveries, oldest first (bounded by

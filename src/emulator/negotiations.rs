@@ -103,6 +103,11 @@ impl Pending {
         Ok(())
     }
 
+    /// The negotiation of `token`, left in place (expired ones included).
+    pub fn get(&self, token: &str) -> Option<&Negotiated> {
+        self.by_token.get(token)
+    }
+
     /// Takes the negotiation of `token` if it is there and not expired.
     pub fn take(&mut self, token: &str) -> Option<Negotiated> {
         let negotiated = self.remove(token)?;

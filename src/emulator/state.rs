@@ -13,7 +13,7 @@ use bytes::Bytes;
 use serde_json::Value;
 use tokio::sync::{broadcast, mpsc, watch, Notify};
 
-use super::{Config, ConnectionInfo, Delivery, HubSnapshot};
+use super::{Config, ConnectionInfo, Cutoff, Delivery, HubSnapshot};
 use crate::protocol::{HubMessage, HubProtocol, Invocation};
 
 /// How a client is connected.
@@ -104,6 +104,9 @@ pub(crate) struct CloseRequest {
     pub error: Option<String>,
     /// Whether the client can write at all (false for a client that stopped reading).
     pub graceful: bool,
+    /// The client fell behind its outbound budget: what is queued is dropped, not sent, and
+    /// a WebSocket ends with status 1008 and the error as its reason.
+    pub overflow: bool,
 }
 
 /// The emulator's handle on one live connection.
@@ -112,6 +115,9 @@ pub(crate) struct ConnHandle {
     pub info: ConnectionInfo,
     queue: mpsc::Sender<Arc<Outgoing>>,
     close: watch::Sender<Option<CloseRequest>>,
+    /// Encoded bytes queued or being written, counted against `budget`.
+    queued_bytes: AtomicUsize,
+    budget: usize,
 }
 
 impl ConnHandle {
@@ -119,31 +125,60 @@ impl ConnHandle {
         info: ConnectionInfo,
         queue: mpsc::Sender<Arc<Outgoing>>,
         close: watch::Sender<Option<CloseRequest>>,
+        budget: usize,
     ) -> Self {
-        ConnHandle { info, queue, close }
-    }
-
-    fn deliver(&self, message: &Arc<Outgoing>) {
-        match self.queue.try_send(message.clone()) {
-            Ok(()) => {}
-            Err(mpsc::error::TrySendError::Full(_)) => {
-                tracing::warn!(
-                    connection_id = %self.info.connection_id,
-                    "client is not reading fast enough; closing it"
-                );
-                self.request_close(CloseRequest {
-                    error: Some(
-                        "Connection closed: the client did not keep up with its messages".into(),
-                    ),
-                    graceful: false,
-                });
-            }
-            Err(mpsc::error::TrySendError::Closed(_)) => {}
+        ConnHandle {
+            info,
+            queue,
+            close,
+            queued_bytes: AtomicUsize::new(0),
+            budget,
         }
     }
 
-    /// Asks the connection's session to close; the first request wins.
-    pub fn request_close(&self, request: CloseRequest) {
+    /// Queues a message; a client past its budget (bytes or count) is closed and told why.
+    /// Returns the cut-off when this call closed it.
+    fn deliver(&self, message: &Arc<Outgoing>) -> Option<Cutoff> {
+        let size = message.bytes(self.info.protocol).map_or(0, |b| b.len());
+        let before = self.queued_bytes.fetch_add(size, Ordering::Relaxed);
+        // One message is always let in, so a budget below the message size still delivers.
+        let error = if before > 0 && before + size > self.budget {
+            format!(
+                "Connection closed: the client fell behind by more than {} bytes of messages",
+                self.budget
+            )
+        } else {
+            match self.queue.try_send(message.clone()) {
+                Ok(()) | Err(mpsc::error::TrySendError::Closed(_)) => return None,
+                Err(mpsc::error::TrySendError::Full(_)) => format!(
+                    "Connection closed: the client fell behind by more than {} messages",
+                    self.queue.max_capacity()
+                ),
+            }
+        };
+        self.queued_bytes.fetch_sub(size, Ordering::Relaxed);
+        let first = self.request_close(CloseRequest {
+            error: Some(error.clone()),
+            graceful: true,
+            overflow: true,
+        });
+        first.then(|| Cutoff {
+            hub: self.info.hub.clone(),
+            connection_id: self.info.connection_id.clone(),
+            user_id: self.info.user_id.clone(),
+            queued_bytes: before,
+            reason: error,
+            at: SystemTime::now(),
+        })
+    }
+
+    /// Takes written messages' bytes off the budget.
+    pub fn written(&self, bytes: usize) {
+        self.queued_bytes.fetch_sub(bytes, Ordering::Relaxed);
+    }
+
+    /// Asks the connection's session to close; the first request wins (true for it).
+    pub fn request_close(&self, request: CloseRequest) -> bool {
         self.close.send_if_modified(|current| {
             if current.is_none() {
                 *current = Some(request);
@@ -151,7 +186,7 @@ impl ConnHandle {
             } else {
                 false
             }
-        });
+        })
     }
 }
 
@@ -320,6 +355,20 @@ pub(crate) struct Inner {
     pub http: reqwest::Client,
     /// HTTP-transport connections (SSE, Long Polling) by connection token.
     pub http_conns: Mutex<HashMap<String, Arc<super::client::HttpConn>>>,
+    /// Clients closed for falling behind, newest last (at most `MAX_CUTOFFS`).
+    cutoffs: Mutex<VecDeque<Cutoff>>,
+}
+
+/// Slow-consumer cut-offs kept for inspection.
+const MAX_CUTOFFS: usize = 1000;
+
+/// Why a negotiation could not be taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TakeRefused {
+    /// No such (live) negotiation for this hub.
+    Missing,
+    /// It belongs to another user.
+    OtherUser,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -345,6 +394,7 @@ impl Inner {
                 .build()
                 .unwrap_or_default(),
             http_conns: Mutex::new(HashMap::new()),
+            cutoffs: Mutex::new(VecDeque::new()),
         }
     }
 
@@ -363,8 +413,21 @@ impl Inner {
         lock(&self.pending).add(token, negotiated, limits)
     }
 
-    pub fn take_negotiation(&self, token: &str) -> Option<Negotiated> {
-        lock(&self.pending).take(token)
+    /// Takes the negotiation of `token` for a request to `hub` by `user`; one made by another
+    /// user stays where it is, so its owner can still connect.
+    pub fn take_negotiation_for(
+        &self,
+        token: &str,
+        hub: &str,
+        user: Option<&str>,
+    ) -> Result<Negotiated, TakeRefused> {
+        let mut pending = lock(&self.pending);
+        match pending.get(token) {
+            Some(n) if n.hub != hub => Err(TakeRefused::Missing),
+            Some(n) if n.user_id.as_deref() != user => Err(TakeRefused::OtherUser),
+            Some(_) => pending.take(token).ok_or(TakeRefused::Missing),
+            None => Err(TakeRefused::Missing),
+        }
     }
 
     // ---- connections ----
@@ -421,6 +484,7 @@ impl Inner {
             conn.request_close(CloseRequest {
                 error: Some("The service is shutting down.".into()),
                 graceful: true,
+                overflow: false,
             });
         }
     }
@@ -486,7 +550,9 @@ impl Inner {
         };
         tracing::debug!(hub, target = %message.target, recipients = recipients.len(), "fan-out");
         for conn in recipients {
-            conn.deliver(&message);
+            if let Some(cutoff) = conn.deliver(&message) {
+                self.record_cutoff(cutoff);
+            }
         }
     }
 
@@ -711,6 +777,7 @@ impl Inner {
             conn.request_close(CloseRequest {
                 error: reason.clone(),
                 graceful: true,
+                overflow: false,
             });
             count += 1;
         }
@@ -800,6 +867,21 @@ impl Inner {
             );
         }
         let _ = self.events.send(Event::Delivered(Arc::new(delivery)));
+    }
+
+    fn record_cutoff(&self, cutoff: Cutoff) {
+        tracing::warn!(hub = %cutoff.hub, connection_id = %cutoff.connection_id,
+            queued_bytes = cutoff.queued_bytes, reason = %cutoff.reason,
+            "slow client closed: it fell behind its outbound budget");
+        let mut cutoffs = lock(&self.cutoffs);
+        if cutoffs.len() == MAX_CUTOFFS {
+            cutoffs.pop_front();
+        }
+        cutoffs.push_back(cutoff);
+    }
+
+    pub fn cutoffs(&self) -> Vec<Cutoff> {
+        lock(&self.cutoffs).iter().cloned().collect()
     }
 
     pub fn deliveries(&self) -> Vec<Delivery> {
