@@ -172,8 +172,8 @@ fn list(args: ListArgs) -> anyhow::Result<()> {
 /// threshold fixed). Fixing it keeps big buffers in their own mappings, returned when freed.
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 fn return_freed_memory() {
-    // SAFETY: mallopt only tunes the allocator and is called before any other thread starts
-    // allocating big buffers; a refusal (0) just leaves the default.
+    // SAFETY: mallopt only tunes glibc's allocator and is thread-safe there (it takes the arena
+    // lock); a refusal (0) just leaves the default.
     unsafe {
         libc::mallopt(libc::M_MMAP_THRESHOLD, 128 * 1024);
     }
