@@ -36,6 +36,9 @@ fn main() {
             // Benchmarks deliver millions of messages and nobody inspects them: record off.
             // Pings and client timeout keep their defaults (15 s, 30 s), as the listener expects.
             .delivery_record(0)
+            // The idle-memory run holds 10,000 connections (the default cap) plus stragglers of
+            // the phase before; stay below this machine's descriptor limit (20,000).
+            .max_connections(16_000)
             .start()
             .await
             .expect("emulator starts");
