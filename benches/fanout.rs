@@ -25,7 +25,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use azure_signalr_rest::listener::{Event, Listener, Transport};
+use azure_signalr_rest::listener::{Event, Listener, TransportType};
 use azure_signalr_rest::protocol::HubProtocol;
 use azure_signalr_rest::{AccessKey, HubClient, Message, ServiceClient};
 use hdrhistogram::Histogram;
@@ -161,7 +161,7 @@ async fn client(
         .http_client(http)
         .user_id(format!("u{index}"))
         .protocol(HubProtocol::Json)
-        .transport(Transport::WebSockets)
+        .transport(TransportType::WebSockets)
         // A dropped client is counted, not silently replaced.
         .max_reconnect_attempts(Some(0))
         .connect()

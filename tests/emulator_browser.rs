@@ -21,7 +21,7 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use azure_signalr_rest::emulator::{Emulator, Transport};
+use azure_signalr_rest::emulator::{Emulator, TransportType};
 use azure_signalr_rest::{HubClient, NegotiateOptions, ServiceClient};
 use serde::Deserialize;
 use serde_json::Value;
@@ -168,9 +168,9 @@ async fn a_page_on_another_origin_shows_a_message_sent_with_asrs() {
     assert_ne!(app, emulator.endpoint(), "two origins");
 
     let runs = [
-        ("WebSockets", Transport::WebSockets),
-        ("ServerSentEvents", Transport::ServerSentEvents),
-        ("LongPolling", Transport::LongPolling),
+        ("WebSockets", TransportType::WebSockets),
+        ("ServerSentEvents", TransportType::ServerSentEvents),
+        ("LongPolling", TransportType::LongPolling),
     ];
     let pages: Vec<String> = runs
         .iter()

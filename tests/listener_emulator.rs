@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use azure_signalr_rest::emulator::{self, Emulator, EmulatorHandle};
-use azure_signalr_rest::listener::{Event, Listener, ListenerError, Transport};
+use azure_signalr_rest::listener::{Event, Listener, ListenerError, TransportType};
 use azure_signalr_rest::protocol::HubProtocol;
 use azure_signalr_rest::{HubClient, Message, NegotiateOptions, ServiceClient};
 use futures::StreamExt;
@@ -60,7 +60,7 @@ fn message(target: &str, arguments: Value) -> Message {
 
 /// Every kind of send reaches the listener, its connection id works in REST calls, and a REST
 /// close with a reason ends the stream with that reason.
-async fn receives_every_kind_of_send(transport: Transport, protocol: HubProtocol) {
+async fn receives_every_kind_of_send(transport: TransportType, protocol: HubProtocol) {
     let emu = start_emulator().await;
     let hub = hub_client(&emu);
     let user = format!("user-{}-{}", transport.name(), protocol.name());
@@ -83,9 +83,9 @@ async fn receives_every_kind_of_send(transport: Transport, protocol: HubProtocol
     assert_eq!(seen.user_id.as_deref(), Some(user.as_str()));
     assert_eq!(seen.protocol, protocol);
     let expected_transport = match transport {
-        Transport::WebSockets => emulator::Transport::WebSockets,
-        Transport::ServerSentEvents => emulator::Transport::ServerSentEvents,
-        Transport::LongPolling => emulator::Transport::LongPolling,
+        TransportType::WebSockets => emulator::TransportType::WebSockets,
+        TransportType::ServerSentEvents => emulator::TransportType::ServerSentEvents,
+        TransportType::LongPolling => emulator::TransportType::LongPolling,
     };
     assert_eq!(seen.transport, expected_transport);
 
@@ -145,27 +145,27 @@ async fn receives_every_kind_of_send(transport: Transport, protocol: HubProtocol
 
 #[tokio::test]
 async fn websockets_json_receives_every_kind_of_send() {
-    receives_every_kind_of_send(Transport::WebSockets, HubProtocol::Json).await;
+    receives_every_kind_of_send(TransportType::WebSockets, HubProtocol::Json).await;
 }
 
 #[tokio::test]
 async fn websockets_messagepack_receives_every_kind_of_send() {
-    receives_every_kind_of_send(Transport::WebSockets, HubProtocol::MessagePack).await;
+    receives_every_kind_of_send(TransportType::WebSockets, HubProtocol::MessagePack).await;
 }
 
 #[tokio::test]
 async fn server_sent_events_json_receives_every_kind_of_send() {
-    receives_every_kind_of_send(Transport::ServerSentEvents, HubProtocol::Json).await;
+    receives_every_kind_of_send(TransportType::ServerSentEvents, HubProtocol::Json).await;
 }
 
 #[tokio::test]
 async fn long_polling_json_receives_every_kind_of_send() {
-    receives_every_kind_of_send(Transport::LongPolling, HubProtocol::Json).await;
+    receives_every_kind_of_send(TransportType::LongPolling, HubProtocol::Json).await;
 }
 
 #[tokio::test]
 async fn long_polling_messagepack_receives_every_kind_of_send() {
-    receives_every_kind_of_send(Transport::LongPolling, HubProtocol::MessagePack).await;
+    receives_every_kind_of_send(TransportType::LongPolling, HubProtocol::MessagePack).await;
 }
 
 #[tokio::test]
@@ -174,7 +174,7 @@ async fn without_a_forced_transport_websockets_is_chosen() {
     let mut listener = Listener::connect(&emu.connection_string(), HUB, Some("bob"))
         .await
         .unwrap();
-    assert_eq!(listener.transport(), Some(Transport::WebSockets));
+    assert_eq!(listener.transport(), Some(TransportType::WebSockets));
     hub_client(&emu)
         .send_to_user("bob", &message("hello", json!(["bob"])))
         .await
@@ -232,9 +232,9 @@ async fn connects_from_a_negotiate_response() {
 async fn close_ends_the_connection_on_the_server() {
     let emu = start_emulator().await;
     for transport in [
-        Transport::WebSockets,
-        Transport::ServerSentEvents,
-        Transport::LongPolling,
+        TransportType::WebSockets,
+        TransportType::ServerSentEvents,
+        TransportType::LongPolling,
     ] {
         let listener = Listener::builder()
             .connection_string(&emu.connection_string(), HUB)
@@ -428,7 +428,7 @@ async fn pump(from: &mut tokio::net::tcp::OwnedReadHalf, to: &mut tokio::net::tc
 
 /// Cuts the link, waits for `Reconnecting`, restores it and checks the listener comes back
 /// under a new connection id and keeps receiving.
-async fn reconnects_after_the_link_is_cut(transport: Transport, protocol: HubProtocol) {
+async fn reconnects_after_the_link_is_cut(transport: TransportType, protocol: HubProtocol) {
     let emu = start_emulator().await;
     let proxy = Proxy::start(emu.local_addr()).await;
     let hub = hub_client(&emu);
@@ -480,22 +480,22 @@ async fn reconnects_after_the_link_is_cut(transport: Transport, protocol: HubPro
 
 #[tokio::test]
 async fn websockets_json_reconnects_after_the_link_is_cut() {
-    reconnects_after_the_link_is_cut(Transport::WebSockets, HubProtocol::Json).await;
+    reconnects_after_the_link_is_cut(TransportType::WebSockets, HubProtocol::Json).await;
 }
 
 #[tokio::test]
 async fn websockets_messagepack_reconnects_after_the_link_is_cut() {
-    reconnects_after_the_link_is_cut(Transport::WebSockets, HubProtocol::MessagePack).await;
+    reconnects_after_the_link_is_cut(TransportType::WebSockets, HubProtocol::MessagePack).await;
 }
 
 #[tokio::test]
 async fn server_sent_events_json_reconnects_after_the_link_is_cut() {
-    reconnects_after_the_link_is_cut(Transport::ServerSentEvents, HubProtocol::Json).await;
+    reconnects_after_the_link_is_cut(TransportType::ServerSentEvents, HubProtocol::Json).await;
 }
 
 #[tokio::test]
 async fn long_polling_json_reconnects_after_the_link_is_cut() {
-    reconnects_after_the_link_is_cut(Transport::LongPolling, HubProtocol::Json).await;
+    reconnects_after_the_link_is_cut(TransportType::LongPolling, HubProtocol::Json).await;
 }
 
 #[tokio::test]
@@ -631,7 +631,7 @@ async fn listener_debug_shows_no_secrets() {
 async fn bad_configurations_are_refused_before_connecting() {
     let sse_msgpack = Listener::builder()
         .connection_string("Endpoint=http://127.0.0.1;Port=9;AccessKey=k;", HUB)
-        .transport(Transport::ServerSentEvents)
+        .transport(TransportType::ServerSentEvents)
         .protocol(HubProtocol::MessagePack)
         .connect()
         .await
@@ -668,8 +668,8 @@ async fn falls_back_when_websockets_are_refused() {
     proxy.reject_websockets.store(true, Ordering::SeqCst);
     let hub = hub_client(&emu);
     for (protocol, expected) in [
-        (HubProtocol::Json, Transport::ServerSentEvents),
-        (HubProtocol::MessagePack, Transport::LongPolling),
+        (HubProtocol::Json, TransportType::ServerSentEvents),
+        (HubProtocol::MessagePack, TransportType::LongPolling),
     ] {
         let mut listener = Listener::builder()
             .connection_string(&proxy.connection_string(&emu), HUB)
@@ -692,7 +692,7 @@ async fn falls_back_when_websockets_are_refused() {
     // Forced to WebSockets, the failure is reported with its cause.
     let error = Listener::builder()
         .connection_string(&proxy.connection_string(&emu), HUB)
-        .transport(Transport::WebSockets)
+        .transport(TransportType::WebSockets)
         .connect()
         .await
         .unwrap_err();

@@ -26,11 +26,10 @@ use tokio::sync::{mpsc, watch};
 
 use super::auth::{self, Audience};
 use super::rest::valid_hub_name;
-use super::state::{
-    Activity, CloseRequest, ConnHandle, Inner, Negotiated, Outgoing, TakeRefused, Transport,
-};
+use super::state::{Activity, CloseRequest, ConnHandle, Inner, Negotiated, Outgoing, TakeRefused};
 use super::upstream::{self, ClientContext, UpstreamEvent};
 use super::ConnectionInfo;
+use crate::protocol::TransportType;
 use crate::protocol::{
     HandshakeReader, HandshakeRecord, HandshakeRequest, HandshakeResponse, HubMessage, HubProtocol,
     MessageReader,
@@ -223,7 +222,7 @@ struct NegotiateResponse<'a> {
 /// The HTTP side of an SSE or Long Polling connection.
 #[derive(Debug)]
 pub(crate) struct HttpConn {
-    transport: Transport,
+    transport: TransportType,
     hub: String,
     user_id: Option<String>,
     inbound: Mutex<Option<mpsc::Sender<Bytes>>>,
@@ -308,7 +307,7 @@ async fn transport(State(inner): State<Arc<Inner>>, request: Request) -> Respons
                 .and_then(|v| v.to_str().ok())
                 .is_some_and(|v| v.contains("text/event-stream"));
             match existing {
-                Some(conn) if conn.transport == Transport::LongPolling && conn.hub == hub => {
+                Some(conn) if conn.transport == TransportType::LongPolling && conn.hub == hub => {
                     long_poll(&inner, &id, &conn).await
                 }
                 Some(_) => json_error(
@@ -385,7 +384,7 @@ impl Inner {
 fn new_http_conn(
     inner: &Inner,
     token: &str,
-    transport: Transport,
+    transport: TransportType,
     negotiated: &Negotiated,
     poll: Option<mpsc::Receiver<Bytes>>,
 ) -> (Arc<HttpConn>, mpsc::Receiver<Bytes>) {
@@ -421,7 +420,7 @@ fn spawn_http_session(
     inner: Arc<Inner>,
     token: String,
     client: Accepted,
-    transport: Transport,
+    transport: TransportType,
     wire: Wire,
     poll: Option<mpsc::Receiver<Bytes>>,
     linger: Duration,
@@ -460,7 +459,7 @@ fn start_sse(
             negotiated,
             context,
         },
-        Transport::ServerSentEvents,
+        TransportType::ServerSentEvents,
         Wire::Sse(out_tx),
         None,
         Duration::ZERO,
@@ -493,7 +492,7 @@ fn start_long_polling(
             negotiated,
             context,
         },
-        Transport::LongPolling,
+        TransportType::LongPolling,
         Wire::LongPolling(out_tx),
         Some(out_rx),
         LONG_POLLING_LINGER,
@@ -551,7 +550,7 @@ async fn websocket_session(
         inner,
         negotiated,
         context,
-        Transport::WebSockets,
+        TransportType::WebSockets,
         Wire::WebSocket(sink),
         Inbound::WebSocket(stream),
         activity,
@@ -679,7 +678,7 @@ fn close_reason(text: &str) -> String {
 /// Reads the handshake; answers it. Returns the protocol and bytes that followed it.
 async fn handshake(
     inner: &Inner,
-    transport: Transport,
+    transport: TransportType,
     wire: &mut Wire,
     inbound: &mut Inbound,
 ) -> Option<(HubProtocol, Vec<u8>)> {
@@ -717,7 +716,7 @@ async fn handshake(
                 "protocol version {} is not supported",
                 request.version
             ))),
-            Some(HubProtocol::MessagePack) if transport == Transport::ServerSentEvents => Err(
+            Some(HubProtocol::MessagePack) if transport == TransportType::ServerSentEvents => Err(
                 failure("the messagepack protocol cannot be used over Server-Sent Events".into()),
             ),
             Some(p) => Ok(p),
@@ -740,7 +739,7 @@ async fn run_session(
     inner: Arc<Inner>,
     negotiated: Negotiated,
     context: ClientContext,
-    transport: Transport,
+    transport: TransportType,
     mut wire: Wire,
     mut inbound: Inbound,
     activity: Arc<Activity>,

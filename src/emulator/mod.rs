@@ -83,8 +83,8 @@ pub use upstream::{
 use serde_json::Value;
 use tokio::sync::broadcast;
 
+pub use crate::protocol::TransportType;
 pub use auth::CLOCK_SKEW;
-pub use state::Transport;
 use state::{Event, Inner};
 
 /// The access key used when none is given (the official emulator's well-known key).
@@ -449,7 +449,7 @@ pub struct ConnectionInfo {
     /// The user, if its token named one.
     pub user_id: Option<String>,
     /// The transport it uses.
-    pub transport: Transport,
+    pub transport: TransportType,
     /// `json` or `messagepack`.
     pub protocol: crate::protocol::HubProtocol,
 }

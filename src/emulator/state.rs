@@ -16,17 +16,6 @@ use tokio::sync::{broadcast, mpsc, watch, Notify};
 use super::{Config, ConnectionInfo, Cutoff, Delivery, HubSnapshot};
 use crate::protocol::{HubMessage, HubProtocol, Invocation};
 
-/// How a client is connected.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Transport {
-    /// A WebSocket.
-    WebSockets,
-    /// Server-Sent Events down, HTTP POST up.
-    ServerSentEvents,
-    /// Long polling down, HTTP POST up.
-    LongPolling,
-}
-
 /// Groups kept per user without a ttl; older ones are dropped first.
 const MAX_LONG_LIVED_GROUPS_PER_USER: usize = 100;
 /// "Long-lived" user-group membership still ends after a year.

@@ -71,6 +71,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use url::Url;
 
+pub use crate::protocol::TransportType;
 use crate::protocol::{
     HandshakeReader, HandshakeRecord, HandshakeRequest, HandshakeResponse, HubMessage, HubProtocol,
     MessageReader, ProtocolError,
@@ -92,39 +93,6 @@ pub const DEFAULT_RECONNECT_MAX_DELAY: Duration = Duration::from_secs(30);
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(15);
 /// Events waiting for the application; when full the listener stops reading the link.
 const EVENT_QUEUE: usize = 1024;
-
-/// The transports of the SignalR protocol, in the order a listener tries them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Transport {
-    /// WebSockets (text or binary frames).
-    WebSockets,
-    /// Server-Sent Events to receive, HTTP POST to send (text only).
-    ServerSentEvents,
-    /// HTTP long polls to receive, HTTP POST to send, DELETE to close.
-    LongPolling,
-}
-
-impl Transport {
-    /// The name negotiate uses (`WebSockets`, `ServerSentEvents`, `LongPolling`).
-    pub fn name(self) -> &'static str {
-        match self {
-            Transport::WebSockets => "WebSockets",
-            Transport::ServerSentEvents => "ServerSentEvents",
-            Transport::LongPolling => "LongPolling",
-        }
-    }
-
-    /// Whether the transport carries binary data (needed by MessagePack).
-    pub fn is_binary(self) -> bool {
-        !matches!(self, Transport::ServerSentEvents)
-    }
-}
-
-impl fmt::Display for Transport {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
 
 /// What a [`Listener`] yields.
 #[derive(Debug, Clone, PartialEq)]
@@ -222,7 +190,7 @@ impl Backoff {
 struct Config {
     source: Source,
     protocol: HubProtocol,
-    transport: Option<Transport>,
+    transport: Option<TransportType>,
     keep_alive_interval: Duration,
     server_timeout: Duration,
     backoff: Backoff,
@@ -239,7 +207,7 @@ pub struct ListenerBuilder {
     options: NegotiateOptions,
     response: Option<NegotiateResponse>,
     protocol: HubProtocol,
-    transport: Option<Transport>,
+    transport: Option<TransportType>,
     keep_alive_interval: Duration,
     server_timeout: Duration,
     backoff: Backoff,
@@ -291,7 +259,7 @@ impl ListenerBuilder {
 
     /// Uses only this transport instead of trying WebSockets, Server-Sent Events and Long
     /// Polling in turn.
-    pub fn transport(mut self, transport: Transport) -> Self {
+    pub fn transport(mut self, transport: TransportType) -> Self {
         self.transport = Some(transport);
         self
     }
@@ -355,7 +323,7 @@ impl ListenerBuilder {
                         .into(),
                 )),
             };
-        if self.transport == Some(Transport::ServerSentEvents) && self.protocol.is_binary() {
+        if self.transport == Some(TransportType::ServerSentEvents) && self.protocol.is_binary() {
             return Err(ListenerError::Config(
                 "MessagePack needs a binary transport; Server-Sent Events carry text only".into(),
             ));
@@ -395,7 +363,7 @@ impl ListenerBuilder {
 #[derive(Clone, Debug, PartialEq)]
 struct LinkState {
     connection_id: String,
-    transport: Transport,
+    transport: TransportType,
 }
 
 /// A connected SignalR client that only listens.
@@ -471,7 +439,7 @@ impl Listener {
     }
 
     /// The transport in use; `None` while reconnecting or once closed.
-    pub fn transport(&self) -> Option<Transport> {
+    pub fn transport(&self) -> Option<TransportType> {
         self.state.borrow().as_ref().map(|s| s.transport)
     }
 
@@ -529,12 +497,12 @@ async fn establish(config: &Config) -> Result<Session, ListenerError> {
     let client_url = Url::parse(&access.url)
         .map_err(|e| ListenerError::Config(format!("invalid client URL: {e}")))?;
     let binary = config.protocol.is_binary();
-    let candidates: Vec<Transport> = match config.transport {
+    let candidates: Vec<TransportType> = match config.transport {
         Some(t) => vec![t],
         None => [
-            Transport::WebSockets,
-            Transport::ServerSentEvents,
-            Transport::LongPolling,
+            TransportType::WebSockets,
+            TransportType::ServerSentEvents,
+            TransportType::LongPolling,
         ]
         .into_iter()
         .filter(|t| t.is_binary() || !binary)

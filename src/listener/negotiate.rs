@@ -5,7 +5,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use url::Url;
 
-use super::{ListenerError, Transport};
+use super::{ListenerError, TransportType};
 use crate::Token;
 
 /// How many `{url, accessToken}` redirects a negotiate may follow (as the official clients do).
@@ -49,12 +49,12 @@ pub(crate) struct Negotiated {
     /// The token to present on the transport.
     pub access_token: Token,
     /// Offered transports and whether each carries binary frames.
-    pub transports: Vec<(Transport, bool)>,
+    pub transports: Vec<(TransportType, bool)>,
 }
 
 impl Negotiated {
     /// Whether the server offers `transport`, with binary frames when `binary` is needed.
-    pub fn offers(&self, transport: Transport, binary: bool) -> bool {
+    pub fn offers(&self, transport: TransportType, binary: bool) -> bool {
         self.transports
             .iter()
             .any(|&(t, b)| t == transport && (b || !binary))
@@ -80,11 +80,11 @@ pub(crate) fn negotiate_url(client_url: &Url) -> Url {
     url
 }
 
-fn parse_transport(name: &str) -> Option<Transport> {
+fn parse_transport(name: &str) -> Option<TransportType> {
     [
-        Transport::WebSockets,
-        Transport::ServerSentEvents,
-        Transport::LongPolling,
+        TransportType::WebSockets,
+        TransportType::ServerSentEvents,
+        TransportType::LongPolling,
     ]
     .into_iter()
     .find(|t| t.name().eq_ignore_ascii_case(name))
@@ -201,16 +201,16 @@ mod tests {
             client_url: Url::parse("http://h/client/?hub=a").unwrap(),
             access_token: Token::new("secret-access-token"),
             transports: vec![
-                (Transport::WebSockets, true),
-                (Transport::ServerSentEvents, false),
+                (TransportType::WebSockets, true),
+                (TransportType::ServerSentEvents, false),
             ],
         };
         let debug = format!("{n:?}");
         assert!(!debug.contains("secret"), "{debug}");
-        assert!(n.offers(Transport::WebSockets, true));
-        assert!(n.offers(Transport::ServerSentEvents, false));
-        assert!(!n.offers(Transport::ServerSentEvents, true));
-        assert!(!n.offers(Transport::LongPolling, false));
+        assert!(n.offers(TransportType::WebSockets, true));
+        assert!(n.offers(TransportType::ServerSentEvents, false));
+        assert!(!n.offers(TransportType::ServerSentEvents, true));
+        assert!(!n.offers(TransportType::LongPolling, false));
         assert_eq!(
             n.transport_url().as_str(),
             "http://h/client/?hub=a&id=secret-connection-token"

@@ -18,7 +18,7 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use url::Url;
 
 use super::negotiate::{describe, error_body};
-use super::Transport;
+use super::TransportType;
 use crate::Token;
 
 /// How long opening a transport may take.
@@ -68,7 +68,7 @@ enum Inbound {
 
 /// An open transport. Dropping it stops its reader.
 pub(crate) struct Link {
-    kind: Transport,
+    kind: TransportType,
     inbound: Inbound,
     sender: Sender,
 }
@@ -84,7 +84,7 @@ impl Drop for Link {
 impl Link {
     /// Opens `kind` on the transport URL (which carries the connection token).
     pub async fn open(
-        kind: Transport,
+        kind: TransportType,
         http: &reqwest::Client,
         url: Url,
         access_token: &Token,
@@ -92,9 +92,9 @@ impl Link {
         let secrets_of = url.clone();
         let opening = async {
             match kind {
-                Transport::WebSockets => open_websocket(url, access_token).await,
-                Transport::ServerSentEvents => open_sse(http, url, access_token).await,
-                Transport::LongPolling => open_long_polling(http, url, access_token).await,
+                TransportType::WebSockets => open_websocket(url, access_token).await,
+                TransportType::ServerSentEvents => open_sse(http, url, access_token).await,
+                TransportType::LongPolling => open_long_polling(http, url, access_token).await,
             }
         };
         let (inbound, sender) = tokio::time::timeout(OPEN_TIMEOUT, opening)
@@ -109,7 +109,7 @@ impl Link {
     }
 
     /// The transport in use.
-    pub fn kind(&self) -> Transport {
+    pub fn kind(&self) -> TransportType {
         self.kind
     }
 
@@ -190,7 +190,7 @@ impl Link {
                     http,
                     url,
                     access_token,
-                } if self.kind == Transport::LongPolling => {
+                } if self.kind == TransportType::LongPolling => {
                     let _ = http
                         .delete(url.clone())
                         .bearer_auth(access_token.expose_secret())

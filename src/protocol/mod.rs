@@ -19,10 +19,12 @@
 mod handshake;
 mod json;
 mod msgpack;
+mod transport;
 
 use std::collections::BTreeMap;
 
 pub use handshake::{HandshakeReader, HandshakeRecord, HandshakeRequest, HandshakeResponse};
+pub use transport::{TransportType, UnknownTransport};
 
 use serde_json::Value;
 

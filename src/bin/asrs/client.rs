@@ -5,7 +5,7 @@
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use azure_signalr_rest::listener::{Event, Listener, Transport};
+use azure_signalr_rest::listener::{Event, Listener, TransportType};
 use azure_signalr_rest::protocol::HubProtocol;
 use chrono::{DateTime, Local};
 use clap::{Args, ValueEnum};
@@ -90,9 +90,9 @@ pub async fn run(global: &GlobalArgs, args: ClientArgs) -> anyhow::Result<ExitCo
         });
     if let Some(transport) = args.transport {
         builder = builder.transport(match transport {
-            TransportArg::WebSockets => Transport::WebSockets,
-            TransportArg::ServerSentEvents => Transport::ServerSentEvents,
-            TransportArg::LongPolling => Transport::LongPolling,
+            TransportArg::WebSockets => TransportType::WebSockets,
+            TransportArg::ServerSentEvents => TransportType::ServerSentEvents,
+            TransportArg::LongPolling => TransportType::LongPolling,
         });
     }
     // Install the Ctrl-C and SIGTERM handlers first, so either at any point after start-up

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use azure_signalr_rest::emulator::{Emulator, EmulatorHandle};
-use azure_signalr_rest::listener::{Event, Listener, Transport};
+use azure_signalr_rest::listener::{Event, Listener, TransportType};
 use azure_signalr_rest::protocol::HubProtocol;
 use azure_signalr_rest::{ApiVersion, HubClient, Message, ServiceClient};
 use clap::Args;
@@ -38,11 +38,11 @@ const CHECKPOINT: &str = "Checkpoint";
 const RECHECK_INTERVAL: Duration = Duration::from_millis(50);
 
 /// The listeners: name (also the user id), transport, protocol.
-const MEMBERS: [(&str, Transport, HubProtocol); 4] = [
-    ("alice", Transport::WebSockets, HubProtocol::Json),
-    ("bob", Transport::WebSockets, HubProtocol::MessagePack),
-    ("carol", Transport::ServerSentEvents, HubProtocol::Json),
-    ("dave", Transport::LongPolling, HubProtocol::Json),
+const MEMBERS: [(&str, TransportType, HubProtocol); 4] = [
+    ("alice", TransportType::WebSockets, HubProtocol::Json),
+    ("bob", TransportType::WebSockets, HubProtocol::MessagePack),
+    ("carol", TransportType::ServerSentEvents, HubProtocol::Json),
+    ("dave", TransportType::LongPolling, HubProtocol::Json),
 ];
 
 struct Member {
