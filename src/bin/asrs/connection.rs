@@ -10,7 +10,7 @@ use anyhow::{anyhow, Context as _};
 use azure_signalr_rest::{ConnectionString, HubClient, ServiceClient};
 
 use crate::config;
-use crate::GlobalArgs;
+use crate::global::GlobalArgs;
 
 /// The environment variables read for the connection string, in order.
 pub const CONNECTION_STRING_ENVS: [&str; 2] = [

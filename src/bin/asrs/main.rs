@@ -1,26 +1,36 @@
 //! `asrs`: the command-line tool of azure-signalr-rest.
 //!
-//! One module per job: `connection` finds the connection string and builds the clients,
-//! `config` keeps the per-user config file, `commands` runs the one-shot REST commands,
-//! `server` and `client` are the quickstart's two modes, `demo` runs everything on the embedded
-//! emulator, `emulator` starts a standalone one.
+//! `main` parses, sets up logging and hands the command to its `cmd_*` file, one per command
+//! group, each implementing [`global::RunnableCmd`]. Beside them: `connection` finds the
+//! connection string and builds the clients, `config` keeps the per-user config file,
+//! `redact` keeps secrets out of log lines, `signal` waits for Ctrl-C or SIGTERM.
 
-mod client;
-mod commands;
+mod cmd_client;
+mod cmd_close;
+mod cmd_config;
+mod cmd_demo;
+mod cmd_emulator;
+mod cmd_exists;
+mod cmd_group;
+mod cmd_health;
+mod cmd_negotiate;
+mod cmd_send;
+mod cmd_server;
+mod cmd_token;
 mod config;
 mod connection;
-mod demo;
-mod emulator;
+mod demo_check;
+mod emulator_limits;
+mod emulator_settings;
+mod global;
 mod redact;
-mod server;
 mod signal;
 
-use std::fmt;
 use std::process::ExitCode;
 
-use azure_signalr_rest::ApiVersion;
-use clap::builder::TypedValueParser as _;
-use clap::{ArgAction, Args, Parser, Subcommand};
+use clap::{Parser, Subcommand};
+
+use global::{GlobalArgs, RunnableCmd, EXIT_ERROR};
 
 /// Command-line tool for the Azure SignalR Service data-plane REST API, and a local emulator.
 ///
@@ -34,84 +44,38 @@ struct Cli {
     command: Command,
 }
 
-/// Options every subcommand accepts. `-h` names the hub, so help is `--help` only.
-#[derive(Args)]
-pub struct GlobalArgs {
-    /// Connection string of the service (else the environment variables
-    /// Azure__SignalR__ConnectionString or AZURE_SIGNALR_CONNECTION_STRING, else the config file).
-    #[arg(short = 'c', long, global = true, value_name = "CONNECTION_STRING")]
-    pub connection_string: Option<String>,
-    /// Hub name (else the config file's `hub`).
-    #[arg(short = 'h', long, global = true, value_name = "HUB")]
-    pub hub: Option<String>,
-    /// REST API version.
-    #[arg(
-        long,
-        global = true,
-        value_name = "VERSION",
-        default_value = ApiVersion::default().as_str(),
-        value_parser = clap::builder::PossibleValuesParser::new(ApiVersion::ALL.map(ApiVersion::as_str))
-            .map(|s| s.parse::<ApiVersion>().expect("one of the possible values")),
-    )]
-    pub api_version: ApiVersion,
-    /// Log what happens to standard error (-v: info, -vv: debug, -vvv: trace; RUST_LOG overrides).
-    #[arg(short = 'v', long, global = true, action = ArgAction::Count)]
-    pub verbose: u8,
-    /// Print help.
-    #[arg(long, global = true, action = ArgAction::Help)]
-    help: Option<bool>,
-}
-
-/// The connection string may hold an access key: never shown.
-impl fmt::Debug for GlobalArgs {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("GlobalArgs")
-            .field(
-                "connection_string",
-                &self.connection_string.as_ref().map(|_| "<redacted>"),
-            )
-            .field("hub", &self.hub)
-            .field("api_version", &self.api_version)
-            .field("verbose", &self.verbose)
-            .finish()
-    }
-}
-
 #[derive(Subcommand)]
 enum Command {
     /// Read commands from standard input and call the REST API (the quickstart's server mode).
-    Server(server::ServerArgs),
+    Server(cmd_server::ServerArgs),
     /// Connect as a user and print every message received (the quickstart's client mode).
-    Client(client::ClientArgs),
+    Client(cmd_client::ClientArgs),
     /// Send one message.
-    Send(commands::SendArgs),
+    Send(cmd_send::SendArgs),
     /// Change group membership.
     #[command(subcommand)]
-    Group(commands::GroupCommand),
+    Group(cmd_group::GroupCommand),
     /// Check whether a user, group or connection exists (exit 0: yes, 1: no, 2: error).
     #[command(subcommand)]
-    Exists(commands::ExistsCommand),
+    Exists(cmd_exists::ExistsCommand),
     /// Close client connections.
-    Close(commands::CloseArgs),
+    Close(cmd_close::CloseArgs),
     /// Check the service's health.
-    Health,
+    Health(cmd_health::HealthArgs),
     /// Print an access token (a client token, or a REST token for one request URL).
-    Token(commands::TokenArgs),
+    Token(cmd_token::TokenArgs),
     /// Print a negotiate response (`{"url","accessToken"}`) for a user.
-    Negotiate(commands::NegotiateArgs),
+    Negotiate(cmd_negotiate::NegotiateArgs),
     /// Read or change the per-user config file (connection string, hub).
     #[command(subcommand)]
-    Config(config::ConfigCommand),
+    Config(cmd_config::ConfigCommand),
     /// Run a local emulator of the service.
     #[command(subcommand)]
-    Emulator(emulator::EmulatorCommand),
+    Emulator(cmd_emulator::EmulatorCommand),
     /// Start an embedded emulator, connect listeners, exercise every operation and check that
     /// each listener received what it should (exit 0 only when everything arrived).
-    Demo(demo::DemoArgs),
+    Demo(cmd_demo::DemoArgs),
 }
-
-/// Exit status of a command that failed (`asrs exists` uses 1 for "does not exist").
-pub const EXIT_ERROR: u8 = 2;
 
 fn init_tracing(verbose: u8) {
     // Quiet by default: the command's own error line says what went wrong.
@@ -133,24 +97,24 @@ fn init_tracing(verbose: u8) {
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let global = &cli.global;
     match cli.command {
-        Command::Server(args) => server::run(global, args).await,
-        Command::Client(args) => client::run(global, args).await,
-        Command::Send(args) => commands::send(global, args).await,
-        Command::Group(command) => commands::group(global, command).await,
-        Command::Exists(command) => commands::exists(global, command).await,
-        Command::Close(args) => commands::close(global, args).await,
-        Command::Health => commands::health(global).await,
-        Command::Token(args) => commands::token(global, args),
-        Command::Negotiate(args) => commands::negotiate(global, args),
-        Command::Config(command) => config::run(command),
-        Command::Emulator(command) => emulator::run(command).await.map(|()| ExitCode::SUCCESS),
-        Command::Demo(args) => demo::run(args).await,
+        Command::Server(cmd) => cmd.run(global).await,
+        Command::Client(cmd) => cmd.run(global).await,
+        Command::Send(cmd) => cmd.run(global).await,
+        Command::Group(cmd) => cmd.run(global).await,
+        Command::Exists(cmd) => cmd.run(global).await,
+        Command::Close(cmd) => cmd.run(global).await,
+        Command::Health(cmd) => cmd.run(global).await,
+        Command::Token(cmd) => cmd.run(global).await,
+        Command::Negotiate(cmd) => cmd.run(global).await,
+        Command::Config(cmd) => cmd.run(global).await,
+        Command::Emulator(cmd) => cmd.run(global).await,
+        Command::Demo(cmd) => cmd.run(global).await,
     }
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let cli = Cli::parse_from(emulator::official_short_flags(std::env::args_os()));
+    let cli = Cli::parse_from(cmd_emulator::official_short_flags(std::env::args_os()));
     init_tracing(cli.global.verbose);
     match run(cli).await {
         Ok(code) => code,
@@ -179,6 +143,7 @@ fn describe(error: &anyhow::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use azure_signalr_rest::ApiVersion;
     use clap::CommandFactory;
 
     #[test]
@@ -267,5 +232,41 @@ mod tests {
     fn debug_hides_the_connection_string() {
         let cli = Cli::try_parse_from(["asrs", "-c", "AccessKey=topsecret", "health"]).unwrap();
         assert!(!format!("{:?}", cli.global).contains("topsecret"));
+    }
+
+    #[test]
+    fn connection_ids_may_start_with_a_hyphen() {
+        #[derive(Debug, clap::Parser)]
+        enum Cli {
+            Send(cmd_send::SendArgs),
+            #[command(subcommand)]
+            Group(cmd_group::GroupCommand),
+            #[command(subcommand)]
+            Exists(cmd_exists::ExistsCommand),
+            Close(cmd_close::CloseArgs),
+        }
+        let id = "-xK9h1lKrUZ9gzTgKsyLcw";
+        let parse = |argv: &[&str]| {
+            let cli = <Cli as clap::Parser>::try_parse_from(argv)
+                .unwrap_or_else(|e| panic!("{argv:?}: {e}"));
+            format!("{cli:?}")
+        };
+        for argv in [
+            &["t", "send", "connection", id, "--args", "[1]"][..],
+            &["t", "send", "broadcast", "--exclude", id, "--args", "[1]"],
+            &["t", "send", "group", "g", "--exclude", id],
+            &["t", "send", "groups", "a,b", "--exclude", id],
+            &["t", "group", "add-connection", "g", id],
+            &["t", "group", "remove-connection", "g", id],
+            &["t", "group", "remove-connection-all", id],
+            &["t", "exists", "connection", id],
+            &["t", "close", "connection", id, "--reason", "r"],
+            &["t", "close", "all", "--exclude", id],
+        ] {
+            let parsed = parse(argv);
+            assert!(parsed.contains(&format!("{id:?}")), "{argv:?}: {parsed}");
+        }
+        // The options after the id are still options.
+        assert!(parse(&["t", "send", "connection", id, "--args", "[1]"]).contains(r#"Some("[1]")"#));
     }
 }

@@ -2,17 +2,18 @@
 //! (`start -p/-i/-c`, `upstream init|list`, `settings.json`).
 
 use std::ffi::OsString;
-use std::io::BufRead as _;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
+use std::process::ExitCode;
 
 use anyhow::Context as _;
-use azure_signalr_rest::emulator::{Emulator, UpstreamSettings, DEFAULT_ACCESS_KEY};
+use azure_signalr_rest::emulator::{Emulator, DEFAULT_ACCESS_KEY};
 use clap::{Args, Subcommand};
 
-/// The settings file the official emulator reads and `upstream init` writes.
-const SETTINGS_FILE: &str = "settings.json";
-/// How often the settings file is checked for changes.
-const SETTINGS_POLL: std::time::Duration = std::time::Duration::from_millis(500);
+use crate::emulator_limits::{return_freed_memory, LimitArgs};
+use crate::emulator_settings::{
+    init, list, load_settings, settings_path, watch_settings, InitArgs, ListArgs,
+};
+use crate::global::{GlobalArgs, RunnableCmd};
 
 #[derive(Debug, Subcommand)]
 pub enum EmulatorCommand {
@@ -30,24 +31,6 @@ pub enum UpstreamCommand {
     Init(InitArgs),
     /// Print the upstream settings `start` would use.
     List(ListArgs),
-}
-
-#[derive(Debug, Args)]
-pub struct InitArgs {
-    /// Folder to write settings.json to (default: the current folder).
-    #[arg(short = 'o', long, value_name = "FOLDER")]
-    output: Option<PathBuf>,
-    /// Overwrite an existing file without asking.
-    #[arg(short = 'f', long)]
-    force: bool,
-}
-
-#[derive(Debug, Args)]
-pub struct ListArgs {
-    /// Upstream settings file, or a folder holding settings.json (default: ./settings.json).
-    /// `-c` works too, as in the official emulator.
-    #[arg(long, value_name = "FILE_OR_FOLDER")]
-    config: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -69,6 +52,8 @@ pub struct StartArgs {
     /// settings file); may hold {hub}, {category} and {event}.
     #[arg(long)]
     upstream: Option<String>,
+    #[command(flatten, next_help_heading = "Limits")]
+    limits: LimitArgs,
 }
 
 /// `-c` is the global connection-string option everywhere else; after `emulator start` or
@@ -93,94 +78,16 @@ pub fn official_short_flags(args: impl IntoIterator<Item = OsString>) -> Vec<OsS
     args
 }
 
-pub async fn run(command: EmulatorCommand) -> anyhow::Result<()> {
-    match command {
-        EmulatorCommand::Start(args) => start(args).await,
-        EmulatorCommand::Upstream(UpstreamCommand::Init(args)) => init(args),
-        EmulatorCommand::Upstream(UpstreamCommand::List(args)) => list(args),
-    }
-}
-
-fn absolute(path: &Path) -> PathBuf {
-    std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
-}
-
-/// The settings file to read: `--config` as a file, else as a folder holding settings.json
-/// (one of them must exist); without `--config`, ./settings.json, which may be absent.
-fn settings_path(config: Option<&Path>) -> anyhow::Result<(PathBuf, bool)> {
-    let Some(config) = config else {
-        return Ok((absolute(Path::new(SETTINGS_FILE)), false));
-    };
-    let file = absolute(config);
-    if file.is_file() {
-        return Ok((file, true));
-    }
-    let in_folder = file.join(SETTINGS_FILE);
-    if in_folder.is_file() {
-        return Ok((in_folder, true));
-    }
-    anyhow::bail!(
-        "unable to find config file '{}' or '{}'",
-        file.display(),
-        in_folder.display()
-    )
-}
-
-/// The settings at `path`; an absent default file means no upstream.
-fn load_settings(path: &Path, required: bool) -> anyhow::Result<UpstreamSettings> {
-    if !required && !path.exists() {
-        return Ok(UpstreamSettings::new());
-    }
-    Ok(UpstreamSettings::load(path)?)
-}
-
-fn init(args: InitArgs) -> anyhow::Result<()> {
-    let folder = args.output.unwrap_or_else(|| PathBuf::from("."));
-    let file = absolute(&folder.join(SETTINGS_FILE));
-    if file.exists() && !args.force {
-        println!(
-            "Already contains '{}', still want to override it with the default one? (N/y)",
-            file.display()
-        );
-        let mut answer = String::new();
-        std::io::stdin().lock().read_line(&mut answer)?;
-        if !answer.trim().eq_ignore_ascii_case("y") {
-            return Ok(());
+impl RunnableCmd for EmulatorCommand {
+    async fn run(self, _global: &GlobalArgs) -> anyhow::Result<ExitCode> {
+        match self {
+            EmulatorCommand::Start(args) => start(args).await,
+            EmulatorCommand::Upstream(UpstreamCommand::Init(args)) => init(args),
+            EmulatorCommand::Upstream(UpstreamCommand::List(args)) => list(args),
         }
-    }
-    if let Some(parent) = file.parent() {
-        std::fs::create_dir_all(parent)
-            .with_context(|| format!("creating {}", parent.display()))?;
-    }
-    std::fs::write(&file, UpstreamSettings::official_default().to_json())
-        .with_context(|| format!("writing {}", file.display()))?;
-    println!("Exported default settings to '{}'.", file.display());
-    Ok(())
-}
-
-fn list(args: ListArgs) -> anyhow::Result<()> {
-    let (path, required) = settings_path(args.config.as_deref())?;
-    let settings = load_settings(&path, required)?;
-    println!("Loaded upstream settings from '{}'", path.display());
-    print!("Current Upstream Settings:\n{settings}");
-    Ok(())
-}
-
-/// glibc raises its mmap threshold each time a large block is freed, after which message
-/// buffers come from the heap and stay resident once freed: a burst of 512 KiB messages to
-/// ten slow clients left 238 MB resident after they were cut off and gone (23 MB with the
-/// threshold fixed). Fixing it keeps big buffers in their own mappings, returned when freed.
-#[cfg(all(target_os = "linux", target_env = "gnu"))]
-fn return_freed_memory() {
-    // SAFETY: mallopt only tunes glibc's allocator and is thread-safe there (it takes the arena
-    // lock); a refusal (0) just leaves the default.
-    unsafe {
-        libc::mallopt(libc::M_MMAP_THRESHOLD, 128 * 1024);
+        .map(|()| ExitCode::SUCCESS)
     }
 }
-
-#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-fn return_freed_memory() {}
 
 async fn start(args: StartArgs) -> anyhow::Result<()> {
     return_freed_memory();
@@ -190,7 +97,7 @@ async fn start(args: StartArgs) -> anyhow::Result<()> {
         // Both stacks: a client resolving localhost may try ::1 first.
         None => format!("localhost:{}", args.port),
     };
-    let mut builder = Emulator::builder()
+    let builder = Emulator::builder()
         .bind(bind)
         .access_key(
             args.access_key
@@ -199,6 +106,7 @@ async fn start(args: StartArgs) -> anyhow::Result<()> {
         // A standalone process has no inspection API: keeping a delivery record would only
         // cost every delivery a copy.
         .delivery_record(0);
+    let (mut builder, cap_note) = args.limits.apply(builder);
     let mut watched = None;
     let upstream_note = if let Some(upstream) = &args.upstream {
         builder = builder.upstream(upstream);
@@ -236,6 +144,7 @@ async fn start(args: StartArgs) -> anyhow::Result<()> {
         .map(|a| format!("http://{a}"))
         .collect();
     eprintln!("{}", upstream_note.trim_end());
+    eprintln!("{cap_note}");
     if handle.exposes_default_key() {
         eprintln!(
             "warning: listening beyond loopback with the well-known default access key; anyone \
@@ -259,43 +168,6 @@ async fn start(args: StartArgs) -> anyhow::Result<()> {
         handle.shutdown().await;
     }
     Ok(())
-}
-
-/// Reloads the settings file when its content changes, as the official emulator does; an
-/// unusable file leaves the settings in force, a removed one means no upstream.
-async fn watch_settings(
-    path: PathBuf,
-    seen: Option<Vec<u8>>,
-    handle: std::sync::Arc<azure_signalr_rest::emulator::EmulatorHandle>,
-) {
-    let read = |path: &Path| std::fs::read(path).ok();
-    let mut last = seen;
-    let mut tick = tokio::time::interval(SETTINGS_POLL);
-    loop {
-        tick.tick().await;
-        let now = read(&path);
-        if now == last {
-            continue;
-        }
-        last = now;
-        let loaded = match &last {
-            Some(bytes) => match std::str::from_utf8(bytes) {
-                Ok(text) => UpstreamSettings::from_json(text).map_err(|e| e.to_string()),
-                Err(_) => Err("the file is not UTF-8".to_string()),
-            },
-            None => Ok(UpstreamSettings::new()),
-        };
-        match loaded {
-            Ok(settings) => {
-                eprint!(
-                    "Reloaded upstream settings from '{}'.\nCurrent Upstream Settings:\n{settings}",
-                    path.display()
-                );
-                handle.set_upstream_settings(settings);
-            }
-            Err(e) => eprintln!("Kept the upstream settings in force: {e}"),
-        }
-    }
 }
 
 #[cfg(test)]

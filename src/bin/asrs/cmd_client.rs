@@ -11,9 +11,9 @@ use chrono::{DateTime, Local};
 use clap::{Args, ValueEnum};
 use serde_json::Value;
 
-use crate::commands::SEND_MESSAGE_TARGET;
+use crate::cmd_send::SEND_MESSAGE_TARGET;
 use crate::connection::hub_client;
-use crate::GlobalArgs;
+use crate::global::{GlobalArgs, RunnableCmd};
 
 #[derive(Debug, Args)]
 pub struct ClientArgs {
@@ -79,69 +79,71 @@ fn end_of_input() -> tokio::sync::oneshot::Receiver<()> {
     ended
 }
 
-pub async fn run(global: &GlobalArgs, args: ClientArgs) -> anyhow::Result<ExitCode> {
-    let hub = hub_client(global)?;
-    let mut builder = Listener::builder()
-        .hub_client(hub.clone())
-        .user_id(args.user_id.clone())
-        .protocol(match args.protocol {
-            ProtocolArg::Json => HubProtocol::Json,
-            ProtocolArg::Messagepack => HubProtocol::MessagePack,
-        });
-    if let Some(transport) = args.transport {
-        builder = builder.transport(match transport {
-            TransportArg::WebSockets => TransportType::WebSockets,
-            TransportArg::ServerSentEvents => TransportType::ServerSentEvents,
-            TransportArg::LongPolling => TransportType::LongPolling,
-        });
-    }
-    // Install the Ctrl-C and SIGTERM handlers first, so either at any point after start-up
-    // ends the client with status 0 rather than killing it.
-    let ctrl_c =
-        crate::signal::stop_requested().context("installing the Ctrl-C/SIGTERM handler")?;
-    tokio::pin!(ctrl_c);
-    let mut listener = tokio::select! {
-        _ = &mut ctrl_c => return Ok(ExitCode::SUCCESS),
-        connected = builder.connect() => connected.with_context(|| {
-            format!("connecting to hub {} as user {}", hub.name(), args.user_id)
-        })?,
-    };
-    println!("Client started...");
-    println!(
-        "Connection ID: {}",
-        listener.connection_id().unwrap_or_default()
-    );
-    tracing::info!(transport = ?listener.transport(), "connected");
-
-    let mut input_ended = end_of_input();
-    loop {
-        tokio::select! {
-            _ = &mut ctrl_c => break,
-            _ = &mut input_ended => break,
-            event = listener.next() => match event {
-                Some(Event::Invocation { target, arguments }) => {
-                    println!("{}", format_invocation(Local::now(), &target, &arguments));
-                }
-                Some(Event::Reconnecting { error }) => {
-                    println!("Connection lost ({error}); reconnecting...");
-                }
-                Some(Event::Reconnected { connection_id }) => {
-                    println!("Reconnected. Connection ID: {connection_id}");
-                }
-                Some(Event::Closed { error }) => {
-                    match error {
-                        Some(error) => println!("Connection closed: {error}"),
-                        None => println!("Connection closed."),
-                    }
-                    return Ok(ExitCode::SUCCESS);
-                }
-                Some(other) => tracing::debug!(event = ?other, "ignored"),
-                None => return Ok(ExitCode::SUCCESS),
-            },
+impl RunnableCmd for ClientArgs {
+    async fn run(self, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
+        let hub = hub_client(global)?;
+        let mut builder = Listener::builder()
+            .hub_client(hub.clone())
+            .user_id(self.user_id.clone())
+            .protocol(match self.protocol {
+                ProtocolArg::Json => HubProtocol::Json,
+                ProtocolArg::Messagepack => HubProtocol::MessagePack,
+            });
+        if let Some(transport) = self.transport {
+            builder = builder.transport(match transport {
+                TransportArg::WebSockets => TransportType::WebSockets,
+                TransportArg::ServerSentEvents => TransportType::ServerSentEvents,
+                TransportArg::LongPolling => TransportType::LongPolling,
+            });
         }
+        // Install the Ctrl-C and SIGTERM handlers first, so either at any point after start-up
+        // ends the client with status 0 rather than killing it.
+        let ctrl_c =
+            crate::signal::stop_requested().context("installing the Ctrl-C/SIGTERM handler")?;
+        tokio::pin!(ctrl_c);
+        let mut listener = tokio::select! {
+            _ = &mut ctrl_c => return Ok(ExitCode::SUCCESS),
+            connected = builder.connect() => connected.with_context(|| {
+                format!("connecting to hub {} as user {}", hub.name(), self.user_id)
+            })?,
+        };
+        println!("Client started...");
+        println!(
+            "Connection ID: {}",
+            listener.connection_id().unwrap_or_default()
+        );
+        tracing::info!(transport = ?listener.transport(), "connected");
+
+        let mut input_ended = end_of_input();
+        loop {
+            tokio::select! {
+                _ = &mut ctrl_c => break,
+                _ = &mut input_ended => break,
+                event = listener.next() => match event {
+                    Some(Event::Invocation { target, arguments }) => {
+                        println!("{}", format_invocation(Local::now(), &target, &arguments));
+                    }
+                    Some(Event::Reconnecting { error }) => {
+                        println!("Connection lost ({error}); reconnecting...");
+                    }
+                    Some(Event::Reconnected { connection_id }) => {
+                        println!("Reconnected. Connection ID: {connection_id}");
+                    }
+                    Some(Event::Closed { error }) => {
+                        match error {
+                            Some(error) => println!("Connection closed: {error}"),
+                            None => println!("Connection closed."),
+                        }
+                        return Ok(ExitCode::SUCCESS);
+                    }
+                    Some(other) => tracing::debug!(event = ?other, "ignored"),
+                    None => return Ok(ExitCode::SUCCESS),
+                },
+            }
+        }
+        listener.close().await;
+        Ok(ExitCode::SUCCESS)
     }
-    listener.close().await;
-    Ok(ExitCode::SUCCESS)
 }
 
 #[cfg(test)]

@@ -10,9 +10,11 @@ use clap::Args;
 use rand::Rng as _;
 use tokio::io::AsyncBufReadExt as _;
 
-use crate::commands::{send_message, ExistsCommand, GroupCommand, Recipient, DEFAULT_TEXT};
+use crate::cmd_exists::ExistsCommand;
+use crate::cmd_group::GroupCommand;
+use crate::cmd_send::{send_message, Recipient, DEFAULT_TEXT};
 use crate::connection::hub_client;
-use crate::GlobalArgs;
+use crate::global::{GlobalArgs, RunnableCmd};
 
 #[derive(Debug, Args)]
 pub struct ServerArgs {
@@ -269,34 +271,36 @@ fn default_server_name() -> String {
     format!("{host}_{:08x}", rand::rng().random::<u32>())
 }
 
-pub async fn run(global: &GlobalArgs, args: ServerArgs) -> anyhow::Result<ExitCode> {
-    let hub = hub_client(global)?;
-    let name = args.name.unwrap_or_else(default_server_name);
-    println!(
+impl RunnableCmd for ServerArgs {
+    async fn run(self, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
+        let hub = hub_client(global)?;
+        let name = self.name.unwrap_or_else(default_server_name);
+        println!(
         "Server {name} started on hub {}; type `help` for the commands, `quit` or end of input to exit.",
         hub.name()
     );
-    let mut input = tokio::io::BufReader::new(tokio::io::stdin());
-    let mut buffer = Vec::new();
-    loop {
-        buffer.clear();
-        let read = input
-            .read_until(b'\n', &mut buffer)
-            .await
-            .context("reading standard input")?;
-        if read == 0 {
-            break;
+        let mut input = tokio::io::BufReader::new(tokio::io::stdin());
+        let mut buffer = Vec::new();
+        loop {
+            buffer.clear();
+            let read = input
+                .read_until(b'\n', &mut buffer)
+                .await
+                .context("reading standard input")?;
+            if read == 0 {
+                break;
+            }
+            // A stray invalid byte should not end the session.
+            let line = String::from_utf8_lossy(&buffer);
+            match parse(&line) {
+                Ok(Line::Empty) => {}
+                Ok(Line::Quit) => break,
+                Ok(line) => println!("{}", execute(&hub, &name, line).await),
+                Err(message) => println!("{message}"),
+            }
         }
-        // A stray invalid byte should not end the session.
-        let line = String::from_utf8_lossy(&buffer);
-        match parse(&line) {
-            Ok(Line::Empty) => {}
-            Ok(Line::Quit) => break,
-            Ok(line) => println!("{}", execute(&hub, &name, line).await),
-            Err(message) => println!("{message}"),
-        }
+        Ok(ExitCode::SUCCESS)
     }
-    Ok(ExitCode::SUCCESS)
 }
 
 #[cfg(test)]

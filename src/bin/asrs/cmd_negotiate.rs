@@ -1,0 +1,46 @@
+//! `asrs negotiate`: print the `{"url","accessToken"}` a negotiate endpoint would hand a user.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use azure_signalr_rest::NegotiateOptions;
+use clap::Args;
+
+use crate::connection::hub_client;
+use crate::global::{GlobalArgs, RunnableCmd};
+
+/// What `--user` and `--lifetime` ask of a client token.
+pub(crate) fn client_options(user_id: Option<String>, lifetime: Duration) -> NegotiateOptions {
+    NegotiateOptions {
+        user_id,
+        lifetime: Some(lifetime),
+        ..NegotiateOptions::default()
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct NegotiateArgs {
+    /// The user the client connects as.
+    #[arg(long, value_name = "ID")]
+    user: Option<String>,
+    /// Seconds until the client token expires.
+    #[arg(long, value_name = "SECONDS", default_value_t = 3600)]
+    lifetime: u64,
+}
+
+impl RunnableCmd for NegotiateArgs {
+    async fn run(self, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
+        let response = hub_client(global)?
+            .negotiate(client_options(
+                self.user,
+                Duration::from_secs(self.lifetime),
+            ))
+            .context("negotiate")?;
+        println!(
+            "{}",
+            serde_json::to_string(&response).expect("a negotiate response serializes")
+        );
+        Ok(ExitCode::SUCCESS)
+    }
+}
