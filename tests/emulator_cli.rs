@@ -402,3 +402,218 @@ async fn wait_for(
     .await
     .unwrap_or_else(|_| panic!("{needle:?} in time"))
 }
+
+/// `asrs emulator start <args>` with standard error read line by line; returns the process,
+/// the printed port and the standard-error lines.
+async fn start_emulator_reading_stderr(
+    name: &str,
+    args: &[&str],
+) -> (
+    tokio::process::Child,
+    u16,
+    tokio::io::Lines<BufReader<tokio::process::ChildStderr>>,
+) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_asrs"))
+        .args(["emulator", "start", "-p", "0"])
+        .args(args)
+        // A folder without settings.json: no upstream.
+        .current_dir(scratch(name))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap()).lines();
+    let err = BufReader::new(child.stderr.take().unwrap()).lines();
+    let line = tokio::time::timeout(Duration::from_secs(20), out.next_line())
+        .await
+        .expect("connection string in time")
+        .unwrap()
+        .unwrap_or_else(|| panic!("no connection string for {args:?}"));
+    let port = line
+        .split(';')
+        .find_map(|p| p.strip_prefix("Port="))
+        .unwrap()
+        .parse()
+        .unwrap();
+    (child, port, err)
+}
+
+#[tokio::test]
+async fn start_help_shows_each_limit_with_its_default() {
+    let output = Command::new(env!("CARGO_BIN_EXE_asrs"))
+        .args(["emulator", "start", "--help"])
+        .output()
+        .await
+        .unwrap();
+    let help = String::from_utf8(output.stdout).unwrap();
+    for (flag, default) in [
+        ("--header-timeout <SECONDS>", "[default: 30]"),
+        ("--body-timeout <SECONDS>", "[default: 30]"),
+        (
+            "--max-connections <CONNECTIONS>",
+            "[default: the open-file limit",
+        ),
+        ("--outbound-budget <BYTES>", "[default: 16777216]"),
+        ("--outbound-queue <MESSAGES>", "[default: 1024]"),
+        ("--negotiations-per-user <COUNT>", "[default: 1000]"),
+        ("--negotiations-per-hub <COUNT>", "[default: 10000]"),
+    ] {
+        let line = help
+            .lines()
+            .find(|l| l.contains(flag))
+            .unwrap_or_else(|| panic!("{flag} missing from\n{help}"));
+        assert!(line.contains(default), "{line}");
+    }
+    // Zero is no limit: refused before anything starts.
+    let output = Command::new(env!("CARGO_BIN_EXE_asrs"))
+        .args(["emulator", "start", "-p", "0", "--outbound-budget", "0"])
+        .output()
+        .await
+        .unwrap();
+    assert!(!output.status.success());
+    let err = String::from_utf8(output.stderr).unwrap();
+    assert!(
+        err.contains("--outbound-budget") && err.contains("at least 1"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn start_limit_flags_reach_the_emulator() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let (mut child, port, _err) = start_emulator_reading_stderr(
+        "limits",
+        &[
+            "--header-timeout",
+            "1",
+            "--body-timeout",
+            "0.5",
+            "--negotiations-per-user",
+            "1",
+        ],
+    )
+    .await;
+    let addr = format!("127.0.0.1:{port}");
+    // Far below the 30 s defaults: a silent connection is closed, a missing body answered 408.
+    let mut silent = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let mut buffer = [0u8; 256];
+    let read = tokio::time::timeout(Duration::from_secs(10), silent.read(&mut buffer))
+        .await
+        .expect("the silent connection is closed within the header timeout");
+    assert_eq!(read.unwrap(), 0);
+    let mut bodiless = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    bodiless
+        .write_all(b"POST /api/v1/health HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n")
+        .await
+        .unwrap();
+    let mut answer = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), bodiless.read_to_end(&mut answer))
+        .await
+        .expect("the bodiless request is answered within the body timeout")
+        .unwrap();
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+
+    // One pending negotiation per user: the second of the same user is refused.
+    let endpoint = format!("http://{addr}");
+    let token = client_token(&endpoint, "chat", "alice");
+    let negotiate = || {
+        reqwest::Client::new()
+            .post(format!(
+                "{endpoint}/client/negotiate?hub=chat&negotiateVersion=1"
+            ))
+            .bearer_auth(&token)
+            .send()
+    };
+    assert_eq!(negotiate().await.unwrap().status(), 200);
+    assert_eq!(negotiate().await.unwrap().status(), 429);
+    child.start_kill().unwrap();
+    let _ = child.wait().await;
+}
+
+#[tokio::test]
+async fn start_max_connections_refuses_one_more_with_503() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let (mut child, port, _err) =
+        start_emulator_reading_stderr("max-connections", &["--max-connections", "1"]).await;
+    let addr = format!("127.0.0.1:{port}");
+    // The first connection holds the only place (a request head begun, never finished).
+    let mut first = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    first
+        .write_all(b"GET /api/v1/health HTTP/1.1\r\n")
+        .await
+        .unwrap();
+    let mut second = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    second
+        .write_all(b"GET /api/v1/health HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let mut answer = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), second.read_to_end(&mut answer))
+        .await
+        .expect("the refusal in time")
+        .unwrap();
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+    assert!(
+        answer.to_ascii_lowercase().contains("retry-after:"),
+        "{answer}"
+    );
+    drop(first);
+    child.start_kill().unwrap();
+    let _ = child.wait().await;
+}
+
+/// Soft and hard "Max open files" of a running process, from /proc.
+#[cfg(target_os = "linux")]
+fn open_file_limits(pid: u32) -> (u64, u64) {
+    let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).unwrap();
+    let line = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .unwrap();
+    let numbers: Vec<u64> = line
+        .split_whitespace()
+        .filter_map(|w| w.parse().ok())
+        .collect();
+    (numbers[0], numbers[1])
+}
+
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[tokio::test]
+async fn start_derives_the_connection_cap_from_the_open_file_limit() {
+    let (mut child, _port, mut err) = start_emulator_reading_stderr("cap", &[]).await;
+    let line = wait_for(&mut err, "Connection cap: ").await;
+    let cap: u64 = line
+        .split("Connection cap: ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap()
+        .parse()
+        .unwrap_or_else(|e| panic!("{line}: {e}"));
+    let (soft, hard) = open_file_limits(child.id().unwrap());
+    assert_eq!(soft, hard, "the soft limit is raised to the hard limit");
+    let reserve = (soft / 16).max(64);
+    assert_eq!(cap, soft - reserve, "{line}");
+    assert!(line.contains(&format!("open-file limit {soft}")), "{line}");
+    child.start_kill().unwrap();
+    let _ = child.wait().await;
+}
+
+/// A client token of `hub` for `user`, signed with the well-known key.
+fn client_token(endpoint: &str, hub: &str, user: &str) -> String {
+    let exp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 600;
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::default(),
+        &serde_json::json!({"aud": format!("{endpoint}/client/?hub={hub}"), "exp": exp, "nameid": user}),
+        &jsonwebtoken::EncodingKey::from_secret(
+            azure_signalr_rest::emulator::DEFAULT_ACCESS_KEY.as_bytes(),
+        ),
+    )
+    .unwrap()
+}
