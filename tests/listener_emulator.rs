@@ -17,6 +17,7 @@ use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
+use tracing_subscriber::layer::SubscriberExt as _;
 
 const WAIT: Duration = Duration::from_secs(10);
 const HUB: &str = "chat";
@@ -735,6 +736,121 @@ async fn gives_up_after_the_allowed_reconnect_attempts() {
     assert_eq!(
         tokio::time::timeout(WAIT, listener.next()).await.unwrap(),
         None
+    );
+    emu.shutdown().await;
+}
+
+/// Every log line the listener writes, at every level.
+#[derive(Clone, Default)]
+struct CapturedLog(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for CapturedLog {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// An embedded listener has no redacting subscriber: its own events must hold no token and no
+/// connection id (a version-0 server uses the connection id as the transport's `id=`), at any
+/// level, through a fallback, a dropped link, failed reconnects and a reconnect.
+#[tokio::test]
+async fn listener_logs_carry_no_token_and_no_connection_id() {
+    let log = CapturedLog::default();
+    let writer = log.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish()
+        .with(
+            tracing_subscriber::filter::Targets::new()
+                .with_target("azure_signalr_rest::listener", tracing::Level::TRACE),
+        );
+    // The test's runtime runs on this thread only, so the listener's task logs here too.
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let emu = start_emulator().await;
+    let proxy = Proxy::start(emu.local_addr()).await;
+    proxy.reject_websockets.store(true, Ordering::SeqCst);
+    let mut listener = Listener::builder()
+        .connection_string(&proxy.connection_string(&emu), HUB)
+        .user_id("frank")
+        .reconnect_delays(Duration::from_millis(20), Duration::from_millis(50))
+        .connect()
+        .await
+        .unwrap();
+    let first = listener.connection_id().unwrap();
+    proxy.cut();
+    assert!(matches!(
+        next_event(&mut listener).await,
+        Event::Reconnecting { .. }
+    ));
+    // Refused reconnects are logged too; the first reconnect after the restore succeeds.
+    proxy.restore();
+    let second = match next_event(&mut listener).await {
+        Event::Reconnected { connection_id } => connection_id,
+        other => panic!("expected Reconnected, got {other:?}"),
+    };
+    listener.close().await;
+    emu.shutdown().await;
+
+    let text = String::from_utf8(log.0.lock().unwrap().clone()).unwrap();
+    // The capture works: the fallback and the dropped link were logged.
+    assert!(text.contains("trying the next"), "{text}");
+    assert!(text.contains("reconnecting"), "{text}");
+    for secret in [
+        first.as_str(),
+        second.as_str(),
+        "eyJ",
+        "access_token",
+        "id=",
+    ] {
+        assert!(
+            !text.contains(secret),
+            "{secret:?} in the listener's log:\n{text}"
+        );
+    }
+}
+
+/// Errors say what failed as values: negotiate's status, each transport's step and cause.
+#[tokio::test]
+async fn connect_errors_are_typed() {
+    use azure_signalr_rest::listener::{NegotiateError, TransportCause, TransportStep};
+    let emu = start_emulator().await;
+    let wrong = format!(
+        "Endpoint=http://127.0.0.1;Port={};AccessKey=not-the-key-0123456789;Version=1.0;",
+        emu.local_addr().port()
+    );
+    match Listener::connect(&wrong, HUB, None).await {
+        Err(ListenerError::Negotiate(NegotiateError::Status { status, .. })) => {
+            assert_eq!(status.as_u16(), 401)
+        }
+        other => panic!("expected a negotiate status, got {other:?}"),
+    }
+
+    let proxy = Proxy::start(emu.local_addr()).await;
+    proxy.reject_websockets.store(true, Ordering::SeqCst);
+    let error = Listener::builder()
+        .connection_string(&proxy.connection_string(&emu), HUB)
+        .transport(TransportType::WebSockets)
+        .connect()
+        .await
+        .unwrap_err();
+    let ListenerError::Transport(failures) = error else {
+        panic!("expected transport failures, got {error:?}");
+    };
+    assert_eq!(failures.len(), 1, "{failures:?}");
+    let failure = &failures[0];
+    assert_eq!(failure.transport, TransportType::WebSockets);
+    assert_eq!(failure.step, TransportStep::Connect);
+    assert!(
+        matches!(&failure.cause, TransportCause::Status { status, .. } if status.as_u16() == 403),
+        "{failure:?}"
     );
     emu.shutdown().await;
 }

@@ -56,6 +56,7 @@
 //! # fn main() {}
 //! ```
 
+mod error;
 mod negotiate;
 mod transport;
 
@@ -74,9 +75,12 @@ use url::Url;
 pub use crate::protocol::TransportType;
 use crate::protocol::{
     HandshakeReader, HandshakeRecord, HandshakeRequest, HandshakeResponse, HubMessage, HubProtocol,
-    MessageReader, ProtocolError,
+    MessageReader,
 };
 use crate::{HubClient, NegotiateOptions, NegotiateResponse, ServiceClient};
+pub use error::{
+    HandshakeError, ListenerError, NegotiateError, TransportCause, TransportError, TransportStep,
+};
 use negotiate::Negotiated;
 use transport::Link;
 
@@ -121,31 +125,6 @@ pub enum Event {
         /// Why it ended, when it was not asked to.
         error: Option<String>,
     },
-}
-
-/// Errors connecting a [`Listener`].
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum ListenerError {
-    /// The client layer could not produce a client URL and token (bad connection string, bad
-    /// hub name, no access key...).
-    #[error(transparent)]
-    Client(#[from] crate::Error),
-    /// The listener was configured inconsistently.
-    #[error("invalid listener configuration: {0}")]
-    Config(String),
-    /// Negotiate failed (the message quotes the server's `error` when it gave one).
-    #[error("negotiate failed: {0}")]
-    Negotiate(String),
-    /// No transport could be opened; lists why each one failed.
-    #[error("no transport could connect: {0}")]
-    Transport(String),
-    /// The server refused the hub-protocol handshake.
-    #[error("handshake failed: {0}")]
-    Handshake(String),
-    /// The server sent something the hub-protocol codec cannot read.
-    #[error("protocol error: {0}")]
-    Protocol(#[from] ProtocolError),
 }
 
 /// Where client URLs and tokens come from.
@@ -315,22 +294,21 @@ impl ListenerBuilder {
                 (None, None, Some(response)) => Source::Fixed(response),
                 (None, None, None) => {
                     return Err(ListenerError::Config(
-                        "give a connection string, a hub client or a negotiate response".into(),
+                        "give a connection string, a hub client or a negotiate response",
                     ))
                 }
                 _ => return Err(ListenerError::Config(
-                    "give only one of a connection string, a hub client or a negotiate response"
-                        .into(),
+                    "give only one of a connection string, a hub client or a negotiate response",
                 )),
             };
         if self.transport == Some(TransportType::ServerSentEvents) && self.protocol.is_binary() {
             return Err(ListenerError::Config(
-                "MessagePack needs a binary transport; Server-Sent Events carry text only".into(),
+                "MessagePack needs a binary transport; Server-Sent Events carry text only",
             ));
         }
         if self.keep_alive_interval.is_zero() || self.server_timeout.is_zero() {
             return Err(ListenerError::Config(
-                "the keep-alive interval and server timeout must be positive".into(),
+                "the keep-alive interval and server timeout must be positive",
             ));
         }
         let config = Config {
@@ -494,8 +472,7 @@ impl Session {
 /// (a connection token is good for one attempt).
 async fn establish(config: &Config) -> Result<Session, ListenerError> {
     let access = config.source.access()?;
-    let client_url = Url::parse(&access.url)
-        .map_err(|e| ListenerError::Config(format!("invalid client URL: {e}")))?;
+    let client_url = Url::parse(&access.url).map_err(ListenerError::ClientUrl)?;
     let binary = config.protocol.is_binary();
     let candidates: Vec<TransportType> = match config.transport {
         Some(t) => vec![t],
@@ -523,7 +500,11 @@ async fn establish(config: &Config) -> Result<Session, ListenerError> {
             }
         };
         if !current.offers(kind, binary) {
-            failures.push(format!("{kind}: not offered by the server"));
+            failures.push(TransportError::new(
+                kind,
+                TransportStep::Connect,
+                TransportCause::NotOffered,
+            ));
             negotiated = Some(current);
             continue;
         }
@@ -538,15 +519,16 @@ async fn establish(config: &Config) -> Result<Session, ListenerError> {
             Ok(link) => link,
             Err(e) => {
                 tracing::debug!(transport = %kind, error = %e, "transport failed; trying the next");
-                failures.push(format!("{kind}: {e}"));
+                failures.push(e);
                 continue;
             }
         };
         let session = handshake(link, config.protocol, current.connection_id).await?;
-        tracing::debug!(connection_id = %session.connection_id, transport = %kind, "listener connected");
+        // Not the connection id: from a version-0 server it is also the transport's `id=`.
+        tracing::debug!(transport = %kind, "listener connected");
         return Ok(session);
     }
-    Err(ListenerError::Transport(failures.join("; ")))
+    Err(ListenerError::Transport(failures))
 }
 
 /// Sends the handshake request and waits for the answer.
@@ -557,31 +539,27 @@ async fn handshake(
 ) -> Result<Session, ListenerError> {
     link.send(HandshakeRequest::new(protocol).encode(), false)
         .await
-        .map_err(ListenerError::Handshake)?;
+        .map_err(HandshakeError::Transport)?;
     let mut handshake = HandshakeReader::new();
     let answer = tokio::time::timeout(HANDSHAKE_TIMEOUT, async {
         loop {
             match link.recv().await {
                 Some(Ok(data)) => {
                     if let Some(done) = handshake.take(&data)? {
-                        return Ok(done);
+                        return Ok::<_, ListenerError>(done);
                     }
                 }
-                Some(Err(e)) => return Err(ListenerError::Handshake(e)),
-                None => {
-                    return Err(ListenerError::Handshake(
-                        "the server ended the connection".into(),
-                    ))
-                }
+                Some(Err(e)) => return Err(HandshakeError::Transport(e).into()),
+                None => return Err(HandshakeError::Ended.into()),
             }
         }
     })
     .await
-    .map_err(|_| ListenerError::Handshake(format!("no answer within {HANDSHAKE_TIMEOUT:?}")))??;
+    .map_err(|_| HandshakeError::Timeout(HANDSHAKE_TIMEOUT))??;
     let HandshakeRecord { record, rest } = answer;
     if let Some(error) = HandshakeResponse::parse(&record)?.error {
         link.close().await;
-        return Err(ListenerError::Handshake(error));
+        return Err(HandshakeError::Refused(error).into());
     }
     let mut reader = protocol.reader();
     reader.push(&rest)?;
@@ -639,7 +617,7 @@ async fn run(
             }
             End::Dropped(error) => error,
         };
-        tracing::info!(connection_id = %session.connection_id, %error, "link dropped; reconnecting");
+        tracing::info!(%error, "link dropped; reconnecting");
         state.send_replace(None);
         drop(session);
         if !config.http_given {
@@ -802,12 +780,12 @@ async fn drive(
                         return End::Dropped(format!("unreadable message from the server: {e}"));
                     }
                 }
-                Some(Err(e)) => return End::Dropped(e),
+                Some(Err(e)) => return End::Dropped(e.to_string()),
                 None => return End::Dropped("the server ended the connection without a Close message".into()),
             },
             _ = ping_timer.tick() => {
                 if let Err(e) = session.link.send(ping.clone(), binary).await {
-                    return End::Dropped(e);
+                    return End::Dropped(e.to_string());
                 }
             }
             _ = &mut silence => {

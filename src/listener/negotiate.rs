@@ -5,7 +5,9 @@ use std::time::Duration;
 use serde::Deserialize;
 use url::Url;
 
-use super::{ListenerError, TransportType};
+use reqwest::StatusCode;
+
+use super::{NegotiateError, TransportType};
 use crate::Token;
 
 /// How many `{url, accessToken}` redirects a negotiate may follow (as the official clients do).
@@ -15,7 +17,7 @@ const MAX_REDIRECTS: usize = 100;
 const NEGOTIATE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The largest negotiate error body quoted in an error.
-const MAX_QUOTED_BODY: usize = 300;
+pub(crate) const MAX_QUOTED_BODY: usize = 300;
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -90,24 +92,16 @@ fn parse_transport(name: &str) -> Option<TransportType> {
     .find(|t| t.name().eq_ignore_ascii_case(name))
 }
 
-/// Text of a reqwest error without its URL (transport URLs carry the connection token).
-pub(crate) fn describe(error: reqwest::Error) -> String {
-    error.without_url().to_string()
-}
-
-/// What an HTTP error response says: the `error` property of a JSON body, else the body text.
-pub(crate) async fn error_body(response: reqwest::Response) -> String {
+/// What an HTTP error response says: its status, and the `error` property of a JSON body,
+/// else the start of the body text.
+pub(crate) async fn error_status(response: reqwest::Response) -> (StatusCode, String) {
     let status = response.status();
     let text = response.text().await.unwrap_or_default();
     let detail = serde_json::from_str::<serde_json::Value>(&text)
         .ok()
         .and_then(|v| v.get("error").and_then(|e| e.as_str()).map(str::to_owned))
         .unwrap_or_else(|| text.chars().take(MAX_QUOTED_BODY).collect());
-    if detail.trim().is_empty() {
-        status.to_string()
-    } else {
-        format!("{status}: {}", detail.trim())
-    }
+    (status, detail.trim().to_owned())
 }
 
 /// Negotiates a connection, following redirects.
@@ -115,7 +109,7 @@ pub(crate) async fn negotiate(
     http: &reqwest::Client,
     client_url: Url,
     access_token: Token,
-) -> Result<Negotiated, ListenerError> {
+) -> Result<Negotiated, NegotiateError> {
     let mut client_url = client_url;
     let mut access_token = access_token;
     for _ in 0..MAX_REDIRECTS {
@@ -125,22 +119,21 @@ pub(crate) async fn negotiate(
             .timeout(NEGOTIATE_TIMEOUT)
             .send()
             .await
-            .map_err(|e| ListenerError::Negotiate(describe(e)))?;
+            .map_err(|e| NegotiateError::Request(e.without_url()))?;
         if !response.status().is_success() {
-            return Err(ListenerError::Negotiate(error_body(response).await));
+            let (status, detail) = error_status(response).await;
+            return Err(NegotiateError::Status { status, detail });
         }
         let body: NegotiateBody = response
             .json()
             .await
-            .map_err(|e| ListenerError::Negotiate(format!("invalid response: {}", describe(e))))?;
+            .map_err(|e| NegotiateError::InvalidResponse(e.without_url()))?;
         if let Some(error) = body.error {
-            return Err(ListenerError::Negotiate(error));
+            return Err(NegotiateError::Refused(error));
         }
         if let Some(url) = body.url {
             // A redirect to the service: connect there with the token it hands out.
-            client_url = Url::parse(&url).map_err(|e| {
-                ListenerError::Negotiate(format!("redirect to an invalid URL: {e}"))
-            })?;
+            client_url = Url::parse(&url).map_err(NegotiateError::InvalidRedirect)?;
             if let Some(token) = body.access_token {
                 access_token = Token::new(token);
             }
@@ -148,7 +141,7 @@ pub(crate) async fn negotiate(
         }
         let connection_id = body
             .connection_id
-            .ok_or_else(|| ListenerError::Negotiate("the response has no connectionId".into()))?;
+            .ok_or(NegotiateError::MissingConnectionId)?;
         // Version 0 servers use the connection id as the token.
         let connection_token = Token::new(body.connection_token.unwrap_or(connection_id.clone()));
         let transports = body
@@ -170,9 +163,7 @@ pub(crate) async fn negotiate(
             transports,
         });
     }
-    Err(ListenerError::Negotiate(format!(
-        "more than {MAX_REDIRECTS} redirects"
-    )))
+    Err(NegotiateError::TooManyRedirects(MAX_REDIRECTS))
 }
 
 #[cfg(test)]

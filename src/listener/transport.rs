@@ -7,6 +7,7 @@ use std::time::Duration;
 use futures::stream::{SplitSink, SplitStream};
 use futures::{SinkExt, StreamExt};
 use reqwest::header::{ACCEPT, AUTHORIZATION};
+use reqwest::StatusCode;
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -17,8 +18,8 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use url::Url;
 
-use super::negotiate::{describe, error_body};
-use super::TransportType;
+use super::negotiate::{error_status, MAX_QUOTED_BODY};
+use super::{TransportCause, TransportError, TransportStep, TransportType};
 use crate::Token;
 
 /// How long opening a transport may take.
@@ -41,7 +42,7 @@ type WsStream = SplitStream<WebSocketStream<MaybeTlsStream<TcpStream>>>;
 
 /// What a link receives: bytes, or why the link failed. The end of the stream (`None` from
 /// [`Link::recv`]) means the server ended the transport without an error.
-type Chunk = Result<Vec<u8>, String>;
+type Chunk = Result<Vec<u8>, TransportError>;
 
 enum Sender {
     WebSocket(WsSink),
@@ -88,7 +89,7 @@ impl Link {
         http: &reqwest::Client,
         url: Url,
         access_token: &Token,
-    ) -> Result<Link, String> {
+    ) -> Result<Link, TransportError> {
         let secrets_of = url.clone();
         let opening = async {
             match kind {
@@ -97,10 +98,11 @@ impl Link {
                 TransportType::LongPolling => open_long_polling(http, url, access_token).await,
             }
         };
+        let failed = |cause| TransportError::new(kind, TransportStep::Connect, cause);
         let (inbound, sender) = tokio::time::timeout(OPEN_TIMEOUT, opening)
             .await
-            .map_err(|_| format!("{} did not open within {OPEN_TIMEOUT:?}", kind.name()))?
-            .map_err(|e| scrub(e, &secrets_of, access_token))?;
+            .map_err(|_| failed(TransportCause::Timeout(OPEN_TIMEOUT)))?
+            .map_err(|cause| failed(scrub_cause(cause, &secrets_of, access_token)))?;
         Ok(Link {
             kind,
             inbound,
@@ -114,19 +116,21 @@ impl Link {
     }
 
     /// Sends one or more whole records; `binary` picks the WebSocket frame type.
-    pub async fn send(&mut self, data: Vec<u8>, binary: bool) -> Result<(), String> {
+    pub async fn send(&mut self, data: Vec<u8>, binary: bool) -> Result<(), TransportError> {
+        let failed = |cause| TransportError::new(self.kind, TransportStep::Send, cause);
         match &mut self.sender {
             Sender::WebSocket(sink) => {
                 let message = if binary {
                     Message::Binary(data.into())
                 } else {
-                    let text = String::from_utf8(data)
-                        .map_err(|_| "a text record is not valid UTF-8".to_string())?;
+                    let text = String::from_utf8(data).map_err(|_| {
+                        failed(TransportCause::Unusable("a text record is not valid UTF-8"))
+                    })?;
                     Message::Text(text.into())
                 };
                 sink.send(message)
                     .await
-                    .map_err(|e| format!("WebSocket send failed: {e}"))
+                    .map_err(|e| failed(TransportCause::WebSocket(e.to_string())))
             }
             Sender::Http {
                 http,
@@ -140,11 +144,12 @@ impl Link {
                     .body(data)
                     .send()
                     .await
-                    .map_err(|e| format!("send failed: {}", describe(e)))?;
+                    .map_err(|e| failed(TransportCause::Http(e.without_url())))?;
                 if response.status().is_success() {
                     Ok(())
                 } else {
-                    Err(format!("send failed: {}", error_body(response).await))
+                    let (status, detail) = error_status(response).await;
+                    Err(failed(TransportCause::Status { status, detail }))
                 }
             }
         }
@@ -163,7 +168,13 @@ impl Link {
                     }
                     Ok(Message::Binary(data)) => return Some(Ok(Vec::from(data))),
                     Ok(Message::Close(_)) => return None,
-                    Err(e) => return Some(Err(format!("WebSocket receive failed: {e}"))),
+                    Err(e) => {
+                        return Some(Err(TransportError::new(
+                            self.kind,
+                            TransportStep::Receive,
+                            TransportCause::WebSocket(e.to_string()),
+                        )))
+                    }
                     // Pings and pongs: tungstenite answers them itself.
                     Ok(_) => {}
                 }
@@ -218,23 +229,37 @@ fn scrub(text: String, url: &Url, access_token: &Token) -> String {
     text
 }
 
+/// [`scrub`] applied to the texts a cause quotes.
+fn scrub_cause(cause: TransportCause, url: &Url, access_token: &Token) -> TransportCause {
+    match cause {
+        TransportCause::WebSocket(text) => {
+            TransportCause::WebSocket(scrub(text, url, access_token))
+        }
+        TransportCause::Status { status, detail } => TransportCause::Status {
+            status,
+            detail: scrub(detail, url, access_token),
+        },
+        other => other,
+    }
+}
+
 type Opened = (Inbound, Sender);
 
-async fn open_websocket(url: Url, access_token: &Token) -> Result<Opened, String> {
+async fn open_websocket(url: Url, access_token: &Token) -> Result<Opened, TransportCause> {
     let mut ws_url = url;
     let scheme = match ws_url.scheme() {
         "https" | "wss" => "wss",
         _ => "ws",
     };
-    ws_url
-        .set_scheme(scheme)
-        .map_err(|_| "the client URL cannot be turned into a WebSocket URL".to_string())?;
+    ws_url.set_scheme(scheme).map_err(|_| {
+        TransportCause::Unusable("the client URL cannot be turned into a WebSocket URL")
+    })?;
     let mut request = ws_url
         .as_str()
         .into_client_request()
-        .map_err(|e| format!("invalid WebSocket request: {e}"))?;
+        .map_err(|e| TransportCause::WebSocket(format!("invalid WebSocket request: {e}")))?;
     let bearer = HeaderValue::from_str(&format!("Bearer {}", access_token.expose_secret()))
-        .map_err(|_| "the access token is not a valid header value".to_string())?;
+        .map_err(|_| TransportCause::Unusable("the access token is not a valid header value"))?;
     request.headers_mut().insert(AUTHORIZATION, bearer);
     // tungstenite zero-fills its whole spare read buffer before every read (128 KiB by
     // default), which was most of a receiving client's CPU time; hub messages are small and
@@ -243,36 +268,55 @@ async fn open_websocket(url: Url, access_token: &Token) -> Result<Opened, String
     let (socket, _response) =
         tokio_tungstenite::connect_async_with_config(request, Some(config), true)
             .await
-            .map_err(|e| format!("WebSocket connect failed: {e}"))?;
+            .map_err(websocket_refusal)?;
     let (sink, stream) = socket.split();
     Ok((Inbound::WebSocket(stream), Sender::WebSocket(sink)))
+}
+
+/// A refused upgrade as its HTTP status and body; any other failure as the library's text.
+fn websocket_refusal(error: tokio_tungstenite::tungstenite::Error) -> TransportCause {
+    match error {
+        tokio_tungstenite::tungstenite::Error::Http(response) => {
+            let status =
+                StatusCode::from_u16(response.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
+            let body = response.body().as_deref().unwrap_or_default();
+            let detail = String::from_utf8_lossy(body)
+                .chars()
+                .take(MAX_QUOTED_BODY)
+                .collect();
+            TransportCause::Status { status, detail }
+        }
+        other => TransportCause::WebSocket(other.to_string()),
+    }
 }
 
 async fn open_sse(
     http: &reqwest::Client,
     url: Url,
     access_token: &Token,
-) -> Result<Opened, String> {
+) -> Result<Opened, TransportCause> {
     let response = http
         .get(url.clone())
         .bearer_auth(access_token.expose_secret())
         .header(ACCEPT, "text/event-stream")
         .send()
         .await
-        .map_err(|e| format!("Server-Sent Events connect failed: {}", describe(e)))?;
+        .map_err(|e| TransportCause::Http(e.without_url()))?;
     if !response.status().is_success() {
-        return Err(format!(
-            "Server-Sent Events connect failed: {}",
-            error_body(response).await
-        ));
+        let (status, detail) = error_status(response).await;
+        return Err(TransportCause::Status { status, detail });
     }
     let mut parser = SseParser::default();
+    let received = |cause| {
+        TransportError::new(
+            TransportType::ServerSentEvents,
+            TransportStep::Receive,
+            cause,
+        )
+    };
     let events = response.bytes_stream().map(move |part| match part {
-        Ok(bytes) => parser.push(&bytes),
-        Err(e) => Err(format!(
-            "Server-Sent Events receive failed: {}",
-            describe(e)
-        )),
+        Ok(bytes) => parser.push(&bytes).map_err(received),
+        Err(e) => Err(received(TransportCause::Http(e.without_url()))),
     });
     Ok((forward(events), http_sender(http, url, access_token)))
 }
@@ -281,15 +325,20 @@ async fn open_long_polling(
     http: &reqwest::Client,
     url: Url,
     access_token: &Token,
-) -> Result<Opened, String> {
+) -> Result<Opened, TransportCause> {
     // The first poll establishes the connection and answers at once.
     let Some(initial) = poll(http, &url, access_token).await? else {
-        return Err("Long Polling connect failed: the server ended the connection".into());
+        return Err(TransportCause::Ended);
     };
     let state = (http.clone(), url.clone(), access_token.clone());
     // Poll until the server answers 204 (the connection ended) or a poll fails.
     let polls = futures::stream::unfold(state, |(http, url, token)| async move {
-        let polled = poll(&http, &url, &token).await.transpose()?;
+        let polled = poll(&http, &url, &token)
+            .await
+            .transpose()?
+            .map_err(|cause| {
+                TransportError::new(TransportType::LongPolling, TransportStep::Receive, cause)
+            });
         Some((polled.map(non_empty), (http, url, token)))
     });
     let all = futures::stream::once(async { Ok(non_empty(initial)) }).chain(polls);
@@ -319,7 +368,7 @@ fn http_sender(http: &reqwest::Client, url: Url, access_token: &Token) -> Sender
 /// fails (the error is forwarded) or nobody reads any more.
 fn forward<S>(source: S) -> Inbound
 where
-    S: futures::Stream<Item = Result<Vec<Vec<u8>>, String>> + Send + 'static,
+    S: futures::Stream<Item = Result<Vec<Vec<u8>>, TransportError>> + Send + 'static,
 {
     let (tx, rx) = mpsc::channel(INBOUND_QUEUE);
     let reader = tokio::spawn(async move {
@@ -347,22 +396,25 @@ async fn poll(
     http: &reqwest::Client,
     url: &Url,
     access_token: &Token,
-) -> Result<Option<Vec<u8>>, String> {
+) -> Result<Option<Vec<u8>>, TransportCause> {
     let response = http
         .get(url.clone())
         .bearer_auth(access_token.expose_secret())
         .timeout(POLL_TIMEOUT)
         .send()
         .await
-        .map_err(|e| format!("long poll failed: {}", describe(e)))?;
+        .map_err(|e| TransportCause::Http(e.without_url()))?;
     match response.status().as_u16() {
         204 => Ok(None),
         200 => response
             .bytes()
             .await
             .map(|b| Some(b.to_vec()))
-            .map_err(|e| format!("long poll failed: {}", describe(e))),
-        _ => Err(format!("long poll failed: {}", error_body(response).await)),
+            .map_err(|e| TransportCause::Http(e.without_url())),
+        _ => {
+            let (status, detail) = error_status(response).await;
+            Err(TransportCause::Status { status, detail })
+        }
     }
 }
 
@@ -376,13 +428,13 @@ struct SseParser {
 
 impl SseParser {
     /// Feeds bytes; returns the events completed by them.
-    fn push(&mut self, bytes: &[u8]) -> Result<Vec<Vec<u8>>, String> {
+    fn push(&mut self, bytes: &[u8]) -> Result<Vec<Vec<u8>>, TransportCause> {
         let mut events = Vec::new();
         for &b in bytes {
             if b != b'\n' {
                 self.line.push(b);
                 if self.line.len() + self.data.len() > MAX_SSE_EVENT {
-                    return Err("a Server-Sent Event exceeds the size limit".into());
+                    return Err(TransportCause::EventTooLarge);
                 }
                 continue;
             }
