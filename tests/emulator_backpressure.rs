@@ -7,8 +7,8 @@ mod common;
 
 use azure_signalr_rest::emulator::{Emulator, EmulatorBuilder, EmulatorHandle};
 use azure_signalr_rest::protocol::{HubMessage, HubProtocol, MessageReader};
-use common::{negotiate, rest, WAIT};
-use futures::{SinkExt, StreamExt};
+use common::{json_handshake, negotiate, rest, WAIT};
+use futures::StreamExt;
 use serde_json::json;
 use tokio::net::{TcpSocket, TcpStream};
 use tokio_tungstenite::tungstenite::Message;
@@ -34,17 +34,7 @@ async fn connect(emu: &EmulatorHandle) -> (String, Ws) {
     let (mut ws, _) = tokio_tungstenite::client_async(url, stream)
         .await
         .expect("websocket");
-    ws.send(Message::Text(
-        "{\"protocol\":\"json\",\"version\":1}\u{1e}".into(),
-    ))
-    .await
-    .unwrap();
-    let answer = tokio::time::timeout(WAIT, ws.next())
-        .await
-        .expect("handshake answer in time")
-        .expect("socket open")
-        .expect("frame");
-    assert_eq!(answer.into_data().as_ref(), b"{}\x1e");
+    json_handshake(&mut ws).await;
     emu.wait_for_connection(|c| c.connection_id == connection_id, WAIT)
         .await
         .expect("connection registered");

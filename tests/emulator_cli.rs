@@ -1,6 +1,8 @@
 //! `asrs emulator start` as a process: prints the connection string, then serves.
 #![cfg(feature = "cli")]
 
+mod common;
+
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -252,43 +254,10 @@ async fn start_dash_c_sends_events_where_the_settings_file_says() {
     let (mut child, port) = start_emulator(&dir, &["-p", "0", "-c", "upstreams.json"]).await;
 
     // A client connects (negotiate, then the WebSocket with the JSON handshake).
-    let key = azure_signalr_rest::emulator::DEFAULT_ACCESS_KEY;
-    let endpoint = format!("http://127.0.0.1:{port}");
-    let exp = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-        + 600;
-    let token = jsonwebtoken::encode(
-        &jsonwebtoken::Header::default(),
-        &serde_json::json!({"aud": format!("{endpoint}/client/?hub=chat"), "exp": exp}),
-        &jsonwebtoken::EncodingKey::from_secret(key.as_bytes()),
-    )
-    .unwrap();
-    let negotiated: serde_json::Value = reqwest::Client::new()
-        .post(format!(
-            "{endpoint}/client/negotiate?hub=chat&negotiateVersion=1"
-        ))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let ws_url = format!(
-        "ws://127.0.0.1:{port}/client/?hub=chat&id={}&access_token={token}",
-        negotiated["connectionToken"].as_str().unwrap()
-    );
-    let (mut socket, _) = tokio_tungstenite::connect_async(ws_url).await.unwrap();
-    futures::SinkExt::send(
-        &mut socket,
-        tokio_tungstenite::tungstenite::Message::text(
-            "{\"protocol\":\"json\",\"version\":1}\u{1e}",
-        ),
-    )
-    .await
-    .unwrap();
+    let addr = format!("127.0.0.1:{port}");
+    let token = client_token_at(&addr, "chat", None);
+    let (mut socket, _) = common::open_websocket(&addr, "chat", &token).await;
+    common::json_handshake(&mut socket).await;
 
     let url = tokio::time::timeout(Duration::from_secs(10), urls.recv())
         .await
@@ -350,32 +319,14 @@ async fn start_reloads_the_settings_file_when_it_changes() {
     std::fs::write(dir.join("settings.json"), settings("after")).unwrap();
     wait_for(&mut err, "Reloaded upstream settings").await;
 
-    // A client connecting now is announced where the new file says.
-    let key = azure_signalr_rest::emulator::DEFAULT_ACCESS_KEY;
-    let exp = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-        + 600;
-    let token = jsonwebtoken::encode(
-        &jsonwebtoken::Header::default(),
-        &serde_json::json!({"aud": format!("http://127.0.0.1:{port}/client/?hub=chat"), "exp": exp}),
-        &jsonwebtoken::EncodingKey::from_secret(key.as_bytes()),
-    )
-    .unwrap();
+    // A client connecting now (without negotiate) is announced where the new file says.
+    let token = client_token_at(&format!("127.0.0.1:{port}"), "chat", None);
     let (mut socket, _) = tokio_tungstenite::connect_async(format!(
         "ws://127.0.0.1:{port}/client/?hub=chat&access_token={token}"
     ))
     .await
     .unwrap();
-    futures::SinkExt::send(
-        &mut socket,
-        tokio_tungstenite::tungstenite::Message::text(
-            "{\"protocol\":\"json\",\"version\":1}\u{1e}",
-        ),
-    )
-    .await
-    .unwrap();
+    common::json_handshake(&mut socket).await;
     let url = tokio::time::timeout(Duration::from_secs(10), urls.recv())
         .await
         .expect("the upstream is called in time")
@@ -481,7 +432,7 @@ async fn start_help_shows_each_limit_with_its_default() {
 
 #[tokio::test]
 async fn start_limit_flags_reach_the_emulator() {
-    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    use tokio::io::AsyncWriteExt as _;
     let (mut child, port, _err) = start_emulator_reading_stderr(
         "limits",
         &[
@@ -497,27 +448,25 @@ async fn start_limit_flags_reach_the_emulator() {
     let addr = format!("127.0.0.1:{port}");
     // Far below the 30 s defaults: a silent connection is closed, a missing body answered 408.
     let mut silent = tokio::net::TcpStream::connect(&addr).await.unwrap();
-    let mut buffer = [0u8; 256];
-    let read = tokio::time::timeout(Duration::from_secs(10), silent.read(&mut buffer))
-        .await
-        .expect("the silent connection is closed within the header timeout");
-    assert_eq!(read.unwrap(), 0);
+    let closed = common::read_until_closed(&mut silent, Duration::from_secs(10)).await;
+    assert_eq!(
+        closed.as_deref(),
+        Some(""),
+        "the silent connection is closed within the header timeout"
+    );
     let mut bodiless = tokio::net::TcpStream::connect(&addr).await.unwrap();
     bodiless
         .write_all(b"POST /api/v1/health HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n")
         .await
         .unwrap();
-    let mut answer = Vec::new();
-    tokio::time::timeout(Duration::from_secs(10), bodiless.read_to_end(&mut answer))
+    let answer = common::read_until_closed(&mut bodiless, Duration::from_secs(10))
         .await
-        .expect("the bodiless request is answered within the body timeout")
-        .unwrap();
-    let answer = String::from_utf8_lossy(&answer);
+        .expect("the bodiless request is answered within the body timeout");
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
 
     // One pending negotiation per user: the second of the same user is refused.
     let endpoint = format!("http://{addr}");
-    let token = client_token(&endpoint, "chat", "alice");
+    let token = client_token_at(&addr, "chat", Some("alice"));
     let negotiate = || {
         reqwest::Client::new()
             .post(format!(
@@ -534,7 +483,7 @@ async fn start_limit_flags_reach_the_emulator() {
 
 #[tokio::test]
 async fn start_max_connections_refuses_one_more_with_503() {
-    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    use tokio::io::AsyncWriteExt as _;
     let (mut child, port, _err) =
         start_emulator_reading_stderr("max-connections", &["--max-connections", "1"]).await;
     let addr = format!("127.0.0.1:{port}");
@@ -549,12 +498,9 @@ async fn start_max_connections_refuses_one_more_with_503() {
         .write_all(b"GET /api/v1/health HTTP/1.1\r\nHost: x\r\n\r\n")
         .await
         .unwrap();
-    let mut answer = Vec::new();
-    tokio::time::timeout(Duration::from_secs(10), second.read_to_end(&mut answer))
+    let answer = common::read_until_closed(&mut second, Duration::from_secs(10))
         .await
-        .expect("the refusal in time")
-        .unwrap();
-    let answer = String::from_utf8_lossy(&answer);
+        .expect("the refusal in time");
     assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
     assert!(
         answer.to_ascii_lowercase().contains("retry-after:"),
@@ -601,19 +547,14 @@ async fn start_derives_the_connection_cap_from_the_open_file_limit() {
     let _ = child.wait().await;
 }
 
-/// A client token of `hub` for `user`, signed with the well-known key.
-fn client_token(endpoint: &str, hub: &str, user: &str) -> String {
-    let exp = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-        + 600;
-    jsonwebtoken::encode(
-        &jsonwebtoken::Header::default(),
-        &serde_json::json!({"aud": format!("{endpoint}/client/?hub={hub}"), "exp": exp, "nameid": user}),
-        &jsonwebtoken::EncodingKey::from_secret(
-            azure_signalr_rest::emulator::DEFAULT_ACCESS_KEY.as_bytes(),
-        ),
+/// A client token of `hub` on the CLI emulator at `addr` (`ip:port`), for `user` when given,
+/// signed with the well-known key.
+fn client_token_at(addr: &str, hub: &str, user: Option<&str>) -> String {
+    let aud = format!("http://{addr}/client/?hub={hub}");
+    common::token(
+        azure_signalr_rest::emulator::DEFAULT_ACCESS_KEY,
+        &aud,
+        user,
+        None,
     )
-    .unwrap()
 }

@@ -28,23 +28,6 @@ async fn start_with(max_connections: usize) -> EmulatorHandle {
         .expect("emulator starts")
 }
 
-/// Reads until the server closes the connection; what it sent, or `None` if it is still open
-/// after `within`.
-async fn read_until_closed(tcp: &mut TcpStream, within: Duration) -> Option<String> {
-    let mut seen = Vec::new();
-    let read = async {
-        let mut buf = [0u8; 4096];
-        loop {
-            match tcp.read(&mut buf).await {
-                Ok(0) | Err(_) => return,
-                Ok(n) => seen.extend_from_slice(&buf[..n]),
-            }
-        }
-    };
-    tokio::time::timeout(within, read).await.ok()?;
-    Some(String::from_utf8_lossy(&seen).into_owned())
-}
-
 /// A REST health request head for `emu`, without the final blank line.
 fn health_head(emu: &EmulatorHandle) -> String {
     let (url, token) = rest_url(emu, "/api/v1/health");
@@ -94,16 +77,8 @@ async fn idle_keep_alive_connections_are_closed() {
     tcp.write_all(format!("{}\r\n", health_head(&emu)).as_bytes())
         .await
         .unwrap();
-    let mut buf = [0u8; 1024];
-    let n = tokio::time::timeout(WAIT, tcp.read(&mut buf))
-        .await
-        .unwrap()
-        .unwrap();
-    assert!(
-        String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"),
-        "{:?}",
-        String::from_utf8_lossy(&buf[..n])
-    );
+    let answer = read_answer(&mut tcp).await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer:?}");
     let closed = read_until_closed(&mut tcp, Duration::from_secs(5)).await;
     assert!(
         closed.is_some(),
@@ -197,12 +172,7 @@ async fn connections_over_the_cap_are_refused_with_retry_after() {
         tcp.write_all(format!("{}\r\n", health_head(&emu)).as_bytes())
             .await
             .unwrap();
-        let mut buf = [0u8; 256];
-        let n = tokio::time::timeout(WAIT, tcp.read(&mut buf))
-            .await
-            .unwrap()
-            .unwrap();
-        assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
+        assert!(read_answer(&mut tcp).await.starts_with("HTTP/1.1 200"));
         held.push(tcp);
     }
     let mut extra = TcpStream::connect(emu.local_addr()).await.unwrap();
@@ -516,36 +486,10 @@ type RawSocket =
 /// A JSON-protocol WebSocket client of `hub` on the emulator at `addr` (`ip:port`) signed with
 /// `key`, after its handshake; also its connection id.
 async fn raw_client(addr: &str, key: &str, hub: &str) -> (RawSocket, String) {
-    use futures::{SinkExt, StreamExt};
     let aud = format!("http://{addr}/client/?hub={hub}");
     let bearer = token(key, &aud, Some("raw"), None);
-    let negotiated: serde_json::Value = http()
-        .post(format!(
-            "http://{addr}/client/negotiate?hub={hub}&negotiateVersion=1"
-        ))
-        .bearer_auth(&bearer)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let url = format!(
-        "ws://{addr}/client/?hub={hub}&id={}&access_token={bearer}",
-        negotiated["connectionToken"].as_str().unwrap()
-    );
-    let (mut socket, _) = tokio_tungstenite::connect_async(url).await.unwrap();
-    socket
-        .send("{\"protocol\":\"json\",\"version\":1}\u{1e}".into())
-        .await
-        .unwrap();
-    let reply = tokio::time::timeout(WAIT, socket.next())
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap();
-    assert_eq!(reply.into_text().unwrap().as_str(), "{}\u{1e}");
-    let id = negotiated["connectionId"].as_str().unwrap().to_string();
+    let (mut socket, id) = open_websocket(addr, hub, &bearer).await;
+    json_handshake(&mut socket).await;
     (socket, id)
 }
 

@@ -5,31 +5,13 @@
 mod common;
 
 use azure_signalr_rest::emulator::EmulatorHandle;
-use common::{http, start, token, WAIT};
+use common::{client_token, http, negotiate_at, start, WAIT};
 use reqwest::StatusCode;
-use serde_json::Value;
-
-fn client_token(emu: &EmulatorHandle, user: Option<&str>) -> String {
-    let aud = format!("{}/client/?hub=chat", emu.endpoint());
-    token(emu.access_key(), &aud, user, None)
-}
 
 /// Negotiates with `negotiateVersion=0` (or 1) and returns the transport id.
 async fn negotiate(emu: &EmulatorHandle, user: Option<&str>, version: u32) -> String {
-    let reply: Value = http()
-        .post(format!(
-            "{}/client/negotiate?hub=chat&negotiateVersion={version}",
-            emu.endpoint()
-        ))
-        .bearer_auth(client_token(emu, user))
-        .send()
-        .await
-        .unwrap()
-        .error_for_status()
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let bearer = client_token(emu, "chat", user);
+    let reply = negotiate_at(&emu.endpoint(), "chat", &bearer, version).await;
     let field = if version == 0 {
         "connectionId"
     } else {
@@ -51,7 +33,7 @@ async fn call(
             method,
             format!("{}/client/?hub=chat&id={id}", emu.endpoint()),
         )
-        .bearer_auth(client_token(emu, user))
+        .bearer_auth(client_token(emu, "chat", user))
         .timeout(WAIT);
     if sse {
         request = request.header("Accept", "text/event-stream");
@@ -149,7 +131,7 @@ async fn a_websocket_with_an_id_needs_the_negotiating_user() {
             format!(
                 "ws://{}/client/?hub=chat&id={id}&access_token={}",
                 emu.local_addr(),
-                client_token(&emu, user)
+                client_token(&emu, "chat", user)
             )
         };
         match tokio_tungstenite::connect_async(url(Some("bob"))).await {

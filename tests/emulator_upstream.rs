@@ -265,29 +265,15 @@ impl RawClient {
             &EncodingKey::from_secret(emu.access_key().as_bytes()),
         )
         .unwrap();
-        let negotiated: Value = http()
-            .post(format!(
-                "{}/client/negotiate?hub=chat&negotiateVersion=1",
-                emu.endpoint()
-            ))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let url = format!(
-            "ws://{}/client/?hub=chat&id={}{query}&access_token={token}",
-            emu.local_addr(),
-            negotiated["connectionToken"].as_str().unwrap()
-        );
+        let negotiated = negotiate_at(&emu.endpoint(), "chat", &token, 1).await;
+        let addr = emu.local_addr().to_string();
+        let url = websocket_url(&addr, "chat", &negotiated, &token, query);
         let (ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
         let mut client = RawClient {
             connection_id: negotiated["connectionId"].as_str().unwrap().to_string(),
             ws,
         };
-        let handshake = format!("{{\"protocol\":\"{protocol}\",\"version\":1}}\u{1e}");
+        let handshake = handshake_request(protocol);
         client.ws.send(Message::text(handshake)).await.unwrap();
         assert_eq!(client.frame().await, b"{}\x1e");
         client

@@ -79,42 +79,13 @@ async fn call(method: &str, url: &str, token: &str, body: Option<Value>) -> Repl
     into_reply(request.send().await.expect("REST call"), method).await
 }
 
-type Ws =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
 /// A client of `hub` the way a browser or .NET client connects with the SDK's negotiate
 /// answer: negotiate with `Authorization: Bearer`, then the WebSocket with `access_token`.
 /// Returns the client and the emulator's view of its user.
 async fn connect_with_token(emu: &EmulatorHandle, hub_param: &str, token: &str) -> (Ws, String) {
     use futures::SinkExt;
-    let reply = http()
-        .post(format!(
-            "{}/client/negotiate?hub={hub_param}&negotiateVersion=1",
-            emu.endpoint()
-        ))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        reply.status(),
-        200,
-        "negotiate: {}",
-        reply.text().await.unwrap()
-    );
-    let reply: Value = reply.json().await.unwrap();
-    let id = reply["connectionId"].as_str().unwrap().to_string();
-    let url = format!(
-        "ws://{}/client/?hub={hub_param}&id={}&access_token={token}",
-        emu.local_addr(),
-        reply["connectionToken"].as_str().unwrap()
-    );
-    let (mut ws, _) = tokio_tungstenite::connect_async(url)
-        .await
-        .expect("websocket");
-    ws.send("{\"protocol\":\"json\",\"version\":1}\u{1e}".into())
-        .await
-        .unwrap();
+    let (mut ws, id) = open_websocket(&emu.local_addr().to_string(), hub_param, token).await;
+    ws.send(JSON_HANDSHAKE.into()).await.unwrap();
     emu.wait_for_connection(|c| c.connection_id == id, WAIT)
         .await
         .expect("connection registered");

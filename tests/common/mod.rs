@@ -4,6 +4,9 @@
 //! Kept in one place so the tests can switch to the crate's own `HubClient` later.
 #![allow(dead_code)]
 
+mod wire;
+pub use wire::*;
+
 use std::collections::VecDeque;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -129,22 +132,8 @@ pub async fn negotiate(
     hub: &str,
     user: Option<&str>,
 ) -> (String, String, String) {
-    let aud = format!("{}/client/?hub={hub}", emu.endpoint());
-    let token = token(emu.access_key(), &aud, user, None);
-    let reply: Value = http()
-        .post(format!(
-            "{}/client/negotiate?hub={hub}&negotiateVersion=1",
-            emu.endpoint()
-        ))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .error_for_status()
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let token = client_token(emu, hub, user);
+    let reply = negotiate_at(&emu.endpoint(), hub, &token, 1).await;
     (
         reply["connectionId"].as_str().unwrap().to_string(),
         reply["connectionToken"].as_str().unwrap().to_string(),
@@ -178,14 +167,8 @@ impl WsClient {
         user: Option<&str>,
         protocol: HubProtocol,
     ) -> Self {
-        let (connection_id, connection_token, token) = negotiate(emu, hub, user).await;
-        let url = format!(
-            "ws://{}/client/?hub={hub}&id={connection_token}&access_token={token}",
-            emu.local_addr()
-        );
-        let (ws, _) = tokio_tungstenite::connect_async(url)
-            .await
-            .expect("websocket");
+        let bearer = client_token(emu, hub, user);
+        let (ws, connection_id) = open_websocket(&emu.local_addr().to_string(), hub, &bearer).await;
         WsClient {
             connection_id,
             ws,

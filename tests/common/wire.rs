@@ -1,0 +1,119 @@
+//! The wire-level steps several test files take by hand, written once: a client token made
+//! here (not by the crate), negotiate with it, the WebSocket opened with the negotiated id,
+//! the hub-protocol handshake, and raw-socket HTTP reads.
+
+use std::time::Duration;
+
+use azure_signalr_rest::emulator::EmulatorHandle;
+use futures::{SinkExt, StreamExt};
+use serde_json::Value;
+use tokio::io::AsyncReadExt;
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+use super::{http, token, WAIT};
+
+/// A client WebSocket as `connect_async` opens it.
+pub type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// The JSON hub-protocol handshake request.
+pub const JSON_HANDSHAKE: &str = "{\"protocol\":\"json\",\"version\":1}\u{1e}";
+
+/// The handshake request for `protocol` (`json` or `messagepack`).
+pub fn handshake_request(protocol: &str) -> String {
+    format!("{{\"protocol\":\"{protocol}\",\"version\":1}}\u{1e}")
+}
+
+/// A client token of `hub` on `emu`, for `user` when given, signed with its access key.
+pub fn client_token(emu: &EmulatorHandle, hub: &str, user: Option<&str>) -> String {
+    let aud = format!("{}/client/?hub={hub}", emu.endpoint());
+    token(emu.access_key(), &aud, user, None)
+}
+
+/// `POST <base>/client/negotiate?hub=<hub>&negotiateVersion=<version>` with `bearer`; the
+/// reply, which must be 200. `base` is `http://<ip>:<port>`.
+pub async fn negotiate_at(base: &str, hub: &str, bearer: &str, version: u32) -> Value {
+    let reply = http()
+        .post(format!(
+            "{base}/client/negotiate?hub={hub}&negotiateVersion={version}"
+        ))
+        .bearer_auth(bearer)
+        .send()
+        .await
+        .expect("negotiate");
+    let status = reply.status();
+    let body = reply.text().await.unwrap_or_default();
+    assert_eq!(status, 200, "negotiate: {body}");
+    serde_json::from_str(&body).expect("a JSON negotiate reply")
+}
+
+/// The WebSocket URL a negotiate reply (version 1) leads to: its connection token as `id`,
+/// `bearer` as `access_token`, and `extra` (`&name=value...`) appended.
+pub fn websocket_url(
+    addr: &str,
+    hub: &str,
+    negotiated: &Value,
+    bearer: &str,
+    extra: &str,
+) -> String {
+    format!(
+        "ws://{addr}/client/?hub={hub}&id={}{extra}&access_token={bearer}",
+        negotiated["connectionToken"]
+            .as_str()
+            .expect("a connection token")
+    )
+}
+
+/// Negotiates at `addr` (`ip:port`) with `bearer` and opens the WebSocket, without the
+/// handshake; returns the socket and the connection id.
+pub async fn open_websocket(addr: &str, hub: &str, bearer: &str) -> (Ws, String) {
+    let negotiated = negotiate_at(&format!("http://{addr}"), hub, bearer, 1).await;
+    let url = websocket_url(addr, hub, &negotiated, bearer, "");
+    let (ws, _) = tokio_tungstenite::connect_async(url)
+        .await
+        .expect("websocket");
+    let id = negotiated["connectionId"].as_str().unwrap().to_string();
+    (ws, id)
+}
+
+/// Sends the JSON handshake on `ws` and checks the empty answer.
+pub async fn json_handshake<S>(ws: &mut WebSocketStream<S>)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    ws.send(Message::text(JSON_HANDSHAKE)).await.unwrap();
+    let answer = tokio::time::timeout(WAIT, ws.next())
+        .await
+        .expect("handshake answer in time")
+        .expect("socket open")
+        .expect("frame");
+    assert_eq!(answer.into_data().as_ref(), b"{}\x1e");
+}
+
+/// One read from a raw HTTP connection within [`WAIT`]: the start of the server's answer.
+pub async fn read_answer(tcp: &mut TcpStream) -> String {
+    let mut buf = vec![0u8; 4096];
+    let n = tokio::time::timeout(WAIT, tcp.read(&mut buf))
+        .await
+        .expect("an answer in time")
+        .expect("readable");
+    String::from_utf8_lossy(&buf[..n]).into_owned()
+}
+
+/// Reads until the server closes the connection; what it sent, or `None` if it is still open
+/// after `within`.
+pub async fn read_until_closed(tcp: &mut TcpStream, within: Duration) -> Option<String> {
+    let mut seen = Vec::new();
+    let read = async {
+        let mut buf = [0u8; 4096];
+        loop {
+            match tcp.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => seen.extend_from_slice(&buf[..n]),
+            }
+        }
+    };
+    tokio::time::timeout(within, read).await.ok()?;
+    Some(String::from_utf8_lossy(&seen).into_owned())
+}
