@@ -2,6 +2,9 @@
 //! 127.0.0.1 (a mock: it checks what the client sends, not what the service does; the behaviour
 //! is tested against the emulator in `client_operations.rs`).
 
+#[path = "common/http1.rs"]
+mod http1;
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -12,7 +15,7 @@ use azure_signalr_rest::{
 };
 use jsonwebtoken::{decode, Algorithm, DecodingKey, Validation};
 use serde_json::{json, Map, Value};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
 
 const KEY: &str = "request-shape-test-key";
@@ -69,37 +72,12 @@ impl Mock {
                 tokio::spawn(async move {
                     let (read, mut write) = socket.into_split();
                     let mut read = BufReader::new(read);
-                    loop {
-                        let mut line = String::new();
-                        if read.read_line(&mut line).await.unwrap_or(0) == 0 {
-                            return;
-                        }
-                        let mut parts = line.split_whitespace();
-                        let method = parts.next().unwrap_or_default().to_owned();
-                        let target = parts.next().unwrap_or_default().to_owned();
-                        let mut length = 0;
-                        let mut authorization = None;
-                        loop {
-                            let mut header = String::new();
-                            read.read_line(&mut header).await.unwrap();
-                            let header = header.trim_end();
-                            if header.is_empty() {
-                                break;
-                            }
-                            let (name, value) = header.split_once(':').unwrap();
-                            match name.to_ascii_lowercase().as_str() {
-                                "content-length" => length = value.trim().parse().unwrap(),
-                                "authorization" => authorization = Some(value.trim().to_owned()),
-                                _ => {}
-                            }
-                        }
-                        let mut body = vec![0; length];
-                        read.read_exact(&mut body).await.unwrap();
+                    while let Some(request) = http1::read_request(&mut read).await {
                         let captured = Captured {
-                            method,
-                            target,
-                            authorization,
-                            body,
+                            authorization: request.header("authorization").map(str::to_owned),
+                            method: request.method,
+                            target: request.target,
+                            body: request.body,
                         };
                         let n = count.fetch_add(1, Ordering::SeqCst);
                         let reply = responder(n, &captured);

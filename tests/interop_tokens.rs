@@ -20,7 +20,7 @@ use base64::Engine as _;
 use common::*;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{json, Value};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
 
 const API: &str = "api-version=2022-06-01";
@@ -616,36 +616,12 @@ async fn capture() -> (u16, Arc<Mutex<Vec<Seen>>>) {
             tokio::spawn(async move {
                 let (read, mut write) = socket.into_split();
                 let mut read = BufReader::new(read);
-                loop {
-                    let mut line = String::new();
-                    if read.read_line(&mut line).await.unwrap_or(0) == 0 {
-                        return;
-                    }
-                    let mut parts = line.split_whitespace();
-                    let method = parts.next().unwrap_or_default().to_owned();
-                    let target = parts.next().unwrap_or_default().to_owned();
-                    let (mut length, mut authorization) = (0, String::new());
-                    loop {
-                        let mut header = String::new();
-                        read.read_line(&mut header).await.unwrap();
-                        let header = header.trim_end();
-                        if header.is_empty() {
-                            break;
-                        }
-                        let (name, value) = header.split_once(':').unwrap();
-                        match name.to_ascii_lowercase().as_str() {
-                            "content-length" => length = value.trim().parse().unwrap(),
-                            "authorization" => authorization = value.trim().to_owned(),
-                            _ => {}
-                        }
-                    }
-                    let mut body = vec![0; length];
-                    read.read_exact(&mut body).await.unwrap();
+                while let Some(request) = read_request(&mut read).await {
                     record.lock().unwrap().push(Seen {
-                        target,
-                        authorization,
+                        authorization: request.header("authorization").unwrap_or_default().into(),
+                        target: request.target,
                     });
-                    let status = if method == "HEAD" {
+                    let status = if request.method == "HEAD" {
                         "200 OK"
                     } else {
                         "202 Accepted"

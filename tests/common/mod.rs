@@ -4,7 +4,9 @@
 //! Kept in one place so the tests can switch to the crate's own `HubClient` later.
 #![allow(dead_code)]
 
+mod http1;
 mod wire;
+pub use http1::*;
 pub use wire::*;
 
 use std::collections::VecDeque;
