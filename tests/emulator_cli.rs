@@ -39,12 +39,7 @@ async fn emulator_start_prints_a_usable_connection_string() {
         line.ends_with(";AccessKey=cli-test-key-0123456789;Version=1.0;"),
         "{line}"
     );
-    let port: u16 = line
-        .split(';')
-        .find_map(|p| p.strip_prefix("Port="))
-        .unwrap()
-        .parse()
-        .unwrap();
+    let port = common::port_of(&line);
     assert_ne!(port, 0, "the real port is printed");
     let health = reqwest::get(format!("http://127.0.0.1:{port}/api/v1/health"))
         .await
@@ -64,12 +59,21 @@ fn scratch(name: &str) -> std::path::PathBuf {
 
 /// Starts `asrs emulator start <args>` in `dir`; returns the process and the printed port.
 async fn start_emulator(dir: &std::path::Path, args: &[&str]) -> (tokio::process::Child, u16) {
+    spawn_emulator(dir, args, Stdio::null()).await
+}
+
+/// [`start_emulator`] with standard error going to `stderr`.
+async fn spawn_emulator(
+    dir: &std::path::Path,
+    args: &[&str],
+    stderr: Stdio,
+) -> (tokio::process::Child, u16) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_asrs"))
         .args(["emulator", "start"])
         .args(args)
         .current_dir(dir)
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(stderr)
         .kill_on_drop(true)
         .spawn()
         .unwrap();
@@ -78,17 +82,12 @@ async fn start_emulator(dir: &std::path::Path, args: &[&str]) -> (tokio::process
         .await
         .expect("connection string in time")
         .unwrap()
-        .expect("a line");
+        .unwrap_or_else(|| panic!("no connection string for {args:?}"));
     assert!(
         line.starts_with("Endpoint=http://localhost;Port="),
         "{line}"
     );
-    let port = line
-        .split(';')
-        .find_map(|p| p.strip_prefix("Port="))
-        .unwrap()
-        .parse()
-        .unwrap();
+    let port = common::port_of(&line);
     (child, port)
 }
 
@@ -293,27 +292,8 @@ async fn start_reloads_the_settings_file_when_it_changes() {
     // The default file, ./settings.json, as the official emulator reads it.
     let dir = scratch("reload");
     std::fs::write(dir.join("settings.json"), settings("before")).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_asrs"))
-        .args(["emulator", "start", "-p", "0"])
-        .current_dir(&dir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut out = BufReader::new(child.stdout.take().unwrap()).lines();
+    let (mut child, port) = spawn_emulator(&dir, &["-p", "0"], Stdio::piped()).await;
     let mut err = BufReader::new(child.stderr.take().unwrap()).lines();
-    let line = tokio::time::timeout(Duration::from_secs(20), out.next_line())
-        .await
-        .expect("connection string in time")
-        .unwrap()
-        .unwrap();
-    let port: u16 = line
-        .split(';')
-        .find_map(|p| p.strip_prefix("Port="))
-        .unwrap()
-        .parse()
-        .unwrap();
     wait_for(&mut err, "Current Upstream Settings").await;
 
     std::fs::write(dir.join("settings.json"), settings("after")).unwrap();
@@ -354,8 +334,8 @@ async fn wait_for(
     .unwrap_or_else(|_| panic!("{needle:?} in time"))
 }
 
-/// `asrs emulator start <args>` with standard error read line by line; returns the process,
-/// the printed port and the standard-error lines.
+/// `asrs emulator start -p 0 <args>` in a folder of its own (`name`), with standard error
+/// read line by line; returns the process, the printed port and the standard-error lines.
 async fn start_emulator_reading_stderr(
     name: &str,
     args: &[&str],
@@ -364,29 +344,9 @@ async fn start_emulator_reading_stderr(
     u16,
     tokio::io::Lines<BufReader<tokio::process::ChildStderr>>,
 ) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_asrs"))
-        .args(["emulator", "start", "-p", "0"])
-        .args(args)
-        // A folder without settings.json: no upstream.
-        .current_dir(scratch(name))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut out = BufReader::new(child.stdout.take().unwrap()).lines();
+    let args = [&["-p", "0"], args].concat();
+    let (mut child, port) = spawn_emulator(&scratch(name), &args, Stdio::piped()).await;
     let err = BufReader::new(child.stderr.take().unwrap()).lines();
-    let line = tokio::time::timeout(Duration::from_secs(20), out.next_line())
-        .await
-        .expect("connection string in time")
-        .unwrap()
-        .unwrap_or_else(|| panic!("no connection string for {args:?}"));
-    let port = line
-        .split(';')
-        .find_map(|p| p.strip_prefix("Port="))
-        .unwrap()
-        .parse()
-        .unwrap();
     (child, port, err)
 }
 

@@ -561,12 +561,7 @@ async fn sigterm_stops_the_cli_emulator_like_ctrl_c() {
         .expect("connection string in time")
         .unwrap()
         .expect("a line");
-    let port: u16 = line
-        .split(';')
-        .find_map(|p| p.strip_prefix("Port="))
-        .unwrap()
-        .parse()
-        .unwrap();
+    let port = port_of(&line);
     let (mut socket, _) = raw_client(&format!("127.0.0.1:{port}"), key, "chat").await;
 
     let pid = child.id().unwrap().to_string();

@@ -6,7 +6,10 @@
 
 mod http1;
 mod wire;
+// Each test file uses its own part.
+#[allow(unused_imports)]
 pub use http1::*;
+#[allow(unused_imports)]
 pub use wire::*;
 
 use std::collections::VecDeque;

@@ -117,3 +117,13 @@ pub async fn read_until_closed(tcp: &mut TcpStream, within: Duration) -> Option<
     tokio::time::timeout(within, read).await.ok()?;
     Some(String::from_utf8_lossy(&seen).into_owned())
 }
+
+/// The port of a printed connection string (`...;Port=<n>;...`).
+pub fn port_of(connection_string: &str) -> u16 {
+    connection_string
+        .split(';')
+        .find_map(|p| p.strip_prefix("Port="))
+        .unwrap_or_else(|| panic!("no Port= in {connection_string:?}"))
+        .parse()
+        .expect("a numeric port")
+}
