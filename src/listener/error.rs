@@ -9,8 +9,7 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 
-use super::TransportType;
-use crate::protocol::ProtocolError;
+use crate::protocol::{ProtocolError, TransportType};
 
 /// Errors connecting a [`Listener`](super::Listener).
 #[derive(Debug, thiserror::Error)]

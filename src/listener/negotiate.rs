@@ -7,7 +7,8 @@ use url::Url;
 
 use reqwest::StatusCode;
 
-use super::{NegotiateError, TransportType};
+use super::error::NegotiateError;
+use crate::protocol::TransportType;
 use crate::Token;
 
 /// How many `{url, accessToken}` redirects a negotiate may follow (as the official clients do).
