@@ -585,13 +585,18 @@ async fn pings_keep_an_idle_connection_open() {
     emu.shutdown().await;
 }
 
+/// A connection string of `emu` with an access key it does not accept.
+fn wrong_key(emu: &EmulatorHandle) -> String {
+    format!(
+        "Endpoint=http://127.0.0.1;Port={};AccessKey=not-the-key-0123456789;Version=1.0;",
+        emu.local_addr().port()
+    )
+}
+
 #[tokio::test]
 async fn a_wrong_access_key_fails_negotiate_without_leaking_the_token() {
     let emu = start_emulator().await;
-    let wrong = format!(
-        "Endpoint=http://127.0.0.1;Port={};AccessKey=not-the-key-0123456789;Version=1.0;",
-        emu.local_addr().port()
-    );
+    let wrong = wrong_key(&emu);
     let response = ServiceClient::from_connection_string(&wrong)
         .unwrap()
         .hub(HUB)
@@ -822,10 +827,7 @@ async fn listener_logs_carry_no_token_and_no_connection_id() {
 async fn connect_errors_are_typed() {
     use azure_signalr_rest::listener::{NegotiateError, TransportCause, TransportStep};
     let emu = start_emulator().await;
-    let wrong = format!(
-        "Endpoint=http://127.0.0.1;Port={};AccessKey=not-the-key-0123456789;Version=1.0;",
-        emu.local_addr().port()
-    );
+    let wrong = wrong_key(&emu);
     match Listener::connect(&wrong, HUB, None).await {
         Err(ListenerError::Negotiate(NegotiateError::Status { status, .. })) => {
             assert_eq!(status.as_u16(), 401)
