@@ -20,11 +20,9 @@ use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::IntoResponse;
 use axum::Router;
 use azure_signalr_rest::emulator::EmulatorHandle;
-use azure_signalr_rest::protocol::{
-    HandshakeReader, HandshakeRecord, HandshakeRequest, HubMessage, HubProtocol,
-};
+use azure_signalr_rest::protocol::{HubMessage, HubProtocol};
 use azure_signalr_rest::{ApiVersion, Error, Message, Operation, RetryPolicy, ServiceClient};
-use common::{http, negotiate, start, token, WAIT};
+use common::{client_token, handshake, http, open_websocket, start, token, WAIT};
 use futures::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use tokio::net::TcpStream;
@@ -185,25 +183,10 @@ impl RawClient {
         user: Option<&str>,
         protocol: HubProtocol,
     ) -> RawClient {
-        let (connection_id, connection_token, token) = negotiate(emu, hub, user).await;
-        let url = format!(
-            "ws://{}/client/?hub={hub}&id={connection_token}&access_token={token}",
-            emu.local_addr()
-        );
-        let (mut ws, _) = tokio_tungstenite::connect_async(url).await.expect("socket");
-        let request = String::from_utf8(HandshakeRequest::new(protocol).encode()).unwrap();
-        ws.send(Frame::Text(request.into())).await.unwrap();
-        let mut reader = HandshakeReader::new();
-        let buffer = loop {
-            let frame = tokio::time::timeout(WAIT, ws.next())
-                .await
-                .expect("handshake answer in time")
-                .expect("socket open")
-                .expect("frame");
-            if let Some(HandshakeRecord { rest, .. }) = reader.take(&frame.into_data()).unwrap() {
-                break rest.to_vec();
-            }
-        };
+        let bearer = client_token(emu, hub, user);
+        let addr = emu.local_addr().to_string();
+        let (mut ws, connection_id) = open_websocket(&addr, hub, &bearer).await;
+        let buffer = handshake(&mut ws, protocol).await;
         emu.wait_for_connection(|c| c.connection_id == connection_id, WAIT)
             .await
             .expect("connection registered");

@@ -17,8 +17,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use azure_signalr_rest::emulator::{Emulator, EmulatorHandle};
 use azure_signalr_rest::protocol::{
-    HandshakeReader, HandshakeRecord, HandshakeRequest, HandshakeResponse, HubMessage, HubProtocol,
-    Invocation, MessageReader, DEFAULT_MAX_MESSAGE_SIZE,
+    HubMessage, HubProtocol, Invocation, MessageReader, DEFAULT_MAX_MESSAGE_SIZE,
 };
 use futures::{SinkExt, StreamExt};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
@@ -193,25 +192,8 @@ impl WsClient {
     }
 
     async fn handshake(&mut self) {
-        let request = HandshakeRequest::new(self.protocol).encode();
-        self.send_raw(request, false).await;
-        let mut reader = HandshakeReader::new();
-        loop {
-            let frame = tokio::time::timeout(WAIT, self.ws.next())
-                .await
-                .expect("handshake answer in time")
-                .expect("socket open")
-                .expect("frame");
-            if let Some(HandshakeRecord { record, rest }) = reader.take(&frame.into_data()).unwrap()
-            {
-                assert_eq!(
-                    HandshakeResponse::parse(&record).unwrap(),
-                    HandshakeResponse::ok()
-                );
-                self.reader.push(&rest).unwrap();
-                return;
-            }
-        }
+        let rest = handshake(&mut self.ws, self.protocol).await;
+        self.reader.push(&rest).unwrap();
     }
 
     /// The next non-ping message; `None` when the socket ends or nothing comes in time.

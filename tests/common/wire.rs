@@ -5,6 +5,9 @@
 use std::time::Duration;
 
 use azure_signalr_rest::emulator::EmulatorHandle;
+use azure_signalr_rest::protocol::{
+    HandshakeReader, HandshakeRecord, HandshakeRequest, HandshakeResponse, HubProtocol,
+};
 use futures::{SinkExt, StreamExt};
 use serde_json::Value;
 use tokio::io::AsyncReadExt;
@@ -89,6 +92,28 @@ where
         .expect("socket open")
         .expect("frame");
     assert_eq!(answer.into_data().as_ref(), b"{}\x1e");
+}
+
+/// Sends the handshake request for `protocol` and reads the answer, which must accept it;
+/// returns what came after the answer in the same frames (the first records, if any).
+pub async fn handshake(ws: &mut Ws, protocol: HubProtocol) -> Vec<u8> {
+    let request = String::from_utf8(HandshakeRequest::new(protocol).encode()).unwrap();
+    ws.send(Message::text(request)).await.expect("send");
+    let mut reader = HandshakeReader::new();
+    loop {
+        let frame = tokio::time::timeout(WAIT, ws.next())
+            .await
+            .expect("handshake answer in time")
+            .expect("socket open")
+            .expect("frame");
+        if let Some(HandshakeRecord { record, rest }) = reader.take(&frame.into_data()).unwrap() {
+            assert_eq!(
+                HandshakeResponse::parse(&record).unwrap(),
+                HandshakeResponse::ok()
+            );
+            return rest.to_vec();
+        }
+    }
 }
 
 /// One read from a raw HTTP connection within [`WAIT`]: the start of the server's answer.
