@@ -230,23 +230,12 @@ async fn upstream_init_writes_and_list_prints_the_official_settings_file() {
 
 #[tokio::test]
 async fn start_dash_c_sends_events_where_the_settings_file_says() {
-    use axum::extract::Request;
-    let (tx, mut urls) = tokio::sync::mpsc::unbounded_channel::<String>();
-    let app = axum::Router::new().fallback(move |request: Request| {
-        let tx = tx.clone();
-        async move {
-            let _ = tx.send(request.uri().to_string());
-            axum::http::StatusCode::OK
-        }
-    });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let upstream = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let (upstream, mut urls) = common::status_upstream(200).await;
 
     let dir = scratch("start-config");
     let file = dir.join("upstreams.json");
     let settings = serde_json::json!({"UpstreamSettings": {"Templates": [
-        {"UrlTemplate": format!("http://{upstream}/hook/{{hub}}/{{event}}"),
+        {"UrlTemplate": format!("{upstream}/hook/{{hub}}/{{event}}"),
          "EventPattern": "connected", "HubPattern": "*", "CategoryPattern": "connections"}
     ]}});
     std::fs::write(&file, settings.to_string()).unwrap();
@@ -270,21 +259,10 @@ async fn start_dash_c_sends_events_where_the_settings_file_says() {
 
 #[tokio::test]
 async fn start_reloads_the_settings_file_when_it_changes() {
-    use axum::extract::Request;
-    let (tx, mut urls) = tokio::sync::mpsc::unbounded_channel::<String>();
-    let app = axum::Router::new().fallback(move |request: Request| {
-        let tx = tx.clone();
-        async move {
-            let _ = tx.send(request.uri().to_string());
-            axum::http::StatusCode::OK
-        }
-    });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let upstream = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let (upstream, mut urls) = common::status_upstream(200).await;
     let settings = |path: &str| {
         serde_json::json!({"UpstreamSettings": {"Templates": [
-            {"UrlTemplate": format!("http://{upstream}/{path}/{{event}}")}
+            {"UrlTemplate": format!("{upstream}/{path}/{{event}}")}
         ]}})
         .to_string()
     };

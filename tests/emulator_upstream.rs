@@ -470,22 +470,6 @@ async fn next_url(urls: &mut mpsc::UnboundedReceiver<String>) -> String {
         .unwrap()
 }
 
-/// Answers every call with `status` and records the URL it was sent to.
-async fn status_upstream(status: u16) -> (String, mpsc::UnboundedReceiver<String>) {
-    let (tx, rx) = mpsc::unbounded_channel::<String>();
-    let app = Router::new().fallback(move |request: Request| {
-        let tx = tx.clone();
-        async move {
-            let _ = tx.send(request.uri().to_string());
-            StatusCode::from_u16(status).unwrap()
-        }
-    });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (format!("http://{addr}"), rx)
-}
-
 #[tokio::test]
 async fn templates_route_each_event_to_the_first_match_and_skip_the_rest() {
     let (base, mut urls) = status_upstream(204).await;

@@ -152,3 +152,22 @@ pub fn port_of(connection_string: &str) -> u16 {
         .parse()
         .expect("a numeric port")
 }
+
+/// An upstream that answers every call with `status` and passes on the URI it was sent to;
+/// returns its base URL (`http://ip:port`) and the URIs.
+pub async fn status_upstream(
+    status: u16,
+) -> (String, tokio::sync::mpsc::UnboundedReceiver<String>) {
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+    let app = axum::Router::new().fallback(move |request: axum::extract::Request| {
+        let tx = tx.clone();
+        async move {
+            let _ = tx.send(request.uri().to_string());
+            axum::http::StatusCode::from_u16(status).unwrap()
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (format!("http://{addr}"), rx)
+}
