@@ -23,10 +23,9 @@ use azure_signalr_rest::emulator::EmulatorHandle;
 use azure_signalr_rest::protocol::{HubMessage, HubProtocol};
 use azure_signalr_rest::{ApiVersion, Error, Message, Operation, RetryPolicy, ServiceClient};
 use common::{client_token, handshake, http, open_websocket, start, token, WAIT};
-use futures::{SinkExt, StreamExt};
+use futures::StreamExt;
 use serde_json::{json, Value};
 use tokio::net::TcpStream;
-use tokio_tungstenite::tungstenite::Message as Frame;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 const API: &str = "api-version=2022-06-01";
