@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 
-/// What a [`Listener`] yields.
+/// What a [`Listener`](super::Listener) yields.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub enum Event {
