@@ -25,10 +25,11 @@ use serde_json::json;
 use tokio::sync::{mpsc, watch};
 
 use super::auth::{self, Audience};
-use super::rest::valid_hub_name;
-use super::state::{Activity, CloseRequest, ConnHandle, Inner, Negotiated, Outgoing, TakeRefused};
+use super::inspect::ConnectionInfo;
+use super::state::{
+    Activity, CloseRequest, ConnHandle, HttpConn, Inner, Negotiated, Outgoing, TakeRefused,
+};
 use super::upstream::{self, ClientContext, UpstreamEvent};
-use super::ConnectionInfo;
 use crate::protocol::TransportType;
 use crate::protocol::{
     HandshakeReader, HandshakeRecord, HandshakeRequest, HandshakeResponse, HubMessage, HubProtocol,
@@ -116,11 +117,8 @@ fn authorize(
             "the 'hub' query parameter is required",
         ));
     };
-    if !valid_hub_name(&hub) {
-        return Err(json_error(
-            StatusCode::BAD_REQUEST,
-            "invalid hub name: must match ^[A-Za-z][A-Za-z0-9_`,.[\\]]{0,127}$",
-        ));
+    if let Err(e) = crate::validate_hub_name(crate::Operation::Negotiate, "hub", &hub) {
+        return Err(json_error(StatusCode::BAD_REQUEST, e.to_string()));
     }
     let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
     let verified = auth::bearer_token(headers, uri, place).and_then(|token| {
@@ -219,17 +217,6 @@ struct NegotiateResponse<'a> {
     available_transports: &'a [TransportOffer],
 }
 
-/// The HTTP side of an SSE or Long Polling connection.
-#[derive(Debug)]
-pub(crate) struct HttpConn {
-    transport: TransportType,
-    hub: String,
-    user_id: Option<String>,
-    inbound: Mutex<Option<mpsc::Sender<Bytes>>>,
-    poll: Option<tokio::sync::Mutex<mpsc::Receiver<Bytes>>>,
-    activity: Arc<Activity>,
-}
-
 async fn transport(State(inner): State<Arc<Inner>>, request: Request) -> Response {
     let (mut parts, body) = request.into_parts();
     let (hub, user_id) = match authorize(
@@ -292,7 +279,7 @@ async fn transport(State(inner): State<Arc<Inner>>, request: Request) -> Respons
             "the 'id' query parameter is required",
         );
     };
-    let existing = inner.http_conns_get(&id);
+    let existing = inner.http_conn(&id);
     if existing
         .as_ref()
         .is_some_and(|c| c.hub == hub && c.user_id != user_id)
@@ -338,12 +325,7 @@ async fn transport(State(inner): State<Arc<Inner>>, request: Request) -> Respons
                 Err(_) => return json_error(StatusCode::PAYLOAD_TOO_LARGE, "message too large"),
             };
             conn.activity.touch();
-            let sender = conn
-                .inbound
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .clone();
-            match sender {
+            match conn.inbound() {
                 Some(tx) if tx.send(data).await.is_ok() => StatusCode::OK.into_response(),
                 _ => json_error(StatusCode::NOT_FOUND, "connection has ended"),
             }
@@ -353,30 +335,10 @@ async fn transport(State(inner): State<Arc<Inner>>, request: Request) -> Respons
                 return json_error(StatusCode::NOT_FOUND, "no such connection");
             };
             // Dropping the inbound sender tells the session the client has left.
-            conn.inbound
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .take();
+            conn.leave();
             StatusCode::ACCEPTED.into_response()
         }
         _ => StatusCode::METHOD_NOT_ALLOWED.into_response(),
-    }
-}
-
-impl Inner {
-    fn http_conns_get(&self, token: &str) -> Option<Arc<HttpConn>> {
-        self.http_conns
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(token)
-            .cloned()
-    }
-
-    fn http_conns_remove(&self, token: &str) {
-        self.http_conns
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(token);
     }
 }
 
@@ -399,11 +361,7 @@ fn new_http_conn(
         poll: poll.map(tokio::sync::Mutex::new),
         activity,
     });
-    inner
-        .http_conns
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .insert(token.to_string(), conn.clone());
+    inner.add_http_conn(token.to_string(), conn.clone());
     (conn, in_rx)
 }
 
@@ -441,7 +399,7 @@ fn spawn_http_session(
         if !linger.is_zero() {
             tokio::time::sleep(linger).await;
         }
-        inner.http_conns_remove(&token);
+        inner.remove_http_conn(&token);
     });
 }
 
@@ -515,7 +473,7 @@ async fn long_poll(inner: &Inner, token: &str, conn: &HttpConn) -> Response {
         Err(_) => StatusCode::OK.into_response(),
         Ok(None) => {
             drop(rx);
-            inner.http_conns_remove(token);
+            inner.remove_http_conn(token);
             StatusCode::NO_CONTENT.into_response()
         }
         Ok(Some(first)) => {

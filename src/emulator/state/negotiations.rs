@@ -7,8 +7,6 @@
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
-use super::state::Negotiated;
-
 /// Negotiations left unused are forgotten after this long.
 pub(crate) const NEGOTIATION_LIFETIME: Duration = Duration::from_secs(120);
 
@@ -16,7 +14,30 @@ pub(crate) const NEGOTIATION_LIFETIME: Duration = Duration::from_secs(120);
 /// per-hub limit, so it takes many hubs at their limit to reach it.
 const MAX_PENDING_OVERALL: usize = 100_000;
 
-/// The limits on pending negotiations (see [`super::EmulatorBuilder::negotiation_limits`]).
+/// A connection that negotiated but has not opened its transport yet.
+#[derive(Debug, Clone)]
+pub(crate) struct Negotiated {
+    /// The connection id REST calls will name.
+    pub connection_id: String,
+    /// The hub (lower-cased).
+    pub hub: String,
+    /// The user its token named.
+    pub user_id: Option<String>,
+    /// When it negotiated (it expires after [`NEGOTIATION_LIFETIME`]).
+    pub created: Instant,
+}
+
+/// Why a negotiation could not be taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TakeRefused {
+    /// No such (live) negotiation for this hub.
+    Missing,
+    /// It belongs to another user.
+    OtherUser,
+}
+
+/// The limits on pending negotiations (see
+/// [`EmulatorBuilder::negotiation_limits`](crate::emulator::EmulatorBuilder::negotiation_limits)).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Limits {
     /// Per user of a hub (all anonymous clients of a hub count as one user).
@@ -35,7 +56,7 @@ pub(crate) struct Refused {
 type UserKey = (String, Option<String>);
 
 #[derive(Debug, Default)]
-pub(crate) struct Pending {
+pub(super) struct Pending {
     by_token: HashMap<String, Negotiated>,
     per_hub: HashMap<String, usize>,
     per_user: HashMap<UserKey, usize>,
@@ -103,13 +124,24 @@ impl Pending {
         Ok(())
     }
 
-    /// The negotiation of `token`, left in place (expired ones included).
-    pub fn get(&self, token: &str) -> Option<&Negotiated> {
-        self.by_token.get(token)
+    /// Takes the negotiation of `token` for a request to `hub` by `user`; one made by another
+    /// user stays where it is, so its owner can still connect.
+    pub fn take_for(
+        &mut self,
+        token: &str,
+        hub: &str,
+        user: Option<&str>,
+    ) -> Result<Negotiated, TakeRefused> {
+        match self.by_token.get(token) {
+            Some(n) if n.hub != hub => Err(TakeRefused::Missing),
+            Some(n) if n.user_id.as_deref() != user => Err(TakeRefused::OtherUser),
+            Some(_) => self.take(token).ok_or(TakeRefused::Missing),
+            None => Err(TakeRefused::Missing),
+        }
     }
 
     /// Takes the negotiation of `token` if it is there and not expired.
-    pub fn take(&mut self, token: &str) -> Option<Negotiated> {
+    fn take(&mut self, token: &str) -> Option<Negotiated> {
         let negotiated = self.remove(token)?;
         (negotiated.created.elapsed() < NEGOTIATION_LIFETIME).then_some(negotiated)
     }
