@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use super::server;
 use super::state::negotiations;
-use super::upstream::SharedUpstream;
+use super::upstream::settings::SharedUpstream;
 
 /// The access key used when none is given (the official emulator's well-known key).
 pub const DEFAULT_ACCESS_KEY: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789ABCDEFGH";
