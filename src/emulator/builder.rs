@@ -12,13 +12,14 @@ use super::handle::EmulatorHandle;
 use super::state::negotiations;
 use super::state::Inner;
 use super::upstream::{UpstreamSettings, UpstreamTemplate};
-use super::{connections, rest, server};
+use super::{connections, request_log, rest, server};
 
-/// The whole application: the REST API and the client endpoint, behind the body deadline.
+/// The whole application: the REST API and the client endpoint, behind the body deadline and
+/// the request log.
 pub(crate) fn app(inner: Arc<Inner>) -> Router {
     let limits = http_limits(&inner.config);
     let app = rest::router(inner.clone()).merge(connections::router(inner));
-    server::with_body_deadline(app, limits)
+    request_log::with_request_log(server::with_body_deadline(app, limits))
 }
 
 /// The HTTP server's limits, with the largest body taken set from the message size.

@@ -70,6 +70,7 @@ mod connections;
 mod error;
 mod handle;
 mod inspect;
+mod request_log;
 mod rest;
 mod server;
 mod state;
