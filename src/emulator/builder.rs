@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use axum::Router;
 
-use super::config::Config;
+use super::config::Settings;
 use super::error::EmulatorError;
 use super::handle::EmulatorHandle;
 use super::state::negotiations;
@@ -23,7 +23,7 @@ pub(crate) fn app(inner: Arc<Inner>) -> Router {
 }
 
 /// The HTTP server's limits, with the largest body taken set from the message size.
-fn http_limits(config: &Config) -> server::Limits {
+fn http_limits(config: &Settings) -> server::HttpLimits {
     let mut limits = config.http_limits;
     // Above the largest body any route takes (a hub message plus its framing, or a 1 MiB
     // REST body), so the routes' own limits and messages still apply.
@@ -40,7 +40,7 @@ impl Emulator {
     /// pings every 15 s, clients dropped after 30 s of silence.
     pub fn builder() -> EmulatorBuilder {
         EmulatorBuilder {
-            config: Config::default(),
+            config: Settings::default(),
             upstream_error: None,
         }
     }
@@ -49,7 +49,7 @@ impl Emulator {
 /// Configures and starts an emulator.
 #[derive(Debug)]
 pub struct EmulatorBuilder {
-    config: Config,
+    config: Settings,
     upstream_error: Option<String>,
 }
 
@@ -156,7 +156,7 @@ impl EmulatorBuilder {
     /// A negotiation waits until its transport opens or for two minutes; one over a limit is
     /// answered `429` with `Retry-After`, and only that user or hub is refused.
     pub fn negotiation_limits(mut self, per_user: usize, per_hub: usize) -> Self {
-        self.config.negotiation_limits = negotiations::Limits { per_user, per_hub };
+        self.config.negotiation_limits = negotiations::NegotiationLimits { per_user, per_hub };
         self
     }
 

@@ -12,7 +12,7 @@ pub const DEFAULT_ACCESS_KEY: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789ABCDEF
 
 /// Settings of an emulator, collected by [`EmulatorBuilder`](super::EmulatorBuilder).
 #[derive(Clone)]
-pub(crate) struct Config {
+pub(crate) struct Settings {
     /// The address to listen on.
     pub bind: String,
     /// The key that signs REST and client tokens (a secret: never logged).
@@ -36,14 +36,14 @@ pub(crate) struct Config {
     /// The largest hub message a client may send.
     pub max_message_size: usize,
     /// Timeouts and caps of the HTTP server.
-    pub http_limits: server::Limits,
+    pub http_limits: server::HttpLimits,
     /// Pending negotiations allowed per user and per hub.
-    pub negotiation_limits: negotiations::Limits,
+    pub negotiation_limits: negotiations::NegotiationLimits,
 }
 
-impl fmt::Debug for Config {
+impl fmt::Debug for Settings {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Config")
+        f.debug_struct("Settings")
             .field("bind", &self.bind)
             .field("access_key", &"<redacted>")
             .field("upstream", &self.upstream)
@@ -56,11 +56,11 @@ impl fmt::Debug for Config {
     }
 }
 
-impl Default for Config {
+impl Default for Settings {
     /// `127.0.0.1:8888`, the well-known access key, no upstream, pings every 15 s, clients
     /// dropped after 30 s of silence.
     fn default() -> Self {
-        Config {
+        Settings {
             bind: "127.0.0.1:8888".into(),
             access_key: DEFAULT_ACCESS_KEY.into(),
             upstream: Default::default(),
@@ -72,14 +72,14 @@ impl Default for Config {
             outbound_budget: 16 * 1024 * 1024,
             delivery_record: 10_000,
             max_message_size: crate::protocol::DEFAULT_MAX_MESSAGE_SIZE,
-            http_limits: server::Limits {
+            http_limits: server::HttpLimits {
                 header_timeout: Duration::from_secs(30),
                 body_timeout: Duration::from_secs(30),
                 // Set at start from the message size (see `start`).
                 max_body: 0,
                 max_connections: 10_000,
             },
-            negotiation_limits: negotiations::Limits {
+            negotiation_limits: negotiations::NegotiationLimits {
                 per_user: 1_000,
                 per_hub: 10_000,
             },

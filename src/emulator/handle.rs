@@ -10,7 +10,7 @@ use tokio::sync::broadcast;
 use super::config::DEFAULT_ACCESS_KEY;
 use super::error::WaitTimeout;
 use super::inspect::{ConnectionInfo, Cutoff, Delivery, HubSnapshot};
-use super::state::{Event, Inner};
+use super::state::{Inner, InspectionEvent};
 use super::upstream::UpstreamSettings;
 
 /// A running emulator. Dropping it stops the server abruptly; prefer [`shutdown`](Self::shutdown).
@@ -195,7 +195,7 @@ impl EmulatorHandle {
         let wait = async {
             loop {
                 match events.recv().await {
-                    Ok(Event::Delivered(d)) if filter(&d) => return Some((*d).clone()),
+                    Ok(InspectionEvent::Delivered(d)) if filter(&d) => return Some((*d).clone()),
                     Ok(_) => {}
                     Err(broadcast::error::RecvError::Lagged(_)) => {
                         if let Some(found) = self.inner.deliveries().into_iter().find(|d| filter(d))
@@ -227,7 +227,7 @@ impl EmulatorHandle {
         let wait = async {
             loop {
                 match events.recv().await {
-                    Ok(Event::Connected(c)) if filter(&c) => return Some(c),
+                    Ok(InspectionEvent::Connected(c)) if filter(&c) => return Some(c),
                     Ok(_) => {}
                     Err(broadcast::error::RecvError::Lagged(_)) => {
                         if let Some(found) = current() {
@@ -264,7 +264,9 @@ impl EmulatorHandle {
                     return;
                 }
                 match events.recv().await {
-                    Ok(Event::Disconnected(c)) if c.connection_id == connection_id => return,
+                    Ok(InspectionEvent::Disconnected(c)) if c.connection_id == connection_id => {
+                        return
+                    }
                     Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
                     Err(broadcast::error::RecvError::Closed) => return,
                 }

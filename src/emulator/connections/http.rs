@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use tokio::sync::mpsc;
 
-use crate::emulator::state::{Activity, HttpConn, Inner, Negotiated};
+use crate::emulator::state::{Activity, HttpConn, Inner, PendingConnection};
 use crate::emulator::upstream::ClientContext;
 use crate::protocol::TransportType;
 
@@ -29,7 +29,7 @@ fn new_http_conn(
     inner: &Inner,
     token: &str,
     transport: TransportType,
-    negotiated: &Negotiated,
+    negotiated: &PendingConnection,
     poll: Option<mpsc::Receiver<Bytes>>,
 ) -> (Arc<HttpConn>, mpsc::Receiver<Bytes>) {
     let (in_tx, in_rx) = mpsc::channel(INBOUND_QUEUE);
@@ -49,7 +49,7 @@ fn new_http_conn(
 
 /// A client let in: its negotiation and what the upstream is to learn about it.
 pub(super) struct Accepted {
-    pub negotiated: Negotiated,
+    pub negotiated: PendingConnection,
     pub context: ClientContext,
 }
 

@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use bytes::BytesMut;
 use tokio::sync::mpsc;
 
-use crate::emulator::state::{HttpConn, Inner, Negotiated};
+use crate::emulator::state::{HttpConn, Inner, PendingConnection};
 use crate::emulator::upstream::ClientContext;
 use crate::protocol::TransportType;
 
@@ -25,7 +25,7 @@ const MAX_POLL_BYTES: usize = 1024 * 1024;
 pub(super) fn start_long_polling(
     inner: Arc<Inner>,
     token: String,
-    negotiated: Negotiated,
+    negotiated: PendingConnection,
     context: ClientContext,
 ) -> Response {
     let (out_tx, out_rx) = mpsc::channel(WIRE_QUEUE);

@@ -22,7 +22,7 @@ use axum::routing::{any, post};
 use axum::Router;
 
 use crate::emulator::auth::{self};
-use crate::emulator::state::{Inner, Negotiated};
+use crate::emulator::state::{Inner, PendingConnection};
 use crate::emulator::upstream::ClientContext;
 use crate::protocol::TransportType;
 use request::{authorize, json_error, other_user, query_param, random_id, refused_negotiation};
@@ -77,7 +77,7 @@ async fn transport(State(inner): State<Arc<Inner>>, request: Request) -> Respons
                 Err(refused) => return refused_negotiation(refused),
             },
             // A client that skipped negotiation gets a connection here.
-            None => Negotiated {
+            None => PendingConnection {
                 connection_id: random_id(16),
                 hub,
                 user_id,

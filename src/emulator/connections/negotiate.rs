@@ -10,7 +10,7 @@ use axum::Json;
 use serde::Serialize;
 
 use crate::emulator::auth::{self};
-use crate::emulator::state::{Inner, Negotiated};
+use crate::emulator::state::{Inner, PendingConnection};
 
 use super::request::{authorize, json_error, query_param, random_id};
 
@@ -39,7 +39,7 @@ pub(super) async fn negotiate(
     } else {
         connection_id.clone()
     };
-    let negotiated = Negotiated {
+    let negotiated = PendingConnection {
         connection_id: connection_id.clone(),
         hub,
         user_id,

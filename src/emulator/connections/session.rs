@@ -8,7 +8,9 @@ use bytes::Bytes;
 use tokio::sync::{mpsc, watch};
 
 use crate::emulator::inspect::ConnectionInfo;
-use crate::emulator::state::{Activity, CloseRequest, ConnHandle, Inner, Negotiated, Outgoing};
+use crate::emulator::state::{
+    Activity, CloseRequest, ConnHandle, Inner, Outgoing, PendingConnection,
+};
 use crate::emulator::upstream::{self, ClientContext, UpstreamEvent};
 use crate::protocol::TransportType;
 use crate::protocol::{
@@ -82,7 +84,7 @@ async fn handshake(
 
 pub(super) async fn run_session(
     inner: Arc<Inner>,
-    negotiated: Negotiated,
+    negotiated: PendingConnection,
     context: ClientContext,
     transport: TransportType,
     mut wire: Wire,

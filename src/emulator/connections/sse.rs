@@ -10,7 +10,7 @@ use bytes::Bytes;
 use futures::StreamExt;
 use tokio::sync::mpsc;
 
-use crate::emulator::state::{Inner, Negotiated};
+use crate::emulator::state::{Inner, PendingConnection};
 use crate::emulator::upstream::ClientContext;
 use crate::protocol::TransportType;
 
@@ -20,7 +20,7 @@ use super::wire::Wire;
 pub(super) fn start_sse(
     inner: Arc<Inner>,
     token: String,
-    negotiated: Negotiated,
+    negotiated: PendingConnection,
     context: ClientContext,
 ) -> Response {
     let (out_tx, out_rx) = mpsc::channel(WIRE_QUEUE);

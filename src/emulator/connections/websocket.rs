@@ -7,7 +7,7 @@ use axum::extract::FromRequestParts;
 use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
 
-use crate::emulator::state::{Activity, Inner, Negotiated};
+use crate::emulator::state::{Activity, Inner, PendingConnection};
 use crate::emulator::upstream::ClientContext;
 use crate::protocol::TransportType;
 
@@ -25,7 +25,7 @@ const WS_WRITE_BUFFER: usize = 16 * 1024;
 pub(super) async fn upgrade(
     inner: Arc<Inner>,
     parts: &mut axum::http::request::Parts,
-    negotiated: Negotiated,
+    negotiated: PendingConnection,
     context: ClientContext,
 ) -> Response {
     let upgrade = match WebSocketUpgrade::from_request_parts(parts, &()).await {
@@ -44,7 +44,7 @@ pub(super) async fn upgrade(
 
 async fn websocket_session(
     inner: Arc<Inner>,
-    negotiated: Negotiated,
+    negotiated: PendingConnection,
     context: ClientContext,
     socket: WebSocket,
 ) {

@@ -10,7 +10,7 @@ use crate::emulator::inspect::{ConnectionInfo, Cutoff, Delivery};
 
 /// What the inspection API listens to.
 #[derive(Debug, Clone)]
-pub(crate) enum Event {
+pub(crate) enum InspectionEvent {
     Delivered(Arc<Delivery>),
     Connected(ConnectionInfo),
     Disconnected(ConnectionInfo),

@@ -20,17 +20,17 @@ use std::time::{Duration, Instant, SystemTime};
 
 use tokio::sync::{broadcast, Notify};
 
-use crate::emulator::config::Config;
+use crate::emulator::config::Settings;
 use crate::emulator::inspect::{ConnectionInfo, Cutoff, Delivery, HubSnapshot};
-pub(crate) use deliveries::Event;
+pub(crate) use deliveries::InspectionEvent;
 pub(crate) use fanout::{CloseRequest, ConnHandle, Outgoing};
 pub(crate) use http_conns::{Activity, HttpConn};
-pub(crate) use negotiations::{Negotiated, Refused, TakeRefused};
+pub(crate) use negotiations::{PendingConnection, Refused, TakeRefused};
 
 /// Everything an emulator knows, shared by its handlers, sessions and handle.
 pub(crate) struct Inner {
     /// The settings it was started with (the upstream settings inside can be replaced).
-    pub config: Config,
+    pub config: Settings,
     /// Every hub's connections and memberships.
     hubs: Mutex<hubs::Hubs>,
     /// Negotiations waiting for their transport, with their limits.
@@ -42,7 +42,7 @@ pub(crate) struct Inner {
     /// Clients closed for falling behind.
     cutoffs: Mutex<deliveries::Cutoffs>,
     /// Deliveries, connects and disconnects, for the handle's waits.
-    pub events: broadcast::Sender<Event>,
+    pub events: broadcast::Sender<InspectionEvent>,
     /// Set once by shutdown: no connection is registered after it.
     shutting_down: AtomicBool,
     /// Woken when the last connection leaves.
@@ -67,7 +67,7 @@ fn service_close(error: Option<String>) -> CloseRequest {
 }
 
 impl Inner {
-    pub fn new(config: Config) -> Self {
+    pub fn new(config: Settings) -> Self {
         let (events, _) = broadcast::channel(1024);
         Inner {
             config,
@@ -92,7 +92,11 @@ impl Inner {
 
     // ---- negotiations ----
 
-    pub fn add_negotiation(&self, token: String, negotiated: Negotiated) -> Result<(), Refused> {
+    pub fn add_negotiation(
+        &self,
+        token: String,
+        negotiated: PendingConnection,
+    ) -> Result<(), Refused> {
         let limits = self.config.negotiation_limits;
         lock(&self.pending).add(token, negotiated, limits)
     }
@@ -104,7 +108,7 @@ impl Inner {
         token: &str,
         hub: &str,
         user: Option<&str>,
-    ) -> Result<Negotiated, TakeRefused> {
+    ) -> Result<PendingConnection, TakeRefused> {
         lock(&self.pending).take_for(token, hub, user)
     }
 
@@ -135,7 +139,9 @@ impl Inner {
         }
         tracing::info!(hub = %conn.info.hub, connection_id = %conn.info.connection_id,
             transport = ?conn.info.transport, protocol = conn.info.protocol.name(), "client connected");
-        let _ = self.events.send(Event::Connected(conn.info.clone()));
+        let _ = self
+            .events
+            .send(InspectionEvent::Connected(conn.info.clone()));
         true
     }
 
@@ -149,7 +155,9 @@ impl Inner {
             hubs.no_connections()
         };
         tracing::info!(hub = %info.hub, connection_id = %info.connection_id, "client disconnected");
-        let _ = self.events.send(Event::Disconnected(info.clone()));
+        let _ = self
+            .events
+            .send(InspectionEvent::Disconnected(info.clone()));
         if now_empty {
             self.all_closed.notify_waiters();
         }
@@ -384,7 +392,9 @@ impl Inner {
                 self.config.delivery_record,
             );
         }
-        let _ = self.events.send(Event::Delivered(Arc::new(delivery)));
+        let _ = self
+            .events
+            .send(InspectionEvent::Delivered(Arc::new(delivery)));
     }
 
     fn record_cutoff(&self, cutoff: Cutoff) {

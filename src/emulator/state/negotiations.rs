@@ -16,7 +16,7 @@ const MAX_PENDING_OVERALL: usize = 100_000;
 
 /// A connection that negotiated but has not opened its transport yet.
 #[derive(Debug, Clone)]
-pub(crate) struct Negotiated {
+pub(crate) struct PendingConnection {
     /// The connection id REST calls will name.
     pub connection_id: String,
     /// The hub (lower-cased).
@@ -39,7 +39,7 @@ pub(crate) enum TakeRefused {
 /// The limits on pending negotiations (see
 /// [`EmulatorBuilder::negotiation_limits`](crate::emulator::EmulatorBuilder::negotiation_limits)).
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Limits {
+pub(crate) struct NegotiationLimits {
     /// Per user of a hub (all anonymous clients of a hub count as one user).
     pub per_user: usize,
     /// Per hub.
@@ -57,7 +57,7 @@ type UserKey = (String, Option<String>);
 
 #[derive(Debug, Default)]
 pub(super) struct Pending {
-    by_token: HashMap<String, Negotiated>,
+    by_token: HashMap<String, PendingConnection>,
     per_hub: HashMap<String, usize>,
     per_user: HashMap<UserKey, usize>,
     /// Tokens in creation order, for expiry; entries already taken are skipped (and compacted
@@ -70,8 +70,8 @@ impl Pending {
     pub fn add(
         &mut self,
         token: String,
-        negotiated: Negotiated,
-        limits: Limits,
+        negotiated: PendingConnection,
+        limits: NegotiationLimits,
     ) -> Result<(), Refused> {
         let now = negotiated.created;
         self.expire(now);
@@ -131,7 +131,7 @@ impl Pending {
         token: &str,
         hub: &str,
         user: Option<&str>,
-    ) -> Result<Negotiated, TakeRefused> {
+    ) -> Result<PendingConnection, TakeRefused> {
         match self.by_token.get(token) {
             Some(n) if n.hub != hub => Err(TakeRefused::Missing),
             Some(n) if n.user_id.as_deref() != user => Err(TakeRefused::OtherUser),
@@ -141,12 +141,12 @@ impl Pending {
     }
 
     /// Takes the negotiation of `token` if it is there and not expired.
-    fn take(&mut self, token: &str) -> Option<Negotiated> {
+    fn take(&mut self, token: &str) -> Option<PendingConnection> {
         let negotiated = self.remove(token)?;
         (negotiated.created.elapsed() < NEGOTIATION_LIFETIME).then_some(negotiated)
     }
 
-    fn remove(&mut self, token: &str) -> Option<Negotiated> {
+    fn remove(&mut self, token: &str) -> Option<PendingConnection> {
         let negotiated = self.by_token.remove(token)?;
         decrement(&mut self.per_hub, negotiated.hub.clone());
         decrement(
@@ -172,7 +172,11 @@ impl Pending {
     }
 
     /// How long until the oldest pending negotiation matching `scope` expires (at least 1 s).
-    fn until_first_expiry(&self, now: Instant, scope: impl Fn(&Negotiated) -> bool) -> Duration {
+    fn until_first_expiry(
+        &self,
+        now: Instant,
+        scope: impl Fn(&PendingConnection) -> bool,
+    ) -> Duration {
         let oldest = self
             .order
             .iter()
@@ -197,8 +201,8 @@ fn decrement<K: std::hash::Hash + Eq>(counts: &mut HashMap<K, usize>, key: K) {
 mod tests {
     use super::*;
 
-    fn negotiation(hub: &str, user: Option<&str>, created: Instant) -> Negotiated {
-        Negotiated {
+    fn negotiation(hub: &str, user: Option<&str>, created: Instant) -> PendingConnection {
+        PendingConnection {
             connection_id: String::new(),
             hub: hub.into(),
             user_id: user.map(str::to_string),
@@ -206,7 +210,7 @@ mod tests {
         }
     }
 
-    const LIMITS: Limits = Limits {
+    const LIMITS: NegotiationLimits = NegotiationLimits {
         per_user: 2,
         per_hub: 3,
     };
