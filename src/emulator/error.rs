@@ -18,7 +18,9 @@ pub enum EmulatorError {
     Config(String),
 }
 
-/// The waiting in [`EmulatorHandle::wait_for_delivery`] ran out of time.
+/// The waiting in
+/// [`EmulatorHandle::wait_for_delivery`](super::EmulatorHandle::wait_for_delivery) ran out
+/// of time.
 #[derive(Debug, thiserror::Error)]
 #[error("no matching event within {0:?}")]
 pub struct WaitTimeout(pub Duration);

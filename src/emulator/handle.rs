@@ -124,7 +124,7 @@ impl EmulatorHandle {
     }
 
     /// The most recent deliveries, oldest first (bounded by
-    /// [`EmulatorBuilder::delivery_record`]).
+    /// [`EmulatorBuilder::delivery_record`](super::EmulatorBuilder::delivery_record)).
     pub fn deliveries(&self) -> Vec<Delivery> {
         self.inner.deliveries()
     }

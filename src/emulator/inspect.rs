@@ -27,7 +27,7 @@ pub struct Delivery {
 }
 
 /// A client closed for falling behind its outbound budget (see
-/// [`EmulatorBuilder::outbound_budget`]).
+/// [`EmulatorBuilder::outbound_budget`](super::EmulatorBuilder::outbound_budget)).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Cutoff {
     /// The hub (lower-cased).
@@ -44,7 +44,7 @@ pub struct Cutoff {
     pub at: SystemTime,
 }
 
-/// One client connection as seen by [`EmulatorHandle::hub`].
+/// One client connection as seen by [`EmulatorHandle::hub`](super::EmulatorHandle::hub).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConnectionInfo {
     /// The connection id REST calls name.
