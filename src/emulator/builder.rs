@@ -49,7 +49,8 @@ impl Emulator {
 /// Configures and starts an emulator.
 #[derive(Debug)]
 pub struct EmulatorBuilder {
-    config: Settings,
+    /// The settings so far (visible to the other emulator modules, which may add their own).
+    pub(super) config: Settings,
     upstream_error: Option<String>,
 }
 

@@ -15,7 +15,8 @@ use super::upstream::UpstreamSettings;
 
 /// A running emulator. Dropping it stops the server abruptly; prefer [`shutdown`](Self::shutdown).
 pub struct EmulatorHandle {
-    inner: Arc<Inner>,
+    /// The running emulator's state (other emulator modules may inspect it).
+    pub(super) inner: Arc<Inner>,
     local_addr: SocketAddr,
     local_addrs: Vec<SocketAddr>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
