@@ -87,8 +87,13 @@ pub(super) struct Hub {
 impl Hub {
     // ---- connections ----
 
+    /// Adds a connection; one with the same id (never the case with random ids) is replaced,
+    /// leaving its user and groups.
     pub fn add_connection(&mut self, conn: Arc<ConnHandle>) {
         let id = conn.info.connection_id.clone();
+        if let Some(old) = self.connections.get(&id).map(|c| c.info.clone()) {
+            self.remove_connection(&old);
+        }
         if let Some(user) = &conn.info.user_id {
             self.users
                 .entry(user.clone())
@@ -271,13 +276,19 @@ impl Hub {
             }
         };
         let groups = self.user_groups.entry(user.to_string()).or_default();
-        groups.retain(|_, m| m.expires > now);
+        let mut dropped = Vec::new();
+        groups.retain(|g, m| {
+            let live = m.expires > now;
+            if !live {
+                dropped.push(g.clone());
+            }
+            live
+        });
         groups.insert(group.to_string(), membership);
         let mut long_lived: Vec<(u64, String)> = groups
             .iter()
             .filter_map(|(g, m)| m.long_lived_seq.map(|s| (s, g.clone())))
             .collect();
-        let mut dropped = Vec::new();
         if long_lived.len() > MAX_LONG_LIVED_GROUPS_PER_USER {
             long_lived.sort();
             let excess = long_lived.len() - MAX_LONG_LIVED_GROUPS_PER_USER;
@@ -286,6 +297,7 @@ impl Hub {
                 dropped.push(g);
             }
         }
+        // Expired and capped memberships leave the reverse index too.
         for g in dropped {
             unindex(&mut self.group_users, &g, user);
         }
@@ -379,4 +391,98 @@ fn unindex(index: &mut HashMap<String, HashSet<String>>, key: &str, item: &str) 
         index.remove(key);
     }
     removed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::emulator::state::fanout::CloseRequest;
+    use crate::protocol::{HubProtocol, TransportType};
+    use rand::{Rng, SeedableRng};
+    use tokio::sync::{mpsc, watch};
+
+    fn connection(id: &str, user: Option<&str>) -> Arc<ConnHandle> {
+        let info = ConnectionInfo {
+            connection_id: id.into(),
+            hub: "h".into(),
+            user_id: user.map(str::to_string),
+            transport: TransportType::WebSockets,
+            protocol: HubProtocol::Json,
+        };
+        let (queue, _) = mpsc::channel(1);
+        let (close, _) = watch::channel(None::<CloseRequest>);
+        Arc::new(ConnHandle::new(info, queue, close, 1024))
+    }
+
+    /// Each reverse index is exactly its forward index turned around, and direct memberships
+    /// and user entries name live connections only.
+    fn assert_consistent(hub: &Hub) {
+        let pairs = |m: &HashMap<String, HashSet<String>>| -> HashSet<(String, String)> {
+            m.iter()
+                .flat_map(|(k, vs)| vs.iter().map(move |v| (k.clone(), v.clone())))
+                .collect()
+        };
+        let flip = |p: HashSet<(String, String)>| p.into_iter().map(|(a, b)| (b, a)).collect();
+        assert_eq!(pairs(&hub.groups), flip(pairs(&hub.conn_groups)));
+        let user_groups: HashSet<(String, String)> = hub
+            .user_groups
+            .iter()
+            .flat_map(|(u, gs)| gs.keys().map(move |g| (u.clone(), g.clone())))
+            .collect();
+        assert_eq!(pairs(&hub.group_users), flip(user_groups));
+        for (set, what) in [(&hub.groups, "groups"), (&hub.users, "users")] {
+            for ids in set.values() {
+                assert!(!ids.is_empty(), "an empty set is kept in {what}");
+                for id in ids {
+                    assert!(hub.connections.contains_key(id), "{what} names gone {id}");
+                }
+            }
+        }
+        assert!(hub.user_groups.values().all(|g| !g.is_empty()));
+    }
+
+    #[test]
+    fn every_change_keeps_the_maps_consistent() {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(12);
+        let mut hub = Hub::default();
+        let start = Instant::now();
+        let pick = |rng: &mut rand::rngs::StdRng, prefix: &str, n: u32| {
+            format!("{prefix}{}", rng.random_range(0..n))
+        };
+        for step in 0..5_000u64 {
+            // Time moves on, so that ttl memberships expire along the way.
+            let now = start + Duration::from_secs(step);
+            let (conn, user, group) = (
+                pick(&mut rng, "c", 12),
+                pick(&mut rng, "u", 5),
+                pick(&mut rng, "g", 6),
+            );
+            match rng.random_range(0..9) {
+                0 => hub.add_connection(connection(&conn, Some(&user))),
+                1 => {
+                    let info = hub.connection(&conn).map(|c| c.info.clone());
+                    if let Some(info) = info {
+                        hub.remove_connection(&info);
+                    }
+                }
+                2 => {
+                    hub.add_to_group(&group, &conn);
+                }
+                3 => {
+                    hub.remove_from_group(&group, &conn);
+                }
+                4 => {
+                    hub.remove_from_all_groups(&conn);
+                }
+                5 => {
+                    let ttl = [None, Some(0), Some(3), Some(60)][rng.random_range(0..4)];
+                    hub.add_user_to_group(&group, &user, ttl, now);
+                }
+                6 => hub.remove_user_from_group(&group, &user),
+                7 => hub.remove_user_from_all_groups(&user),
+                _ => hub.add_connection(connection(&conn, None)),
+            }
+            assert_consistent(&hub);
+        }
+    }
 }
