@@ -32,7 +32,7 @@ use tokio::sync::Semaphore;
 
 /// The limits of the HTTP server (see [`super::EmulatorBuilder`] for the defaults).
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Limits {
+pub(crate) struct HttpLimits {
     pub header_timeout: Duration,
     pub body_timeout: Duration,
     pub max_body: usize,
@@ -57,7 +57,7 @@ const REFUSAL: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\n\
     {\"error\":\"too many connections to the emulator; retry\"}\n";
 
 /// Adds the body deadline in front of `app`.
-pub(crate) fn with_body_deadline(app: Router, limits: Limits) -> Router {
+pub(crate) fn with_body_deadline(app: Router, limits: HttpLimits) -> Router {
     app.layer(axum::middleware::from_fn(
         move |request: Request, next: axum::middleware::Next| {
             read_body_in_time(request, next, limits)
@@ -71,7 +71,7 @@ pub(crate) fn with_body_deadline(app: Router, limits: Limits) -> Router {
 async fn read_body_in_time(
     request: Request,
     next: axum::middleware::Next,
-    limits: Limits,
+    limits: HttpLimits,
 ) -> Response {
     use axum::body::HttpBody;
     use futures::StreamExt;
@@ -130,7 +130,7 @@ fn refuse(status: StatusCode, message: String) -> Response {
 pub(crate) async fn serve(
     listener: TcpListener,
     app: Router,
-    limits: Limits,
+    limits: HttpLimits,
     stop: impl std::future::Future<Output = ()>,
 ) {
     let permits = Arc::new(Semaphore::new(limits.max_connections));

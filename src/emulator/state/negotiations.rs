@@ -7,8 +7,6 @@
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
-use super::state::Negotiated;
-
 /// Negotiations left unused are forgotten after this long.
 pub(crate) const NEGOTIATION_LIFETIME: Duration = Duration::from_secs(120);
 
@@ -16,9 +14,32 @@ pub(crate) const NEGOTIATION_LIFETIME: Duration = Duration::from_secs(120);
 /// per-hub limit, so it takes many hubs at their limit to reach it.
 const MAX_PENDING_OVERALL: usize = 100_000;
 
-/// The limits on pending negotiations (see [`super::EmulatorBuilder::negotiation_limits`]).
+/// A connection that negotiated but has not opened its transport yet.
+#[derive(Debug, Clone)]
+pub(crate) struct PendingConnection {
+    /// The connection id REST calls will name.
+    pub connection_id: String,
+    /// The hub (lower-cased).
+    pub hub: String,
+    /// The user its token named.
+    pub user_id: Option<String>,
+    /// When it negotiated (it expires after [`NEGOTIATION_LIFETIME`]).
+    pub created: Instant,
+}
+
+/// Why a negotiation could not be taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TakeRefused {
+    /// No such (live) negotiation for this hub.
+    Missing,
+    /// It belongs to another user.
+    OtherUser,
+}
+
+/// The limits on pending negotiations (see
+/// [`EmulatorBuilder::negotiation_limits`](crate::emulator::EmulatorBuilder::negotiation_limits)).
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Limits {
+pub(crate) struct NegotiationLimits {
     /// Per user of a hub (all anonymous clients of a hub count as one user).
     pub per_user: usize,
     /// Per hub.
@@ -35,8 +56,8 @@ pub(crate) struct Refused {
 type UserKey = (String, Option<String>);
 
 #[derive(Debug, Default)]
-pub(crate) struct Pending {
-    by_token: HashMap<String, Negotiated>,
+pub(super) struct Pending {
+    by_token: HashMap<String, PendingConnection>,
     per_hub: HashMap<String, usize>,
     per_user: HashMap<UserKey, usize>,
     /// Tokens in creation order, for expiry; entries already taken are skipped (and compacted
@@ -49,8 +70,8 @@ impl Pending {
     pub fn add(
         &mut self,
         token: String,
-        negotiated: Negotiated,
-        limits: Limits,
+        negotiated: PendingConnection,
+        limits: NegotiationLimits,
     ) -> Result<(), Refused> {
         let now = negotiated.created;
         self.expire(now);
@@ -103,18 +124,29 @@ impl Pending {
         Ok(())
     }
 
-    /// The negotiation of `token`, left in place (expired ones included).
-    pub fn get(&self, token: &str) -> Option<&Negotiated> {
-        self.by_token.get(token)
+    /// Takes the negotiation of `token` for a request to `hub` by `user`; one made by another
+    /// user stays where it is, so its owner can still connect.
+    pub fn take_for(
+        &mut self,
+        token: &str,
+        hub: &str,
+        user: Option<&str>,
+    ) -> Result<PendingConnection, TakeRefused> {
+        match self.by_token.get(token) {
+            Some(n) if n.hub != hub => Err(TakeRefused::Missing),
+            Some(n) if n.user_id.as_deref() != user => Err(TakeRefused::OtherUser),
+            Some(_) => self.take(token).ok_or(TakeRefused::Missing),
+            None => Err(TakeRefused::Missing),
+        }
     }
 
     /// Takes the negotiation of `token` if it is there and not expired.
-    pub fn take(&mut self, token: &str) -> Option<Negotiated> {
+    fn take(&mut self, token: &str) -> Option<PendingConnection> {
         let negotiated = self.remove(token)?;
         (negotiated.created.elapsed() < NEGOTIATION_LIFETIME).then_some(negotiated)
     }
 
-    fn remove(&mut self, token: &str) -> Option<Negotiated> {
+    fn remove(&mut self, token: &str) -> Option<PendingConnection> {
         let negotiated = self.by_token.remove(token)?;
         decrement(&mut self.per_hub, negotiated.hub.clone());
         decrement(
@@ -140,7 +172,11 @@ impl Pending {
     }
 
     /// How long until the oldest pending negotiation matching `scope` expires (at least 1 s).
-    fn until_first_expiry(&self, now: Instant, scope: impl Fn(&Negotiated) -> bool) -> Duration {
+    fn until_first_expiry(
+        &self,
+        now: Instant,
+        scope: impl Fn(&PendingConnection) -> bool,
+    ) -> Duration {
         let oldest = self
             .order
             .iter()
@@ -165,8 +201,8 @@ fn decrement<K: std::hash::Hash + Eq>(counts: &mut HashMap<K, usize>, key: K) {
 mod tests {
     use super::*;
 
-    fn negotiation(hub: &str, user: Option<&str>, created: Instant) -> Negotiated {
-        Negotiated {
+    fn negotiation(hub: &str, user: Option<&str>, created: Instant) -> PendingConnection {
+        PendingConnection {
             connection_id: String::new(),
             hub: hub.into(),
             user_id: user.map(str::to_string),
@@ -174,7 +210,7 @@ mod tests {
         }
     }
 
-    const LIMITS: Limits = Limits {
+    const LIMITS: NegotiationLimits = NegotiationLimits {
         per_user: 2,
         per_hub: 3,
     };
