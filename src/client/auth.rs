@@ -171,5 +171,4 @@ mod tests {
             "https://public.example/client/?hub=app_chat"
         );
     }
-
 }

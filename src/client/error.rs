@@ -439,6 +439,8 @@ mod tests {
         );
         assert_eq!(err.error_code(), Some("NotFound"));
         let relabelled = err.with_operation(Operation::SendToUsers);
-        assert!(relabelled.to_string().starts_with("send_to_users: not found"));
+        assert!(relabelled
+            .to_string()
+            .starts_with("send_to_users: not found"));
     }
 }

@@ -528,8 +528,12 @@ impl HubClient {
             ));
         }
         let reason = options.reason.as_deref();
-        match self.call(Call::CloseConnection { connection, reason }).await {
-            Err(e) if matches!(e.kind(), ErrorKind::NotFound { code: Some(code), .. }
+        match self
+            .call(Call::CloseConnection { connection, reason })
+            .await
+        {
+            Err(e)
+                if matches!(e.kind(), ErrorKind::NotFound { code: Some(code), .. }
                 if code.eq_ignore_ascii_case(not_existed::CONNECTION)) =>
             {
                 Ok(())

@@ -7,7 +7,7 @@ use std::time::Duration;
 use url::Url;
 
 use super::api::{Call, RawClient, Target};
-use super::auth::{Auth, AudienceBase, USER_AGENT};
+use super::auth::{AudienceBase, Auth, USER_AGENT};
 use super::connection_string::{trim_slash, ConnectionString, Credential};
 use super::error::Error;
 use super::executor::Executor;
@@ -183,8 +183,11 @@ impl ServiceClient {
             application: None,
         };
         let shared = &self.shared;
-        shared.raw.send(&shared.executor, &to, &Call::Health).await
-        .map(|_| ())
+        shared
+            .raw
+            .send(&shared.executor, &to, &Call::Health)
+            .await
+            .map(|_| ())
     }
 }
 

@@ -238,4 +238,3 @@ impl fmt::Display for Operation {
         f.write_str(self.as_str())
     }
 }
-

@@ -6,7 +6,9 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{bail, Context as _};
-use azure_signalr_rest::{HubClient, Message, NegotiateOptions, TokenClaims};
+use azure_signalr_rest::{
+    AddUserOptions, CloseOptions, HubClient, Message, NegotiateOptions, SendOptions, TokenClaims,
+};
 use clap::{Args, Subcommand};
 use serde_json::Value;
 
@@ -76,24 +78,23 @@ impl Recipient {
         message: &Message,
     ) -> Result<(), azure_signalr_rest::Error> {
         match self {
-            Recipient::All { excluded } => hub.broadcast(message, &refs(excluded)).await,
+            Recipient::All { excluded } => hub.broadcast(message, exclude(excluded)).await,
             Recipient::User(id) => hub.send_to_user(id, message).await,
-            Recipient::Users(ids) => hub.send_to_users(&refs(ids), message).await,
+            Recipient::Users(ids) => hub.send_to_users(ids, message).await,
             Recipient::Group { name, excluded } => {
-                hub.send_to_group(name, message, &refs(excluded)).await
+                hub.send_to_group(name, message, exclude(excluded)).await
             }
             Recipient::Groups { names, excluded } => {
-                hub.send_to_groups(&refs(names), message, &refs(excluded))
-                    .await
+                hub.send_to_groups(names, message, exclude(excluded)).await
             }
             Recipient::Connection(id) => hub.send_to_connection(id, message).await,
         }
     }
 }
 
-/// The `&[&str]` the client's methods take.
-fn refs(list: &[String]) -> Vec<&str> {
-    list.iter().map(String::as_str).collect()
+/// The send options excluding `excluded`.
+fn exclude(excluded: &[String]) -> Option<SendOptions> {
+    Some(SendOptions::default().excluded(excluded))
 }
 
 #[derive(Debug, Args)]
@@ -305,8 +306,12 @@ impl GroupCommand {
     pub async fn apply(&self, hub: &HubClient) -> Result<(), azure_signalr_rest::Error> {
         match self {
             GroupCommand::AddUser { group, user, ttl } => {
-                hub.add_user_to_group(user, group, ttl.map(Duration::from_secs))
-                    .await
+                hub.add_user_to_group(
+                    user,
+                    group,
+                    ttl.map(|s| AddUserOptions::default().ttl(Duration::from_secs(s))),
+                )
+                .await
             }
             GroupCommand::RemoveUser { group, user } => {
                 hub.remove_user_from_group(user, group).await
@@ -420,8 +425,14 @@ enum CloseWhat {
 }
 
 pub async fn close(global: &GlobalArgs, args: CloseArgs) -> anyhow::Result<ExitCode> {
-    let reason = args.reason.as_deref();
-    let excluded = refs(&args.excluded);
+    let excluded = &args.excluded;
+    let options = || {
+        let options = CloseOptions::default().excluded(&args.excluded);
+        Some(match &args.reason {
+            Some(reason) => options.reason(reason),
+            None => options,
+        })
+    };
     if matches!(args.what, CloseWhat::Connection { .. }) && !excluded.is_empty() {
         bail!(
             "--exclude applies to closing a user, a group or all connections, not one connection"
@@ -431,19 +442,19 @@ pub async fn close(global: &GlobalArgs, args: CloseArgs) -> anyhow::Result<ExitC
     let (what, result) = match &args.what {
         CloseWhat::Connection { id } => (
             format!("close connection {id}"),
-            hub.close_connection(id, reason).await,
+            hub.close_connection(id, options()).await,
         ),
         CloseWhat::User { id } => (
             format!("close user {id}"),
-            hub.close_user_connections(id, &excluded, reason).await,
+            hub.close_user_connections(id, options()).await,
         ),
         CloseWhat::Group { name } => (
             format!("close group {name}"),
-            hub.close_group_connections(name, &excluded, reason).await,
+            hub.close_group_connections(name, options()).await,
         ),
         CloseWhat::All => (
             "close all".to_owned(),
-            hub.close_all_connections(&excluded, reason).await,
+            hub.close_all_connections(options()).await,
         ),
     };
     result.with_context(|| what.clone())?;
@@ -477,7 +488,7 @@ pub fn token(global: &GlobalArgs, args: TokenArgs) -> anyhow::Result<ExitCode> {
     let lifetime = Duration::from_secs(args.lifetime);
     let token = if args.client {
         hub_client(global)?
-            .negotiate(client_options(args.user, lifetime))
+            .negotiate_local(client_options(args.user, lifetime))
             .context("client token")?
             .access_token
     } else {
@@ -503,10 +514,10 @@ pub fn token(global: &GlobalArgs, args: TokenArgs) -> anyhow::Result<ExitCode> {
 
 /// What `--user` and `--lifetime` ask of a client token.
 fn client_options(user_id: Option<String>, lifetime: Duration) -> NegotiateOptions {
-    NegotiateOptions {
-        user_id,
-        lifetime: Some(lifetime),
-        ..NegotiateOptions::default()
+    let options = NegotiateOptions::default().lifetime(lifetime);
+    match user_id {
+        Some(user_id) => options.user_id(user_id),
+        None => options,
     }
 }
 
@@ -522,7 +533,7 @@ pub struct NegotiateArgs {
 
 pub fn negotiate(global: &GlobalArgs, args: NegotiateArgs) -> anyhow::Result<ExitCode> {
     let response = hub_client(global)?
-        .negotiate(client_options(
+        .negotiate_local(client_options(
             args.user,
             Duration::from_secs(args.lifetime),
         ))

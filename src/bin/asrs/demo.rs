@@ -14,7 +14,9 @@ use anyhow::Context as _;
 use azure_signalr_rest::emulator::{Emulator, EmulatorHandle};
 use azure_signalr_rest::listener::{Event, Listener, TransportType};
 use azure_signalr_rest::protocol::HubProtocol;
-use azure_signalr_rest::{ApiVersion, HubClient, Message, ServiceClient};
+use azure_signalr_rest::{
+    AddUserOptions, ApiVersion, CloseOptions, HubClient, Message, ServiceClient,
+};
 use clap::Args;
 use serde_json::Value;
 use tokio::time::{timeout, Instant};
@@ -455,8 +457,12 @@ async fn run_on(emulator: &EmulatorHandle, wait: Duration) -> anyhow::Result<Exi
     );
     demo.call(
         "add user carol to group red (ttl 3600 s)",
-        hub.add_user_to_group("carol", "red", Some(Duration::from_secs(3600)))
-            .await,
+        hub.add_user_to_group(
+            "carol",
+            "red",
+            Some(AddUserOptions::default().ttl(Duration::from_secs(3600))),
+        )
+        .await,
     );
     let (bob, dave) = (demo.connection("bob"), demo.connection("dave"));
     demo.call(
@@ -567,8 +573,11 @@ async fn run_on(emulator: &EmulatorHandle, wait: Duration) -> anyhow::Result<Exi
     demo.next_step("close connection of carol");
     demo.call(
         "close connection of carol, reason \"demo is over for carol\"",
-        hub.close_connection(&carol, Some("demo is over for carol"))
-            .await,
+        hub.close_connection(
+            &carol,
+            Some(CloseOptions::default().reason("demo is over for carol")),
+        )
+        .await,
     );
     demo.deliveries(&[("carol", vec![Expect::Closed("demo is over for carol")])])
         .await;
@@ -580,7 +589,7 @@ async fn run_on(emulator: &EmulatorHandle, wait: Duration) -> anyhow::Result<Exi
     demo.next_step("close user bob");
     demo.call(
         "close connections of user bob",
-        hub.close_user_connections("bob", &[], Some("bye bob"))
+        hub.close_user_connections("bob", Some(CloseOptions::default().reason("bye bob")))
             .await,
     );
     demo.deliveries(&[("bob", vec![Expect::Closed("bye bob")])])
@@ -595,8 +604,11 @@ async fn run_on(emulator: &EmulatorHandle, wait: Duration) -> anyhow::Result<Exi
     );
     demo.call(
         "close connections in group green",
-        hub.close_group_connections("green", &[], Some("green is closing"))
-            .await,
+        hub.close_group_connections(
+            "green",
+            Some(CloseOptions::default().reason("green is closing")),
+        )
+        .await,
     );
     demo.deliveries(&[("dave", vec![Expect::Closed("green is closing")])])
         .await;
@@ -604,7 +616,8 @@ async fn run_on(emulator: &EmulatorHandle, wait: Duration) -> anyhow::Result<Exi
     demo.next_step("close all");
     demo.call(
         "close all connections",
-        hub.close_all_connections(&[], Some("the end")).await,
+        hub.close_all_connections(Some(CloseOptions::default().reason("the end")))
+            .await,
     );
     demo.deliveries(&[("alice", vec![Expect::Closed("the end")])])
         .await;

@@ -1,8 +1,8 @@
 //! One typed call: an operation with its arguments, by name, as the adapters of every API
 //! version take it.
 
-use super::super::message::Message;
 use super::super::error::{Error, ErrorKind};
+use super::super::message::Message;
 use super::super::version::{ApiVersion, Operation};
 
 /// Where a call goes: the hub as it appears in the path, and the application.

@@ -9,7 +9,7 @@
 
 use std::str::FromStr;
 
-use futures::stream::{self, StreamExt};
+use futures::stream::{FuturesUnordered, StreamExt};
 use reqwest::StatusCode;
 
 use super::error::Error;
@@ -19,8 +19,8 @@ use crate::raw::RequestHook;
 
 mod call;
 
-pub(crate) use call::{Call, Target};
 use call::unsupported;
+pub(crate) use call::{Call, Target};
 
 /// How many single calls a composed operation (e.g. `send_to_users` on 1.0) runs at once.
 const COMPOSED_CONCURRENCY: usize = 16;
@@ -207,18 +207,38 @@ impl RawClient {
         names: &'a [&'a str],
         one: impl Fn(&'a str) -> Call<'a>,
     ) -> Result<StatusCode, Error> {
-        let one = &one;
-        let mut results: Vec<(usize, Result<StatusCode, Error>)> =
-            stream::iter(names.iter().enumerate())
-                .map(|(i, name)| async move { (i, self.send_native(exec, to, &one(name)).await) })
-                .buffer_unordered(COMPOSED_CONCURRENCY)
-                .collect()
-                .await;
-        results.sort_by_key(|(i, _)| *i);
-        match results.into_iter().find_map(|(_, r)| r.err()) {
-            Some(error) => Err(error.with_operation(op)),
+        // A named async fn rather than closures returning async blocks: keeps the future
+        // `Send` for `tokio::spawn` (closures here hit rustc's higher-ranked lifetime limits).
+        let mut calls = names.iter().enumerate();
+        let mut running = FuturesUnordered::new();
+        let mut first_error: Option<(usize, Error)> = None;
+        for (i, name) in calls.by_ref().take(COMPOSED_CONCURRENCY) {
+            running.push(self.indexed(exec, to, i, one(name)));
+        }
+        while let Some((i, result)) = running.next().await {
+            if let Err(error) = result {
+                if first_error.as_ref().is_none_or(|(j, _)| i < *j) {
+                    first_error = Some((i, error));
+                }
+            }
+            if let Some((i, name)) = calls.next() {
+                running.push(self.indexed(exec, to, i, one(name)));
+            }
+        }
+        match first_error {
+            Some((_, error)) => Err(error.with_operation(op)),
             None => Ok(StatusCode::ACCEPTED),
         }
+    }
+
+    async fn indexed(
+        &self,
+        exec: &Executor,
+        to: &Target<'_>,
+        i: usize,
+        call: Call<'_>,
+    ) -> (usize, Result<StatusCode, Error>) {
+        (i, self.send_native(exec, to, &call).await)
     }
 }
 
