@@ -128,7 +128,9 @@ async fn every_operation(client: &ServiceClient) {
     let _ = hub.close_user_connections("u", close()).await;
     let payloads = Message::from_payloads("t", Some(b"{}\x1e".to_vec()), None).unwrap();
     let _ = hub.send_to_user("u", &payloads).await;
-    let _ = hub.negotiate(NegotiateOptions::default().user_id("u")).await;
+    let _ = hub
+        .negotiate(NegotiateOptions::default().user_id("u"))
+        .await;
 }
 
 #[tokio::test]

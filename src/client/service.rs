@@ -329,7 +329,7 @@ impl ServiceClientBuilder {
 
     /// Time allowed for a whole call, retries and the waits between them included (default
     /// 30 s). An attempt still running at the end is cut off, and no retry is started that
-    /// could not finish in time; the call then fails with [`Error::Timeout`](crate::Error).
+    /// could not finish in time; the call then fails with [`ErrorKind::Timeout`](crate::ErrorKind::Timeout).
     ///
     /// ```
     /// use std::time::Duration;

@@ -77,7 +77,7 @@ pub enum Support {
     Composed,
     /// Done locally, no REST call (parsing, token minting, negotiate).
     Local,
-    /// Not available: the client answers [`Error::Unsupported`] without any network traffic.
+    /// Not available: the client answers [`ErrorKind::Unsupported`](crate::ErrorKind::Unsupported) without any network traffic.
     Unsupported,
 }
 
