@@ -1,7 +1,8 @@
 //! `cargo xtask new-version-check`: shows that adding an API version touches only the places
 //! the README names. In a copy of the crate it adds version `2099-01-01` as a copy of
-//! 2022-06-01 (its spec, its adapter, one line in `api_versions!` and one in `adapters!`),
-//! then builds it and runs the operation × version test, which then covers four versions.
+//! 2022-06-01 (its spec, its adapter, one line in `api_versions!` and one in `adapters!`, a
+//! column in the documented table), then builds it and runs the operation × version test,
+//! which then covers four versions.
 
 use std::path::Path;
 use std::process::Command;
@@ -51,6 +52,26 @@ pub(crate) fn new_version_check() -> Result<()> {
         &format!("    {NEW_VARIANT} => {NEW_MODULE},\n"),
     )?;
 
+    // 4. A column in the documented table (a copy of 2022-06-01's).
+    let table = std::fs::read_to_string(root.join("src/client/versions.md"))?;
+    let table: String = table
+        .lines()
+        .map(|line| match line {
+            l if l.starts_with("| operation") => format!("{l} {NEW} |\n"),
+            l if l.starts_with("|---") => format!("{l}---|\n"),
+            l if l.starts_with("| `") => {
+                let last = l
+                    .trim_end_matches('|')
+                    .rsplit('|')
+                    .next()
+                    .unwrap_or_default();
+                format!("{l}{last}|\n")
+            }
+            l => format!("{l}\n"),
+        })
+        .collect();
+    std::fs::write(copy.join("src/client/versions.md"), table)?;
+
     // Shares the workspace's target directory: only the copied crates are rebuilt.
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(Into::into)
@@ -67,7 +88,7 @@ pub(crate) fn new_version_check() -> Result<()> {
     }
     std::fs::remove_dir_all(&copy).ok();
     println!(
-        "API version {NEW} added as spec + adapter + two enum lines: builds, and every \
+        "API version {NEW} added as spec + adapter + two enum lines + a table column: builds, and every \
          operation × version answers as support() says"
     );
     Ok(())
