@@ -11,6 +11,7 @@ use super::version::{ApiVersion, Operation};
 
 mod close;
 mod membership;
+mod negotiate;
 
 /// The operations on one hub. Obtained from [`ServiceClient::hub`]; cheap to clone.
 ///
