@@ -265,10 +265,10 @@ enum Target {
 async fn send(hub: &HubClient, target: &Target, phase: usize, seq: u64) -> bool {
     let message = Message::from_values("tick", vec![json!(phase), json!(seq), json!(now_us())]);
     match target {
-        Target::Broadcast => hub.broadcast(&message, &[]).await.is_ok(),
+        Target::Broadcast => hub.broadcast(&message, None).await.is_ok(),
         Target::Group(groups) => {
             let group = format!("g{}", seq as usize % groups);
-            hub.send_to_group(&group, &message, &[]).await.is_ok()
+            hub.send_to_group(&group, &message, None).await.is_ok()
         }
     }
 }

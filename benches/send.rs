@@ -64,7 +64,7 @@ fn azure_signalr_rest_key() -> String {
 
 async fn send_once(hub: &HubClient, op: &str, message: &Message) -> bool {
     let result = match op {
-        "broadcast" => hub.broadcast(message, &[]).await,
+        "broadcast" => hub.broadcast(message, None).await,
         "user" => hub.send_to_user(USER, message).await,
         other => panic!("unknown --op {other} (broadcast or user)"),
     };

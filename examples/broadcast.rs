@@ -31,7 +31,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("broadcasting to hub `{hub}` via {connection_string} (API {version})");
     client
         .hub(&hub)
-        .broadcast(&Message::new("newMessage", ("broadcast", text))?, &[])
+        .broadcast(&Message::new("newMessage", ("broadcast", text))?, None)
         .await?;
     println!("accepted");
     Ok(())

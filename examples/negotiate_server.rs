@@ -26,11 +26,10 @@ async fn negotiate(
     State(hub): State<HubClient>,
     Query(who): Query<Who>,
 ) -> Result<Json<NegotiateResponse>, (StatusCode, String)> {
-    let options = NegotiateOptions {
-        user_id: who.user_id,
-        ..Default::default()
-    };
+    let mut options = NegotiateOptions::default();
+    options.user_id = who.user_id;
     hub.negotiate(options)
+        .await
         .map(Json)
         .map_err(|e| (StatusCode::BAD_REQUEST, e.to_string()))
 }

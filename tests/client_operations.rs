@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use azure_signalr_rest::emulator::{Emulator, EmulatorHandle};
 use azure_signalr_rest::{
-    AccessKey, ApiVersion, Error, HubClient, Message, NegotiateOptions, Operation, RetryPolicy,
-    ServiceClient,
+    AccessKey, AddUserOptions, ApiVersion, CloseOptions, ErrorKind, HubClient, Message,
+    NegotiateOptions, Operation, RetryPolicy, SendOptions, ServiceClient,
 };
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
@@ -32,11 +32,9 @@ impl Drop for Receiver {
 impl Receiver {
     /// Connects to `hub` as `user` with the URL and token the client library hands out.
     async fn connect(hub: &HubClient, user: Option<&str>) -> Receiver {
-        let options = NegotiateOptions {
-            user_id: user.map(str::to_owned),
-            ..Default::default()
-        };
-        let negotiated = hub.negotiate(options).unwrap();
+        let mut options = NegotiateOptions::default();
+        options.user_id = user.map(str::to_owned);
+        let negotiated = hub.negotiate(options).await.unwrap();
         let bearer = format!("Bearer {}", negotiated.access_token.expose_secret());
         let client_url = Url::parse(&negotiated.url).unwrap();
         let http = reqwest::Client::new();
@@ -202,12 +200,15 @@ async fn sends_of_every_version_reach_their_receivers() {
 
         // broadcast (exclusions where the version has them)
         if version == ApiVersion::V1Preview {
-            hub.broadcast(&msg("all", 1), &[]).await.unwrap();
+            hub.broadcast(&msg("all", 1), None).await.unwrap();
             expect(&mut anon, "all", 1).await;
         } else {
-            hub.broadcast(&msg("all", 1), &[&anon.connection_id])
-                .await
-                .unwrap();
+            hub.broadcast(
+                &msg("all", 1),
+                Some(SendOptions::default().excluded([&anon.connection_id])),
+            )
+            .await
+            .unwrap();
             expect_nothing_before_marker(&marker_hub, &mut anon).await;
         }
         expect(&mut alice, "all", 1).await;
@@ -232,29 +233,40 @@ async fn sends_of_every_version_reach_their_receivers() {
             .add_connection_to_group(&bob.connection_id, "room/2")
             .await
             .unwrap();
-        hub.send_to_group("room 1", &msg("group", 4), &[])
+        hub.send_to_group("room 1", &msg("group", 4), None)
             .await
             .unwrap();
         expect(&mut alice, "group", 4).await;
-        hub.send_to_groups(&["room 1", "room/2"], &msg("groups", 5), &[])
+        hub.send_to_groups(&["room 1", "room/2"], &msg("groups", 5), None)
             .await
             .unwrap();
         expect(&mut alice, "groups", 5).await;
         expect(&mut bob, "groups", 5).await;
         if version != ApiVersion::V1Preview {
-            hub.send_to_group("room 1", &msg("group-ex", 6), &[&alice.connection_id])
-                .await
-                .unwrap();
+            hub.send_to_group(
+                "room 1",
+                &msg("group-ex", 6),
+                Some(SendOptions::default().excluded([&alice.connection_id])),
+            )
+            .await
+            .unwrap();
             hub.send_to_connection(&bob.connection_id, &msg("direct", 7))
                 .await
                 .unwrap();
             expect(&mut bob, "direct", 7).await;
         } else {
             let err = hub
-                .send_to_group("room 1", &msg("group-ex", 6), &[&alice.connection_id])
+                .send_to_group(
+                    "room 1",
+                    &msg("group-ex", 6),
+                    Some(SendOptions::default().excluded([&alice.connection_id])),
+                )
                 .await
                 .unwrap_err();
-            assert!(matches!(err, Error::Unsupported { .. }), "{err:?}");
+            assert!(
+                matches!(err.kind(), ErrorKind::Unsupported { .. }),
+                "{err:?}"
+            );
         }
         expect_nothing_before_marker(&marker_hub, &mut alice).await;
         expect_nothing_before_marker(&marker_hub, &mut anon).await;
@@ -308,9 +320,13 @@ async fn membership_and_existence() {
         hub.remove_user_from_group("carol", "team").await.unwrap();
         assert!(!hub.user_in_group("carol", "team").await.unwrap(), "{v}");
 
-        hub.add_user_to_group("carol", "a", Some(Duration::from_secs(600)))
-            .await
-            .unwrap();
+        hub.add_user_to_group(
+            "carol",
+            "a",
+            Some(AddUserOptions::default().ttl(Duration::from_secs(600))),
+        )
+        .await
+        .unwrap();
         hub.add_user_to_group("carol", "b", None).await.unwrap();
         assert!(hub.user_in_group("carol", "a").await.unwrap());
         hub.remove_user_from_all_groups("carol").await.unwrap();
@@ -328,10 +344,10 @@ async fn membership_and_existence() {
                 .remove_connection_from_all_groups(&conn)
                 .await
                 .unwrap_err();
+            assert_eq!(err.operation(), Operation::RemoveConnectionFromAllGroups);
             assert!(matches!(
-                err,
-                Error::Unsupported {
-                    operation: Operation::RemoveConnectionFromAllGroups,
+                err.kind(),
+                ErrorKind::Unsupported {
                     version: ApiVersion::V1
                 }
             ));
@@ -348,9 +364,12 @@ async fn closing_connections() {
         let client = client(&emulator, version);
         let hub = client.hub("closing");
         let mut one = Receiver::connect(&hub, Some("dave")).await;
-        hub.close_connection(&one.connection_id, Some("kicked out"))
-            .await
-            .unwrap();
+        hub.close_connection(
+            &one.connection_id,
+            Some(CloseOptions::default().reason("kicked out")),
+        )
+        .await
+        .unwrap();
         let close = one.next_close().await;
         assert_eq!(close["error"], "kicked out", "{version}");
         emulator
@@ -370,17 +389,24 @@ async fn closing_connections() {
         .await
         .unwrap();
 
-    hub.close_user_connections("erin", &[], Some("user closed"))
+    hub.close_user_connections("erin", Some(CloseOptions::default().reason("user closed")))
         .await
         .unwrap();
     assert_eq!(by_user.next_close().await["error"], "user closed");
-    hub.close_group_connections("doomed", &[], Some("group closed"))
-        .await
-        .unwrap();
+    hub.close_group_connections(
+        "doomed",
+        Some(CloseOptions::default().reason("group closed")),
+    )
+    .await
+    .unwrap();
     assert_eq!(by_group.next_close().await["error"], "group closed");
-    hub.close_all_connections(&[&keep.connection_id], Some("all closed"))
-        .await
-        .unwrap();
+    hub.close_all_connections(Some(
+        CloseOptions::default()
+            .excluded([&keep.connection_id])
+            .reason("all closed"),
+    ))
+    .await
+    .unwrap();
     assert_eq!(by_all.next_close().await["error"], "all closed");
     for gone in [&by_user, &by_group, &by_all] {
         emulator
@@ -393,16 +419,15 @@ async fn closing_connections() {
     // The older versions say so before sending anything.
     let v1 = self::client(&emulator, ApiVersion::V1).hub("closing");
     for result in [
-        v1.close_all_connections(&[], None).await,
-        v1.close_group_connections("g", &[], None).await,
-        v1.close_user_connections("u", &[], None).await,
+        v1.close_all_connections(None).await,
+        v1.close_group_connections("g", None).await,
+        v1.close_user_connections("u", None).await,
     ] {
         assert!(matches!(
-            result,
-            Err(Error::Unsupported {
+            result.unwrap_err().kind(),
+            ErrorKind::Unsupported {
                 version: ApiVersion::V1,
-                ..
-            })
+            }
         ));
     }
     drop(keep);
@@ -421,10 +446,10 @@ async fn health_and_versions_without_it() {
         .health()
         .await
         .unwrap_err();
+    assert_eq!(err.operation(), Operation::Health);
     assert!(matches!(
-        err,
-        Error::Unsupported {
-            operation: Operation::Health,
+        err.kind(),
+        ErrorKind::Unsupported {
             version: ApiVersion::V1Preview
         }
     ));
@@ -445,7 +470,9 @@ async fn awkward_names_round_trip() {
         expect(&mut receiver, "hi", 1).await;
         hub.add_user_to_group(user, group, None).await.unwrap();
         assert!(hub.user_in_group(user, group).await.unwrap(), "{version}");
-        hub.send_to_group(group, &msg("grp", 2), &[]).await.unwrap();
+        hub.send_to_group(group, &msg("grp", 2), None)
+            .await
+            .unwrap();
         expect(&mut receiver, "grp", 2).await;
         let snapshot = emulator.hub("names");
         assert!(snapshot.users.contains_key(user), "{snapshot:?}");
@@ -500,11 +527,9 @@ async fn error_paths() {
             .send_to_user("u", &msg("x", 0))
             .await
             .unwrap_err();
-        match &err {
-            Error::Unauthorized {
-                operation, status, ..
-            } => {
-                assert_eq!(*operation, Operation::SendToUser);
+        assert_eq!(err.operation(), Operation::SendToUser);
+        match err.kind() {
+            ErrorKind::Unauthorized { status, .. } => {
                 assert_eq!(status.as_u16(), 401);
             }
             other => panic!("{version}: {other:?}"),
@@ -516,11 +541,11 @@ async fn error_paths() {
     let client = client(&emulator, ApiVersion::V2022_06_01);
     let err = client
         .hub("1-bad hub")
-        .broadcast(&msg("x", 0), &[])
+        .broadcast(&msg("x", 0), None)
         .await
         .unwrap_err();
     assert!(
-        matches!(&err, Error::InvalidInput { subject, .. } if subject.contains("hub name")),
+        matches!(err.kind(), ErrorKind::InvalidInput { subject, .. } if subject.contains("hub name")),
         "{err:?}"
     );
 
@@ -535,11 +560,11 @@ async fn error_paths() {
             .unwrap();
         let err = unchecked
             .hub("1bad")
-            .broadcast(&msg("x", 0), &[])
+            .broadcast(&msg("x", 0), None)
             .await
             .unwrap_err();
-        match &err {
-            Error::BadRequest {
+        match err.kind() {
+            ErrorKind::BadRequest {
                 status, message, ..
             } => {
                 assert_eq!(status.as_u16(), 400);
@@ -549,11 +574,11 @@ async fn error_paths() {
         }
         let err = unchecked
             .hub("chat")
-            .send_to_group("   ", &msg("x", 0), &[])
+            .send_to_group("   ", &msg("x", 0), None)
             .await
             .unwrap_err();
         assert!(
-            matches!(err, Error::BadRequest { .. }),
+            matches!(err.kind(), ErrorKind::BadRequest { .. }),
             "{version}: {err:?}"
         );
     }

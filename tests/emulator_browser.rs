@@ -71,11 +71,9 @@ struct Who {
 
 /// The app's negotiate endpoint, as `examples/negotiate_server.rs` writes it.
 async fn negotiate(State(hub): State<HubClient>, Query(who): Query<Who>) -> Response {
-    let options = NegotiateOptions {
-        user_id: who.user_id,
-        ..Default::default()
-    };
-    match hub.negotiate(options) {
+    let mut options = NegotiateOptions::default();
+    options.user_id = who.user_id;
+    match hub.negotiate(options).await {
         Ok(answer) => Json(answer).into_response(),
         Err(e) => (StatusCode::BAD_REQUEST, e.to_string()).into_response(),
     }

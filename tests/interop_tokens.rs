@@ -15,7 +15,10 @@ mod common;
 use std::sync::{Arc, Mutex};
 
 use azure_signalr_rest::emulator::EmulatorHandle;
-use azure_signalr_rest::{ApiVersion, Message, NegotiateOptions, RetryPolicy, ServiceClient};
+use azure_signalr_rest::{
+    AddUserOptions, ApiVersion, CloseOptions, Message, NegotiateOptions, RetryPolicy, SendOptions,
+    ServiceClient,
+};
 use base64::Engine as _;
 use common::*;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
@@ -671,23 +674,30 @@ async fn service_client_signs_like_the_sdk_whatever_endpoint_it_calls() {
     let client = build(ApiVersion::V2022_06_01, None);
     client
         .hub("Chat")
-        .broadcast(&msg, &["c1", "c2"])
+        .broadcast(&msg, Some(SendOptions::default().excluded(["c1", "c2"])))
         .await
         .unwrap();
     client
         .hub("chat")
-        .add_user_to_group("u 1", "g", Some(std::time::Duration::from_secs(60)))
+        .add_user_to_group(
+            "u 1",
+            "g",
+            Some(AddUserOptions::default().ttl(std::time::Duration::from_secs(60))),
+        )
         .await
         .unwrap();
     client
         .hub("chat")
-        .close_connection("c1", Some("bye"))
+        .close_connection("c1", Some(CloseOptions::default().reason("bye")))
         .await
         .unwrap();
     let app = build(ApiVersion::V2022_06_01, Some("MyApp"));
     app.hub("chat").send_to_user("alice", &msg).await.unwrap();
     let v1 = build(ApiVersion::V1, None);
-    v1.hub("chat").broadcast(&msg, &["c1"]).await.unwrap();
+    v1.hub("chat")
+        .broadcast(&msg, Some(SendOptions::default().excluded(["c1"])))
+        .await
+        .unwrap();
 
     let seen = seen.lock().unwrap().clone();
     let expected = [
@@ -735,6 +745,7 @@ async fn service_client_signs_like_the_sdk_whatever_endpoint_it_calls() {
                 .user_id("alice")
                 .claim("role", "admin"),
         )
+        .await
         .unwrap();
     assert_eq!(r.url, "https://proxy.example:8443/client/?hub=chat");
     let claims = claims_of(r.access_token.expose_secret());
@@ -744,6 +755,7 @@ async fn service_client_signs_like_the_sdk_whatever_endpoint_it_calls() {
     let r = app
         .hub("Chat")
         .negotiate(NegotiateOptions::default())
+        .await
         .unwrap();
     assert_eq!(r.url, "https://proxy.example:8443/client/?hub=myapp_chat");
     assert_eq!(
@@ -764,6 +776,7 @@ async fn our_client_and_negotiate_work_against_the_emulator_with_sdk_audiences()
                 .claim("nameid", "not-the-user")
                 .claim("department", "sales"),
         )
+        .await
         .unwrap();
     assert_eq!(
         claims_of(r.access_token.expose_secret())["aud"],

@@ -11,7 +11,7 @@ use std::time::Duration;
 use azure_signalr_rest::emulator::{self, Emulator, EmulatorHandle};
 use azure_signalr_rest::listener::{Event, Listener, ListenerError, TransportType};
 use azure_signalr_rest::protocol::HubProtocol;
-use azure_signalr_rest::{HubClient, Message, NegotiateOptions, ServiceClient};
+use azure_signalr_rest::{CloseOptions, HubClient, Message, NegotiateOptions, ServiceClient};
 use futures::StreamExt;
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -91,7 +91,7 @@ async fn receives_every_kind_of_send(transport: TransportType, protocol: HubProt
     assert_eq!(seen.transport, expected_transport);
 
     let rich = json!(["text", 42, -7, 1.5, true, null, {"nested": [1, "two"]}, ["a", "b"]]);
-    hub.broadcast(&message("broadcast", rich.clone()), &[])
+    hub.broadcast(&message("broadcast", rich.clone()), None)
         .await
         .unwrap();
     assert_eq!(
@@ -108,7 +108,7 @@ async fn receives_every_kind_of_send(transport: TransportType, protocol: HubProt
     );
 
     hub.add_connection_to_group(&id, "room 1").await.unwrap();
-    hub.send_to_group("room 1", &message("toGroup", json!(["room"])), &[])
+    hub.send_to_group("room 1", &message("toGroup", json!(["room"])), None)
         .await
         .unwrap();
     assert_eq!(
@@ -124,9 +124,12 @@ async fn receives_every_kind_of_send(transport: TransportType, protocol: HubProt
         ("toConnection".to_string(), vec![json!({"n": 1})])
     );
 
-    hub.close_connection(&id, Some("kicked by the test"))
-        .await
-        .unwrap();
+    hub.close_connection(
+        &id,
+        Some(CloseOptions::default().reason("kicked by the test")),
+    )
+    .await
+    .unwrap();
     match next_event(&mut listener).await {
         Event::Closed { error } => {
             let error = error.expect("the close carries the reason");
@@ -186,7 +189,7 @@ async fn without_a_forced_transport_websockets_is_chosen() {
     );
     // The Stream interface yields the same events.
     hub_client(&emu)
-        .broadcast(&message("again", json!([])), &[])
+        .broadcast(&message("again", json!([])), None)
         .await
         .unwrap();
     let event = tokio::time::timeout(WAIT, StreamExt::next(&mut listener))
@@ -209,6 +212,7 @@ async fn connects_from_a_negotiate_response() {
     let hub = hub_client(&emu);
     let response = hub
         .negotiate(NegotiateOptions::default().user_id("carol"))
+        .await
         .unwrap();
     for protocol in [HubProtocol::Json, HubProtocol::MessagePack] {
         let mut listener = Listener::builder()
@@ -601,6 +605,7 @@ async fn a_wrong_access_key_fails_negotiate_without_leaking_the_token() {
         .unwrap()
         .hub(HUB)
         .negotiate(NegotiateOptions::default())
+        .await
         .unwrap();
     let token = response.access_token.expose_secret().to_string();
     let error = Listener::builder()

@@ -527,15 +527,10 @@ mod tests {
     }
 
     fn rule_of(s: &str) -> (String, String) {
-        match parse(s).unwrap_err() {
-            Error::InvalidInput {
-                operation,
-                subject,
-                rule,
-            } => {
-                assert_eq!(operation, Operation::ParseConnectionString);
-                (subject, rule)
-            }
+        let err = parse(s).unwrap_err();
+        assert_eq!(err.operation(), Operation::ParseConnectionString);
+        match err.into_kind() {
+            crate::ErrorKind::InvalidInput { subject, rule } => (subject, rule),
             other => panic!("unexpected {other:?}"),
         }
     }

@@ -1,36 +1,43 @@
-//! The one error type of the client layer.
+//! The one error type of the client layer: the operation that failed plus what went wrong.
 
+use std::fmt;
 use std::time::Duration;
 
 use reqwest::StatusCode;
 
 use super::version::{ApiVersion, Operation};
 
-/// Everything that can go wrong in the client layer.
+/// Something went wrong in the client layer: which [`Operation`] ([`Error::operation`]) and
+/// what ([`Error::kind`]), shaped like `std::io::Error` and `reqwest::Error`.
 ///
-/// Every variant names the [`Operation`] that failed; the variants that come from a response also
-/// carry its HTTP status ([`Error::status`]). No variant ever carries an access key or a token:
-/// messages quote the service's error text, never request headers.
+/// No error ever carries an access key or a token: messages quote the service's error text,
+/// never request headers.
 ///
 /// ```
-/// use azure_signalr_rest::{ConnectionString, Error, Operation};
+/// use azure_signalr_rest::{ConnectionString, ErrorKind, Operation};
 ///
 /// let err = "Endpoint=https://x.service.signalr.net".parse::<ConnectionString>().unwrap_err();
 /// assert_eq!(err.operation(), Operation::ParseConnectionString);
-/// assert!(matches!(err, Error::InvalidInput { .. }));
+/// assert!(matches!(err.kind(), ErrorKind::InvalidInput { .. }));
 /// assert!(err.to_string().contains("AccessKey"));
 /// assert_eq!(err.status(), None);
 /// ```
+#[derive(Debug)]
+pub struct Error {
+    operation: Operation,
+    kind: ErrorKind,
+}
+
+/// What went wrong; the variants that come from a response carry its HTTP status
+/// ([`Error::status`]) and the service's error code ([`Error::error_code`]).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
-pub enum Error {
+pub enum ErrorKind {
     /// The input broke a rule before anything was sent: `subject` names what was wrong (a
     /// connection-string key, a hub name, a group name, the message body...), `rule` says which
     /// rule it broke.
-    #[error("{operation}: invalid {subject}: {rule}")]
+    #[error("invalid {subject}: {rule}")]
     InvalidInput {
-        /// The operation that was refused.
-        operation: Operation,
         /// What was invalid, e.g. "connection string key `Port`" or "hub name".
         subject: String,
         /// The rule that was broken.
@@ -38,27 +45,21 @@ pub enum Error {
     },
     /// The chosen API version has no such operation, nor an exact equivalent. Returned before any
     /// network traffic.
-    #[error("{operation} is not supported by API version {version}")]
+    #[error("not supported by API version {version}")]
     Unsupported {
-        /// The operation that was asked for.
-        operation: Operation,
         /// The API version the client uses.
         version: ApiVersion,
     },
     /// The bearer token could not be obtained (no access key to sign with, or the caller's
     /// [`TokenCredential`](crate::TokenCredential) failed).
-    #[error("{operation}: no credential: {message}")]
+    #[error("no credential: {message}")]
     Credential {
-        /// The operation that needed the token.
-        operation: Operation,
         /// Why no token could be had.
         message: String,
     },
     /// 401: the service did not accept the token (wrong key, expired, wrong audience).
-    #[error("{operation}: unauthorized ({status}){}", describe_with(code, message))]
+    #[error("unauthorized ({status}){}", describe_with(code, message))]
     Unauthorized {
-        /// The operation that failed.
-        operation: Operation,
         /// Always 401.
         status: StatusCode,
         /// The service's message, if any.
@@ -67,10 +68,8 @@ pub enum Error {
         code: Option<String>,
     },
     /// 403: the token is valid but does not allow this call.
-    #[error("{operation}: forbidden ({status}){}", describe_with(code, message))]
+    #[error("forbidden ({status}){}", describe_with(code, message))]
     Forbidden {
-        /// The operation that failed.
-        operation: Operation,
         /// Always 403.
         status: StatusCode,
         /// The service's message, if any.
@@ -80,10 +79,8 @@ pub enum Error {
     },
     /// 404 from an operation for which "not found" is an error (existence checks answer `false`
     /// instead).
-    #[error("{operation}: not found ({status}){}", describe_with(code, message))]
+    #[error("not found ({status}){}", describe_with(code, message))]
     NotFound {
-        /// The operation that failed.
-        operation: Operation,
         /// Always 404.
         status: StatusCode,
         /// The service's message, if any.
@@ -93,13 +90,8 @@ pub enum Error {
     },
     /// 400 or another 4xx rejection (e.g. 413 for an oversized body): the service's message says
     /// which rule the request broke.
-    #[error(
-        "{operation}: rejected by the service ({status}){}",
-        describe_with(code, message)
-    )]
+    #[error("rejected by the service ({status}){}", describe_with(code, message))]
     BadRequest {
-        /// The operation that failed.
-        operation: Operation,
         /// The status the service answered with.
         status: StatusCode,
         /// The service's message.
@@ -108,10 +100,8 @@ pub enum Error {
         code: Option<String>,
     },
     /// 429: the service is throttling; `retry_after` is its `Retry-After` hint when it sent one.
-    #[error("{operation}: throttled ({status}){}", retry_hint(retry_after))]
+    #[error("throttled ({status}){}", retry_hint(retry_after))]
     Throttled {
-        /// The operation that failed.
-        operation: Operation,
         /// Always 429.
         status: StatusCode,
         /// How long the service asked the caller to wait.
@@ -120,13 +110,8 @@ pub enum Error {
         code: Option<String>,
     },
     /// 5xx: the service failed.
-    #[error(
-        "{operation}: service error ({status}){}",
-        describe_with(code, message)
-    )]
+    #[error("service error ({status}){}", describe_with(code, message))]
     Server {
-        /// The operation that failed.
-        operation: Operation,
         /// The 5xx status.
         status: StatusCode,
         /// The service's message, if any.
@@ -135,13 +120,8 @@ pub enum Error {
         code: Option<String>,
     },
     /// A status the operation does not document (e.g. a 3xx, or 2xx with an unreadable body).
-    #[error(
-        "{operation}: unexpected response ({status}){}",
-        describe_with(code, message)
-    )]
+    #[error("unexpected response ({status}){}", describe_with(code, message))]
     UnexpectedStatus {
-        /// The operation that failed.
-        operation: Operation,
         /// The status received.
         status: StatusCode,
         /// The response body, if any.
@@ -151,12 +131,10 @@ pub enum Error {
     },
     /// No response within the call's timeout (retries included).
     #[error(
-        "{operation}: no response within the {timeout:?} timeout ({attempts} attempt{} in {elapsed:.1?})",
+        "no response within the {timeout:?} timeout ({attempts} attempt{} in {elapsed:.1?})",
         if *attempts == 1 { "" } else { "s" }
     )]
     Timeout {
-        /// The operation that timed out.
-        operation: Operation,
         /// The call's timeout, which bounds all its attempts together.
         timeout: Duration,
         /// Attempts made, the last one cut off by the timeout.
@@ -165,10 +143,8 @@ pub enum Error {
         elapsed: Duration,
     },
     /// The request could not be sent or the response could not be read.
-    #[error("{operation}: transport error: {source}")]
+    #[error("transport error: {source}")]
     Transport {
-        /// The operation that failed.
-        operation: Operation,
         /// The underlying HTTP client error (it names the URL, never headers).
         #[source]
         source: reqwest::Error,
@@ -192,57 +168,88 @@ fn retry_hint(retry_after: &Option<Duration>) -> String {
     }
 }
 
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.operation, self.kind)
+    }
+}
+
+impl std::error::Error for Error {
+    // The kind is displayed with the error, so the chain goes on with the kind's own source.
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        std::error::Error::source(&self.kind)
+    }
+}
+
 impl Error {
+    /// An error of `kind` for `operation`.
+    ///
+    /// ```
+    /// use azure_signalr_rest::{ApiVersion, Error, ErrorKind, Operation};
+    /// let err = Error::new(Operation::CloseAllConnections, ErrorKind::Unsupported { version: ApiVersion::V1 });
+    /// assert_eq!(err.to_string(), "close_all_connections: not supported by API version 1.0");
+    /// ```
+    pub fn new(operation: Operation, kind: ErrorKind) -> Error {
+        Error { operation, kind }
+    }
+
     /// The operation that failed.
     ///
     /// ```
-    /// use azure_signalr_rest::{ApiVersion, Error, Operation};
-    /// let err = Error::Unsupported { operation: Operation::CloseAllConnections, version: ApiVersion::V1 };
+    /// use azure_signalr_rest::{ApiVersion, Error, ErrorKind, Operation};
+    /// let err = Error::new(Operation::CloseAllConnections, ErrorKind::Unsupported { version: ApiVersion::V1 });
     /// assert_eq!(err.operation(), Operation::CloseAllConnections);
     /// ```
     pub fn operation(&self) -> Operation {
-        match self {
-            Error::InvalidInput { operation, .. }
-            | Error::Unsupported { operation, .. }
-            | Error::Credential { operation, .. }
-            | Error::Unauthorized { operation, .. }
-            | Error::Forbidden { operation, .. }
-            | Error::NotFound { operation, .. }
-            | Error::BadRequest { operation, .. }
-            | Error::Throttled { operation, .. }
-            | Error::Server { operation, .. }
-            | Error::UnexpectedStatus { operation, .. }
-            | Error::Timeout { operation, .. }
-            | Error::Transport { operation, .. } => *operation,
-        }
+        self.operation
+    }
+
+    /// The same error, labelled with another operation (e.g. the composed operation a single
+    /// call was part of).
+    ///
+    /// ```
+    /// use azure_signalr_rest::{ApiVersion, Error, ErrorKind, Operation};
+    /// let err = Error::new(Operation::SendToUser, ErrorKind::Unsupported { version: ApiVersion::V1 });
+    /// assert_eq!(err.with_operation(Operation::SendToUsers).operation(), Operation::SendToUsers);
+    /// ```
+    pub fn with_operation(mut self, operation: Operation) -> Error {
+        self.operation = operation;
+        self
+    }
+
+    /// What went wrong.
+    pub fn kind(&self) -> &ErrorKind {
+        &self.kind
+    }
+
+    /// What went wrong, taken out of the error.
+    pub fn into_kind(self) -> ErrorKind {
+        self.kind
     }
 
     /// The HTTP status the service answered with, when the error comes from a response.
     ///
     /// ```
-    /// use azure_signalr_rest::{Error, Operation};
-    /// let err = Error::Throttled {
-    ///     operation: Operation::Broadcast,
+    /// use azure_signalr_rest::{Error, ErrorKind, Operation};
+    /// let err = Error::new(Operation::Broadcast, ErrorKind::Throttled {
     ///     status: reqwest::StatusCode::TOO_MANY_REQUESTS,
     ///     retry_after: None,
     ///     code: None,
-    /// };
+    /// });
     /// assert_eq!(err.status().map(|s| s.as_u16()), Some(429));
     /// ```
     pub fn status(&self) -> Option<StatusCode> {
-        match self {
-            Error::Unauthorized { status, .. }
-            | Error::Forbidden { status, .. }
-            | Error::NotFound { status, .. }
-            | Error::BadRequest { status, .. }
-            | Error::Throttled { status, .. }
-            | Error::Server { status, .. }
-            | Error::UnexpectedStatus { status, .. } => Some(*status),
-            Error::Transport { source, .. } => source.status(),
-            Error::InvalidInput { .. }
-            | Error::Unsupported { .. }
-            | Error::Credential { .. }
-            | Error::Timeout { .. } => None,
+        use ErrorKind::*;
+        match &self.kind {
+            Unauthorized { status, .. }
+            | Forbidden { status, .. }
+            | NotFound { status, .. }
+            | BadRequest { status, .. }
+            | Throttled { status, .. }
+            | Server { status, .. }
+            | UnexpectedStatus { status, .. } => Some(*status),
+            Transport { source } => source.status(),
+            InvalidInput { .. } | Unsupported { .. } | Credential { .. } | Timeout { .. } => None,
         }
     }
 
@@ -251,31 +258,44 @@ impl Error {
     /// service's own names, never anything from the request.
     ///
     /// ```
-    /// use azure_signalr_rest::{Error, Operation};
-    /// let err = Error::NotFound {
-    ///     operation: Operation::AddConnectionToGroup,
+    /// use azure_signalr_rest::{Error, ErrorKind, Operation};
+    /// let err = Error::new(Operation::AddConnectionToGroup, ErrorKind::NotFound {
     ///     status: reqwest::StatusCode::NOT_FOUND,
     ///     message: "connection 'c1' does not exist".into(),
     ///     code: Some("Error.Connection.NotExisted".into()),
-    /// };
+    /// });
     /// assert_eq!(err.error_code(), Some("Error.Connection.NotExisted"));
     /// assert!(err.to_string().contains("[Error.Connection.NotExisted]"));
     /// ```
     pub fn error_code(&self) -> Option<&str> {
-        match self {
-            Error::Unauthorized { code, .. }
-            | Error::Forbidden { code, .. }
-            | Error::NotFound { code, .. }
-            | Error::BadRequest { code, .. }
-            | Error::Throttled { code, .. }
-            | Error::Server { code, .. }
-            | Error::UnexpectedStatus { code, .. } => code.as_deref(),
-            Error::InvalidInput { .. }
-            | Error::Unsupported { .. }
-            | Error::Credential { .. }
-            | Error::Timeout { .. }
-            | Error::Transport { .. } => None,
+        use ErrorKind::*;
+        match &self.kind {
+            Unauthorized { code, .. }
+            | Forbidden { code, .. }
+            | NotFound { code, .. }
+            | BadRequest { code, .. }
+            | Throttled { code, .. }
+            | Server { code, .. }
+            | UnexpectedStatus { code, .. } => code.as_deref(),
+            InvalidInput { .. }
+            | Unsupported { .. }
+            | Credential { .. }
+            | Timeout { .. }
+            | Transport { .. } => None,
         }
+    }
+
+    /// The service's `Retry-After` hint of a 429.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match &self.kind {
+            ErrorKind::Throttled { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
+
+    /// Whether the call ran out of time ([`ErrorKind::Timeout`]).
+    pub fn is_timeout(&self) -> bool {
+        matches!(self.kind, ErrorKind::Timeout { .. })
     }
 
     /// Builds the error for a response status, the service's message and error code.
@@ -286,50 +306,45 @@ impl Error {
         code: Option<String>,
         retry_after: Option<Duration>,
     ) -> Error {
-        match status.as_u16() {
-            401 => Error::Unauthorized {
-                operation,
+        use ErrorKind::*;
+        let kind = match status.as_u16() {
+            401 => Unauthorized {
                 status,
                 message,
                 code,
             },
-            403 => Error::Forbidden {
-                operation,
+            403 => Forbidden {
                 status,
                 message,
                 code,
             },
-            404 => Error::NotFound {
-                operation,
+            404 => NotFound {
                 status,
                 message,
                 code,
             },
-            429 => Error::Throttled {
-                operation,
+            429 => Throttled {
                 status,
                 retry_after,
                 code,
             },
-            400..=499 => Error::BadRequest {
-                operation,
+            400..=499 => BadRequest {
                 status,
                 message,
                 code,
             },
-            500..=599 => Error::Server {
-                operation,
+            500..=599 => Server {
                 status,
                 message,
                 code,
             },
-            _ => Error::UnexpectedStatus {
-                operation,
+            _ => UnexpectedStatus {
                 status,
                 message,
                 code,
             },
-        }
+        };
+        Error::new(operation, kind)
     }
 
     pub(crate) fn invalid(
@@ -337,11 +352,22 @@ impl Error {
         subject: impl Into<String>,
         rule: impl Into<String>,
     ) -> Error {
-        Error::InvalidInput {
+        Error::new(
             operation,
-            subject: subject.into(),
-            rule: rule.into(),
-        }
+            ErrorKind::InvalidInput {
+                subject: subject.into(),
+                rule: rule.into(),
+            },
+        )
+    }
+
+    pub(crate) fn credential(operation: Operation, message: impl Into<String>) -> Error {
+        Error::new(
+            operation,
+            ErrorKind::Credential {
+                message: message.into(),
+            },
+        )
     }
 }
 
@@ -350,7 +376,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn status_maps_to_variants() {
+    fn status_maps_to_kinds() {
         let op = Operation::SendToUser;
         let cases = [
             (401, "Unauthorized"),
@@ -366,7 +392,10 @@ mod tests {
         for (code, variant) in cases {
             let status = StatusCode::from_u16(code).unwrap();
             let err = Error::from_status(op, status, "msg".into(), None, None);
-            assert!(format!("{err:?}").starts_with(variant), "{code} -> {err:?}");
+            assert!(
+                format!("{:?}", err.kind()).starts_with(variant),
+                "{code} -> {err:?}"
+            );
             assert_eq!(err.status(), Some(status));
             assert_eq!(err.operation(), op);
         }
@@ -396,6 +425,7 @@ mod tests {
             err.to_string(),
             "broadcast: throttled (429 Too Many Requests), retry after 3s"
         );
+        assert_eq!(err.retry_after(), Some(Duration::from_secs(3)));
         let err = Error::from_status(
             Operation::UserExists,
             StatusCode::NOT_FOUND,
@@ -408,5 +438,9 @@ mod tests {
             "user_exists: not found (404 Not Found): [NotFound] no such path"
         );
         assert_eq!(err.error_code(), Some("NotFound"));
+        let relabelled = err.with_operation(Operation::SendToUsers);
+        assert!(relabelled
+            .to_string()
+            .starts_with("send_to_users: not found"));
     }
 }

@@ -45,6 +45,7 @@ pub const MAX_GROUP_NAME_CHARS: usize = 1024;
 /// A message can also carry its invocation already serialized for each hub protocol
 /// ([`Message::from_payloads`]); then clients of each protocol receive those bytes as they are.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Message {
     /// The client-side method to invoke.
     pub target: String,

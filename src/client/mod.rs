@@ -4,25 +4,29 @@
 //!
 #![doc = include_str!("versions.md")]
 
+mod api;
+mod auth;
 mod connection_string;
 mod error;
+mod executor;
 mod hub;
 mod message;
 mod negotiate;
+mod options;
 mod retry;
 mod service;
 mod token;
-mod transport;
 mod version;
 
 pub use connection_string::{ConnectionString, Credential, EntraAuthType, EntraId};
-pub use error::Error;
+pub use error::{Error, ErrorKind};
 pub use hub::HubClient;
 pub use message::{
     validate_group_name, validate_hub_name, Message, MAX_BODY_BYTES, MAX_GROUP_NAME_CHARS,
     MAX_HUB_NAME_CHARS,
 };
 pub use negotiate::{NegotiateOptions, NegotiateResponse, DEFAULT_CLIENT_TOKEN_LIFETIME};
+pub use options::{AddUserOptions, CloseOptions, SendOptions};
 pub use retry::{Failure, RetryPolicy};
 pub use service::{ServiceClient, ServiceClientBuilder, DEFAULT_TIMEOUT, PREVIEW_PORT};
 pub use token::{AccessKey, Token, TokenClaims, TokenCredential, TokenMinter};

@@ -26,6 +26,7 @@ pub const DEFAULT_CLIENT_TOKEN_LIFETIME: Duration = Duration::from_secs(60 * 60)
 /// assert_eq!(options.user_id.as_deref(), Some("alice"));
 /// ```
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct NegotiateOptions {
     /// The user the client connects as (the `asrs.s.uid` claim, as the .NET SDK writes it);
     /// REST calls address users by it.

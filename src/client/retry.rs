@@ -14,6 +14,7 @@ use super::version::Operation;
 /// assert!(RetryPolicy::default().retry_after(Operation::SendToUser, Failure::NotSent, 1).is_some());
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Failure {
     /// The request never reached the service (connection refused, DNS failure...): safe to
     /// repeat for any operation.

@@ -6,13 +6,14 @@ use std::time::Duration;
 
 use url::Url;
 
+use super::api::{Call, RawClient, Target};
+use super::auth::{AudienceBase, Auth, USER_AGENT};
 use super::connection_string::{trim_slash, ConnectionString, Credential};
 use super::error::Error;
-use super::hub::HubClient;
+use super::executor::Executor;
 use super::message::validate_hub_name;
 use super::retry::RetryPolicy;
-use super::token::{AccessKey, Token, TokenCredential, TokenMinter};
-use super::transport::{Raw, Transport};
+use super::token::{AccessKey, TokenCredential, TokenMinter};
 use super::version::{ApiVersion, Operation};
 
 /// The port the 1.0-preview API was served on, for an endpoint that names no port.
@@ -28,97 +29,6 @@ pub const PREVIEW_PORT: u16 = 5002;
 /// assert_eq!(azure_signalr_rest::DEFAULT_TIMEOUT.as_secs(), 30);
 /// ```
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// How REST calls are authorized.
-#[derive(Clone)]
-pub(crate) enum Auth {
-    /// Tokens signed with the access key, one per request URL (cached).
-    Key {
-        minter: Arc<TokenMinter>,
-        audience: Arc<AudienceBase>,
-    },
-    /// Tokens from the caller's provider.
-    Credential(Arc<dyn TokenCredential>),
-}
-
-impl Auth {
-    /// The bearer token for a request to `url` (see [`AudienceBase::rest_audience`]).
-    pub(crate) async fn token_for(&self, url: &Url) -> Result<Token, String> {
-        match self {
-            Auth::Key { minter, audience } => minter
-                .rest_token(&audience.rest_audience(url))
-                .map_err(|e| e.to_string()),
-            Auth::Credential(credential) => credential
-                .token()
-                .await
-                .map_err(|e| format!("the token credential failed: {e}")),
-        }
-    }
-}
-
-/// Characters `Uri.EscapeDataString` leaves alone (RFC 3986 unreserved): the .NET SDK escapes
-/// the application name with it in the audience.
-const ESCAPE_DATA: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'_')
-    .remove(b'.')
-    .remove(b'~');
-
-/// What token audiences are built from: the `Endpoint`'s scheme and host, as Microsoft's .NET
-/// SDK builds them.
-///
-/// The audience never carries a port, and never the `ClientEndpoint` or `ServerEndpoint`: the
-/// service checks `aud` against its own public name, not against the port or proxy a request
-/// came through, and signing exactly what the SDK signs means a service (or emulator) that
-/// accepts the SDK's tokens accepts ours.
-#[derive(Debug)]
-pub(crate) struct AudienceBase {
-    /// `scheme://host`, no trailing slash.
-    origin: String,
-    /// The path of the REST endpoint (empty, or e.g. `/signalr` behind a proxy): not part of the
-    /// audience.
-    rest_prefix: String,
-}
-
-impl AudienceBase {
-    pub(crate) fn new(endpoint: &Url, rest_endpoint: &Url) -> AudienceBase {
-        let host = endpoint.host_str().unwrap_or_default();
-        AudienceBase {
-            origin: format!("{}://{host}", endpoint.scheme()),
-            rest_prefix: trim_slash(rest_endpoint.path()).to_owned(),
-        }
-    }
-
-    /// The `aud` of a REST token for a request to `url`: `scheme://host` of the endpoint, the
-    /// API path (no trailing `/`), then `?api-version=...` with `application=...` first when
-    /// the URL has them. Other query parameters (`excluded`, `reason`, `ttl`) are not signed,
-    /// like the .NET SDK, which appends them after signing.
-    pub(crate) fn rest_audience(&self, url: &Url) -> String {
-        let path = url.path();
-        let path = path
-            .strip_prefix(self.rest_prefix.as_str())
-            .filter(|p| p.starts_with('/'))
-            .unwrap_or(path);
-        let mut aud = format!("{}{}", self.origin, trim_slash(path));
-        let mut separator = '?';
-        for name in ["application", "api-version"] {
-            if let Some((_, value)) = url.query_pairs().find(|(k, _)| k == name) {
-                aud.push(separator);
-                aud.push_str(name);
-                aud.push('=');
-                aud.extend(percent_encoding::utf8_percent_encode(&value, ESCAPE_DATA));
-                separator = '&';
-            }
-        }
-        aud
-    }
-
-    /// The `aud` of a client token for `hub` (already lower-cased and application-prefixed):
-    /// `scheme://host/client/?hub=<hub>`.
-    pub(crate) fn client_audience(&self, hub: &str) -> String {
-        format!("{}/client/?hub={hub}", self.origin)
-    }
-}
 
 /// A client of one Azure SignalR Service instance (or the emulator) for one API version. Cheap to
 /// clone; clones share the HTTP connection pool and the token cache.
@@ -157,7 +67,9 @@ pub(crate) struct Shared {
     pub(crate) audience: Arc<AudienceBase>,
     pub(crate) application: Option<String>,
     pub(crate) local_validation: bool,
-    pub(crate) transport: Transport,
+    pub(crate) executor: Executor,
+    /// The raw client of `version`, made through its adapter in `api/`.
+    pub(crate) raw: RawClient,
 }
 
 impl fmt::Debug for ServiceClient {
@@ -168,8 +80,8 @@ impl fmt::Debug for ServiceClient {
             .field("rest_endpoint", &s.rest_endpoint)
             .field("client_endpoint", &s.client_endpoint)
             .field("application", &s.application)
-            .field("retry", &s.transport.retry)
-            .field("timeout", &s.transport.timeout)
+            .field("retry", &s.executor.retry)
+            .field("timeout", &s.executor.timeout)
             .finish_non_exhaustive()
     }
 }
@@ -180,10 +92,10 @@ impl ServiceClient {
     /// [`ServiceClient::builder`] and [`ServiceClientBuilder::credential`].
     ///
     /// ```
-    /// use azure_signalr_rest::{Error, ServiceClient};
+    /// use azure_signalr_rest::{ErrorKind, ServiceClient};
     /// let err = ServiceClient::from_connection_string("Endpoint=https://x.service.signalr.net;AuthType=azure")
     ///     .unwrap_err();
-    /// assert!(matches!(err, Error::Credential { .. }));
+    /// assert!(matches!(err.kind(), ErrorKind::Credential { .. }));
     /// assert!(err.to_string().contains("TokenCredential"));
     /// ```
     pub fn from_connection_string(connection_string: &str) -> Result<ServiceClient, Error> {
@@ -201,17 +113,6 @@ impl ServiceClient {
     /// ```
     pub fn builder() -> ServiceClientBuilder {
         ServiceClientBuilder::default()
-    }
-
-    /// The client for `hub` (lower-cased: hub names are case-insensitive). The name is checked
-    /// when an operation is called.
-    ///
-    /// ```
-    /// let client = azure_signalr_rest::ServiceClient::from_connection_string("Endpoint=https://h;AccessKey=k").unwrap();
-    /// assert_eq!(client.hub("Chat").name(), "chat");
-    /// ```
-    pub fn hub(&self, hub: &str) -> HubClient {
-        HubClient::new(self.clone(), hub)
     }
 
     /// The API version in use.
@@ -277,20 +178,16 @@ impl ServiceClient {
     /// # Ok(()) }
     /// ```
     pub async fn health(&self) -> Result<(), Error> {
-        let op = Operation::Health;
-        self.shared.version.require(op)?;
-        let t = &self.shared.transport;
-        match &t.raw {
-            Raw::V1Preview(_) => unreachable!("1.0-preview has no health operation"),
-            Raw::V1(c) => t.run(op, "", || c.health_v1_get_health_status()).await,
-            Raw::V2022(c) => {
-                t.run(op, "", || {
-                    c.health_api_get_health_status(ApiVersion::V2022_06_01.as_str())
-                })
-                .await
-            }
-        }
-        .map(|_| ())
+        let to = Target {
+            hub: "",
+            application: None,
+        };
+        let shared = &self.shared;
+        shared
+            .raw
+            .send(&shared.executor, &to, &Call::Health)
+            .await
+            .map(|_| ())
     }
 }
 
@@ -432,7 +329,7 @@ impl ServiceClientBuilder {
 
     /// Time allowed for a whole call, retries and the waits between them included (default
     /// 30 s). An attempt still running at the end is cut off, and no retry is started that
-    /// could not finish in time; the call then fails with [`Error::Timeout`](crate::Error).
+    /// could not finish in time; the call then fails with [`ErrorKind::Timeout`](crate::ErrorKind::Timeout).
     ///
     /// ```
     /// use std::time::Duration;
@@ -534,20 +431,20 @@ impl ServiceClientBuilder {
             }
             (None, Some(credential), _) => (Auth::Credential(credential), None),
             (None, None, Some(auth_type)) => {
-                return Err(Error::Credential {
-                    operation: op,
-                    message: format!(
+                return Err(Error::credential(
+                    op,
+                    format!(
                         "AuthType={auth_type} (Microsoft Entra ID) needs a token provider: this \
                          crate cannot sign in to Entra ID itself; pass a TokenCredential with \
                          ServiceClientBuilder::credential"
                     ),
-                })
+                ))
             }
             (None, None, None) => {
-                return Err(Error::Credential {
-                    operation: op,
-                    message: "an access key or a TokenCredential is required".into(),
-                })
+                return Err(Error::credential(
+                    op,
+                    "an access key or a TokenCredential is required",
+                ))
             }
         };
 
@@ -559,19 +456,23 @@ impl ServiceClientBuilder {
             Some(http) => http,
             None => reqwest::Client::builder()
                 .connect_timeout(Duration::from_secs(10))
+                .user_agent(USER_AGENT.clone())
                 .build()
-                .map_err(|source| Error::Transport {
-                    operation: op,
-                    source,
-                })?,
+                .map_err(|source| Error::new(op, super::error::ErrorKind::Transport { source }))?,
         };
-        let transport = Transport::new(
+        let executor = Executor::new(
             self.version,
             &rest_endpoint,
             http,
             auth,
             self.retry,
             self.timeout.unwrap_or(DEFAULT_TIMEOUT),
+        );
+        let raw = RawClient::new(
+            self.version,
+            &rest_endpoint,
+            executor.http(),
+            executor.request_hook(),
         );
         Ok(ServiceClient {
             shared: Arc::new(Shared {
@@ -582,7 +483,8 @@ impl ServiceClientBuilder {
                 audience,
                 application: self.application.map(|a| a.to_lowercase()),
                 local_validation: !self.no_local_validation,
-                transport,
+                executor,
+                raw,
             }),
         })
     }
@@ -591,6 +493,7 @@ impl ServiceClientBuilder {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::client::token::Token;
 
     fn build(cs: &str, version: ApiVersion) -> ServiceClient {
         ServiceClient::builder()
@@ -668,40 +571,6 @@ mod tests {
             .build()
             .unwrap_err();
         assert!(err.to_string().contains("application name"), "{err}");
-    }
-
-    #[test]
-    fn rest_audience_is_the_sdk_one() {
-        let base = AudienceBase::new(
-            &Url::parse("http://localhost:8888/").unwrap(),
-            &Url::parse("http://localhost:8888/").unwrap(),
-        );
-        let url = Url::parse(
-            "http://localhost:8888/api/hubs/chat/:send?excluded=a&api-version=2022-06-01&application=my%60app",
-        )
-        .unwrap();
-        assert_eq!(
-            base.rest_audience(&url),
-            "http://localhost/api/hubs/chat/:send?application=my%60app&api-version=2022-06-01"
-        );
-        let url = Url::parse("https://h:444/api/v1/health/?excluded=x").unwrap();
-        let endpoint = Url::parse("https://h:444").unwrap();
-        let base = AudienceBase::new(&endpoint, &endpoint);
-        assert_eq!(base.rest_audience(&url), "https://h/api/v1/health");
-        // A ServerEndpoint with a path: the path prefix is not part of the audience.
-        let base = AudienceBase::new(
-            &Url::parse("https://public.example").unwrap(),
-            &Url::parse("http://10.0.0.1:81/signalr").unwrap(),
-        );
-        let url = Url::parse("http://10.0.0.1:81/signalr/api/v1/hubs/chat").unwrap();
-        assert_eq!(
-            base.rest_audience(&url),
-            "https://public.example/api/v1/hubs/chat"
-        );
-        assert_eq!(
-            base.client_audience("app_chat"),
-            "https://public.example/client/?hub=app_chat"
-        );
     }
 
     #[test]

@@ -34,9 +34,9 @@ pub(super) enum Source {
 }
 
 impl Source {
-    fn access(&self) -> Result<NegotiateResponse, ListenerError> {
+    async fn access(&self) -> Result<NegotiateResponse, ListenerError> {
         match self {
-            Source::Hub { hub, options } => Ok(hub.negotiate(options.clone())?),
+            Source::Hub { hub, options } => Ok(hub.negotiate(options.clone()).await?),
             Source::Fixed(response) => Ok(response.clone()),
         }
     }
@@ -98,7 +98,7 @@ impl Session {
 /// Negotiates and opens the first transport that works, renegotiating after a failed one
 /// (a connection token is good for one attempt).
 pub(super) async fn establish(config: &Config) -> Result<Session, ListenerError> {
-    let access = config.source.access()?;
+    let access = config.source.access().await?;
     let client_url = Url::parse(&access.url).map_err(ListenerError::ClientUrl)?;
     let binary = config.protocol.is_binary();
     let candidates: Vec<TransportType> = match config.transport {

@@ -3,6 +3,7 @@
 
 mod bench;
 mod bench_report;
+mod new_version;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -37,6 +38,9 @@ enum Chore {
     /// Run the benchmarks (sections: all, send, tokens, fanout) and write their results
     /// (default: benches/results/).
     Bench(bench::BenchArgs),
+    /// Add a fourth API version (a copy of 2022-06-01) in a copy of the crate, the way the
+    /// README describes, and run the operation × version test on it.
+    NewVersionCheck,
 }
 
 fn main() -> ExitCode {
@@ -46,6 +50,7 @@ fn main() -> ExitCode {
         Chore::SpecDiff { file, version } => spec_diff(&file, &version),
         Chore::Test => test(),
         Chore::Bench(args) => bench::bench(args),
+        Chore::NewVersionCheck => new_version::new_version_check().map(|()| ExitCode::SUCCESS),
     };
     match result {
         Ok(code) => code,

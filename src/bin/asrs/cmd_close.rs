@@ -5,9 +5,9 @@ use std::process::ExitCode;
 use anyhow::{bail, Context as _};
 use clap::{Args, Subcommand};
 
-use crate::cmd_send::refs;
 use crate::connection::hub_client;
 use crate::global::{GlobalArgs, RunnableCmd};
+use azure_signalr_rest::CloseOptions;
 
 #[derive(Debug, Args)]
 pub struct CloseArgs {
@@ -43,9 +43,14 @@ enum CloseWhat {
 
 impl RunnableCmd for CloseArgs {
     async fn run(self, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
-        let reason = self.reason.as_deref();
-        let excluded = refs(&self.excluded);
-        if matches!(self.what, CloseWhat::Connection { .. }) && !excluded.is_empty() {
+        let options = || {
+            let options = CloseOptions::default().excluded(&self.excluded);
+            Some(match &self.reason {
+                Some(reason) => options.reason(reason),
+                None => options,
+            })
+        };
+        if matches!(self.what, CloseWhat::Connection { .. }) && !self.excluded.is_empty() {
             bail!(
             "--exclude applies to closing a user, a group or all connections, not one connection"
         );
@@ -54,19 +59,19 @@ impl RunnableCmd for CloseArgs {
         let (what, result) = match &self.what {
             CloseWhat::Connection { id } => (
                 format!("close connection {id}"),
-                hub.close_connection(id, reason).await,
+                hub.close_connection(id, options()).await,
             ),
             CloseWhat::User { id } => (
                 format!("close user {id}"),
-                hub.close_user_connections(id, &excluded, reason).await,
+                hub.close_user_connections(id, options()).await,
             ),
             CloseWhat::Group { name } => (
                 format!("close group {name}"),
-                hub.close_group_connections(name, &excluded, reason).await,
+                hub.close_group_connections(name, options()).await,
             ),
             CloseWhat::All => (
                 "close all".to_owned(),
-                hub.close_all_connections(&excluded, reason).await,
+                hub.close_all_connections(options()).await,
             ),
         };
         result.with_context(|| what.clone())?;

@@ -10,7 +10,7 @@ use anyhow::Context as _;
 use azure_signalr_rest::emulator::{Emulator, EmulatorHandle};
 use azure_signalr_rest::listener::{Listener, TransportType};
 use azure_signalr_rest::protocol::HubProtocol;
-use azure_signalr_rest::{ApiVersion, ServiceClient};
+use azure_signalr_rest::{AddUserOptions, ApiVersion, CloseOptions, ServiceClient};
 use clap::Args;
 use tokio::time::timeout;
 
@@ -160,8 +160,12 @@ async fn run_on(emulator: &EmulatorHandle, wait: Duration) -> anyhow::Result<Exi
     );
     demo.call(
         "add user carol to group red (ttl 3600 s)",
-        hub.add_user_to_group("carol", "red", Some(Duration::from_secs(3600)))
-            .await,
+        hub.add_user_to_group(
+            "carol",
+            "red",
+            Some(AddUserOptions::default().ttl(Duration::from_secs(3600))),
+        )
+        .await,
     );
     let (bob, dave) = (demo.connection("bob"), demo.connection("dave"));
     demo.call(
@@ -272,8 +276,11 @@ async fn run_on(emulator: &EmulatorHandle, wait: Duration) -> anyhow::Result<Exi
     demo.next_step("close connection of carol");
     demo.call(
         "close connection of carol, reason \"demo is over for carol\"",
-        hub.close_connection(&carol, Some("demo is over for carol"))
-            .await,
+        hub.close_connection(
+            &carol,
+            Some(CloseOptions::default().reason("demo is over for carol")),
+        )
+        .await,
     );
     demo.deliveries(&[("carol", vec![Expect::Closed("demo is over for carol")])])
         .await;
@@ -285,7 +292,7 @@ async fn run_on(emulator: &EmulatorHandle, wait: Duration) -> anyhow::Result<Exi
     demo.next_step("close user bob");
     demo.call(
         "close connections of user bob",
-        hub.close_user_connections("bob", &[], Some("bye bob"))
+        hub.close_user_connections("bob", Some(CloseOptions::default().reason("bye bob")))
             .await,
     );
     demo.deliveries(&[("bob", vec![Expect::Closed("bye bob")])])
@@ -300,8 +307,11 @@ async fn run_on(emulator: &EmulatorHandle, wait: Duration) -> anyhow::Result<Exi
     );
     demo.call(
         "close connections in group green",
-        hub.close_group_connections("green", &[], Some("green is closing"))
-            .await,
+        hub.close_group_connections(
+            "green",
+            Some(CloseOptions::default().reason("green is closing")),
+        )
+        .await,
     );
     demo.deliveries(&[("dave", vec![Expect::Closed("green is closing")])])
         .await;
@@ -309,7 +319,8 @@ async fn run_on(emulator: &EmulatorHandle, wait: Duration) -> anyhow::Result<Exi
     demo.next_step("close all");
     demo.call(
         "close all connections",
-        hub.close_all_connections(&[], Some("the end")).await,
+        hub.close_all_connections(Some(CloseOptions::default().reason("the end")))
+            .await,
     );
     demo.deliveries(&[("alice", vec![Expect::Closed("the end")])])
         .await;

@@ -4,7 +4,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use azure_signalr_rest::HubClient;
+use azure_signalr_rest::{AddUserOptions, HubClient};
 use clap::Subcommand;
 
 use crate::connection::hub_client;
@@ -70,8 +70,12 @@ impl GroupCommand {
     pub async fn apply(&self, hub: &HubClient) -> Result<(), azure_signalr_rest::Error> {
         match self {
             GroupCommand::AddUser { group, user, ttl } => {
-                hub.add_user_to_group(user, group, ttl.map(Duration::from_secs))
-                    .await
+                hub.add_user_to_group(
+                    user,
+                    group,
+                    ttl.map(|s| AddUserOptions::default().ttl(Duration::from_secs(s))),
+                )
+                .await
             }
             GroupCommand::RemoveUser { group, user } => {
                 hub.remove_user_from_group(user, group).await

@@ -12,10 +12,10 @@ use crate::global::{GlobalArgs, RunnableCmd};
 
 /// What `--user` and `--lifetime` ask of a client token.
 pub(crate) fn client_options(user_id: Option<String>, lifetime: Duration) -> NegotiateOptions {
-    NegotiateOptions {
-        user_id,
-        lifetime: Some(lifetime),
-        ..NegotiateOptions::default()
+    let options = NegotiateOptions::default().lifetime(lifetime);
+    match user_id {
+        Some(user_id) => options.user_id(user_id),
+        None => options,
     }
 }
 
@@ -36,6 +36,7 @@ impl RunnableCmd for NegotiateArgs {
                 self.user,
                 Duration::from_secs(self.lifetime),
             ))
+            .await
             .context("negotiate")?;
         println!(
             "{}",

@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 use anyhow::{bail, Context as _};
-use azure_signalr_rest::{HubClient, Message};
+use azure_signalr_rest::{HubClient, Message, SendOptions};
 use clap::{Args, Subcommand};
 use serde_json::Value;
 
@@ -74,24 +74,23 @@ impl Recipient {
         message: &Message,
     ) -> Result<(), azure_signalr_rest::Error> {
         match self {
-            Recipient::All { excluded } => hub.broadcast(message, &refs(excluded)).await,
+            Recipient::All { excluded } => hub.broadcast(message, exclude(excluded)).await,
             Recipient::User(id) => hub.send_to_user(id, message).await,
-            Recipient::Users(ids) => hub.send_to_users(&refs(ids), message).await,
+            Recipient::Users(ids) => hub.send_to_users(ids, message).await,
             Recipient::Group { name, excluded } => {
-                hub.send_to_group(name, message, &refs(excluded)).await
+                hub.send_to_group(name, message, exclude(excluded)).await
             }
             Recipient::Groups { names, excluded } => {
-                hub.send_to_groups(&refs(names), message, &refs(excluded))
-                    .await
+                hub.send_to_groups(names, message, exclude(excluded)).await
             }
             Recipient::Connection(id) => hub.send_to_connection(id, message).await,
         }
     }
 }
 
-/// The `&[&str]` the client's methods take.
-pub(crate) fn refs(list: &[String]) -> Vec<&str> {
-    list.iter().map(String::as_str).collect()
+/// The send options excluding `excluded`.
+fn exclude(excluded: &[String]) -> Option<SendOptions> {
+    Some(SendOptions::default().excluded(excluded))
 }
 
 #[derive(Debug, Args)]

@@ -5,7 +5,7 @@
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use azure_signalr_rest::HubClient;
+use azure_signalr_rest::{CloseOptions, HubClient};
 use clap::Args;
 use rand::Rng as _;
 use tokio::io::AsyncBufReadExt as _;
@@ -249,7 +249,8 @@ async fn execute(hub: &HubClient, server_name: &str, line: Line) -> String {
         }
         Line::Close { id, reason } => outcome(
             format!("close connection {id}"),
-            hub.close_connection(&id, reason.as_deref()).await,
+            hub.close_connection(&id, reason.map(|r| CloseOptions::default().reason(r)))
+                .await,
         ),
         Line::Health => match hub.service().health().await {
             Ok(()) => "health: healthy".to_owned(),

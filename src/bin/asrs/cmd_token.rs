@@ -33,6 +33,7 @@ impl RunnableCmd for TokenArgs {
         let token = if self.client {
             hub_client(global)?
                 .negotiate(client_options(self.user, lifetime))
+                .await
                 .context("client token")?
                 .access_token
         } else {

@@ -1,5 +1,5 @@
-//! Every REST call: through the raw client of the chosen version, with a per-request token,
-//! a timeout, retries, a tracing span and one error mapping.
+//! How every REST call runs: through a raw client's method (chosen by the version's adapter),
+//! with a per-request token, a timeout, retries, a tracing span and one error mapping.
 
 use std::future::Future;
 use std::time::Duration;
@@ -8,29 +8,20 @@ use progenitor_client::{Error as RawError, ResponseValue};
 use reqwest::StatusCode;
 use tracing::{field, Instrument};
 
-use super::error::Error;
+use super::auth::Auth;
+use super::error::{Error, ErrorKind};
 use super::message::PAYLOADS_CONTENT_TYPE;
 use super::retry::{Failure, RetryPolicy};
-use super::service::Auth;
 use super::version::{ApiVersion, Operation};
 use crate::raw;
-
-/// The `api-version` value of 2022-06-01 requests.
-pub(crate) const API_2022_06_01: &str = "2022-06-01";
 
 /// Longest service message quoted in an error.
 const MAX_MESSAGE_CHARS: usize = 1024;
 
-/// The raw client of the chosen version.
-pub(crate) enum Raw {
-    V1Preview(raw::v1_preview::Client),
-    V1(raw::v1::Client),
-    V2022(raw::v2022_06_01::Client),
-}
-
-pub(crate) struct Transport {
+/// Runs REST calls: timeout, retries, a tracing span and one error mapping around each raw
+/// call, whatever its version.
+pub(crate) struct Executor {
     pub(crate) version: ApiVersion,
-    pub(crate) raw: Raw,
     pub(crate) retry: RetryPolicy,
     pub(crate) timeout: Duration,
     /// For the one request the raw clients cannot make (a binary send body).
@@ -39,7 +30,7 @@ pub(crate) struct Transport {
     auth: Auth,
 }
 
-impl Transport {
+impl Executor {
     pub(crate) fn new(
         version: ApiVersion,
         base_url: &str,
@@ -47,28 +38,9 @@ impl Transport {
         auth: Auth,
         retry: RetryPolicy,
         timeout: Duration,
-    ) -> Transport {
-        let hook = || request_hook(auth.clone());
-        let raw = match version {
-            ApiVersion::V1Preview => Raw::V1Preview(raw::v1_preview::Client::new_with_client(
-                base_url,
-                http.clone(),
-                hook(),
-            )),
-            ApiVersion::V1 => Raw::V1(raw::v1::Client::new_with_client(
-                base_url,
-                http.clone(),
-                hook(),
-            )),
-            ApiVersion::V2022_06_01 => Raw::V2022(raw::v2022_06_01::Client::new_with_client(
-                base_url,
-                http.clone(),
-                hook(),
-            )),
-        };
-        Transport {
+    ) -> Executor {
+        Executor {
             version,
-            raw,
             retry,
             timeout,
             base_url: base_url.to_owned(),
@@ -77,19 +49,30 @@ impl Transport {
         }
     }
 
-    /// One 2022-06-01 `:send` whose body is the binary payload map: built by hand because the
-    /// generated clients only send JSON bodies, and otherwise made like theirs (same URL and
-    /// query, same authorization hook, same answers), so [`Transport::run`] gives it the same
-    /// timeout, retries and error mapping. `path` starts with `/api/hubs/` and has its
-    /// segments percent-encoded.
+    /// The HTTP client every request goes through.
+    pub(crate) fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
+    /// The hook the raw clients run on every request: authorization and the SDK's headers.
+    pub(crate) fn request_hook(&self) -> raw::RequestHook {
+        raw::RequestHook::new(self.auth.clone())
+    }
+
+    /// One `:send` whose body is the binary payload map: built by hand because the generated
+    /// clients only send JSON bodies, and otherwise made like theirs (same URL and query, same
+    /// authorization hook, same answers), so [`Executor::run`] gives it the same timeout,
+    /// retries and error mapping. `path` starts with `/api/hubs/` and has its segments
+    /// percent-encoded.
     pub(crate) async fn send_payloads(
         &self,
         path: &str,
+        api_version: &str,
         application: Option<&str>,
         excluded: Option<&Vec<String>>,
         body: &[u8],
     ) -> Result<ResponseValue<()>, RawError<()>> {
-        let mut query: Vec<(&str, &str)> = vec![("api-version", API_2022_06_01)];
+        let mut query: Vec<(&str, &str)> = vec![("api-version", api_version)];
         query.extend(application.map(|a| ("application", a)));
         query.extend(
             excluded
@@ -158,12 +141,14 @@ impl Transport {
                     },
                     // No time is left for another attempt.
                     Err(_elapsed) => (
-                        Error::Timeout {
+                        Error::new(
                             operation,
-                            timeout: self.timeout,
-                            attempts: attempt,
-                            elapsed: started.elapsed(),
-                        },
+                            ErrorKind::Timeout {
+                                timeout: self.timeout,
+                                attempts: attempt,
+                                elapsed: started.elapsed(),
+                            },
+                        ),
                         None,
                     ),
                 };
@@ -214,11 +199,9 @@ async fn classify(operation: Operation, error: RawError<()>) -> Outcome {
             } else {
                 Failure::MaybeDelivered
             };
-            Outcome::Failed(Error::Transport { operation, source }, Some(failure))
+            Outcome::Failed(transport(operation, source), Some(failure))
         }
-        RawError::InvalidUpgrade(source) => {
-            Outcome::Failed(Error::Transport { operation, source }, None)
-        }
+        RawError::InvalidUpgrade(source) => Outcome::Failed(transport(operation, source), None),
         RawError::UnexpectedResponse(response) => {
             let status = response.status();
             if status.is_success() {
@@ -241,22 +224,25 @@ async fn classify(operation: Operation, error: RawError<()>) -> Outcome {
             )
         }
         RawError::InvalidResponsePayload(_, e) => Outcome::Failed(
-            Error::UnexpectedStatus {
+            Error::from_status(
                 operation,
-                status: StatusCode::OK,
-                message: format!("unreadable response body: {e}"),
-                code: None,
-            },
+                StatusCode::OK,
+                format!("unreadable response body: {e}"),
+                None,
+                None,
+            ),
             None,
         ),
         // Raised by the request hook: no token could be had.
-        RawError::Custom(message) => {
-            Outcome::Failed(Error::Credential { operation, message }, None)
-        }
+        RawError::Custom(message) => Outcome::Failed(Error::credential(operation, message), None),
         RawError::InvalidRequest(message) => {
             Outcome::Failed(Error::invalid(operation, "request", message), None)
         }
     }
+}
+
+fn transport(operation: Operation, source: reqwest::Error) -> Error {
+    Error::new(operation, ErrorKind::Transport { source })
 }
 
 fn failed_with(
@@ -313,31 +299,6 @@ async fn read_message(response: reqwest::Response) -> String {
     match message.char_indices().nth(MAX_MESSAGE_CHARS) {
         Some((cut, _)) => format!("{}...", &message[..cut]),
         None => message.to_owned(),
-    }
-}
-
-/// The raw clients' request hook, carrying this client's authorization.
-fn request_hook(auth: Auth) -> raw::RequestHook {
-    raw::RequestHook::new(auth)
-}
-
-/// Adds `Authorization: Bearer <token>` whose audience is the request's own URL.
-impl raw::PrepareRequest for Auth {
-    fn prepare<'a>(&'a self, request: &'a mut reqwest::Request) -> raw::PrepareFuture<'a> {
-        Box::pin(async move {
-            let token = self.token_for(request.url()).await?;
-            let mut value = reqwest::header::HeaderValue::from_str(&format!(
-                "Bearer {}",
-                token.expose_secret()
-            ))
-            .map_err(|_| "the token is not a valid header value".to_owned())?;
-            // Keeps the token out of HTTP-level debug logs.
-            value.set_sensitive(true);
-            request
-                .headers_mut()
-                .insert(reqwest::header::AUTHORIZATION, value);
-            Ok(())
-        })
     }
 }
 
