@@ -59,10 +59,10 @@ async fn server() -> (u16, Heads) {
                         if read.read_line(&mut line).await.unwrap_or(0) == 0 {
                             return;
                         }
-                        if let Some((name, value)) = line.split_once(':') {
-                            if name.eq_ignore_ascii_case("content-length") {
-                                length = value.trim().parse().unwrap();
-                            }
+                        if let Some((name, value)) = line.split_once(':')
+                            && name.eq_ignore_ascii_case("content-length")
+                        {
+                            length = value.trim().parse().unwrap();
                         }
                         if line == "\r\n" {
                             break;

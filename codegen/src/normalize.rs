@@ -120,10 +120,10 @@ fn for_each_operation(doc: &mut Value, mut f: impl FnMut(&mut Map<String, Value>
             continue;
         };
         for (key, op) in item.iter_mut() {
-            if METHODS.contains(&key.as_str()) {
-                if let Some(op) = op.as_object_mut() {
-                    f(op);
-                }
+            if METHODS.contains(&key.as_str())
+                && let Some(op) = op.as_object_mut()
+            {
+                f(op);
             }
         }
     }
@@ -283,12 +283,11 @@ fn drop_success_bodies(doc: &mut Value) -> usize {
     for_each_operation(doc, |op| {
         if let Some(responses) = op.get_mut("responses").and_then(Value::as_object_mut) {
             for (code, response) in responses.iter_mut() {
-                if is_success(code) {
-                    if let Some(r) = response.as_object_mut() {
-                        if r.remove("content").is_some() {
-                            changed += 1;
-                        }
-                    }
+                if is_success(code)
+                    && let Some(r) = response.as_object_mut()
+                    && r.remove("content").is_some()
+                {
+                    changed += 1;
                 }
             }
         }

@@ -164,14 +164,14 @@ impl Message {
                 "need a JSON or a MessagePack payload",
             ));
         }
-        if let Some(json) = &json {
-            if json.last() != Some(&0x1e) || std::str::from_utf8(json).is_err() {
-                return Err(Error::invalid(
-                    op,
-                    "JSON payload",
-                    "must be one UTF-8 JSON hub-protocol record ending with the 0x1E separator",
-                ));
-            }
+        if let Some(json) = &json
+            && (json.last() != Some(&0x1e) || std::str::from_utf8(json).is_err())
+        {
+            return Err(Error::invalid(
+                op,
+                "JSON payload",
+                "must be one UTF-8 JSON hub-protocol record ending with the 0x1E separator",
+            ));
         }
         if messagepack.as_ref().is_some_and(Vec::is_empty) {
             return Err(Error::invalid(

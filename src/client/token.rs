@@ -399,10 +399,10 @@ impl TokenMinter {
     pub fn rest_token(&self, audience: &str) -> Result<Token, Error> {
         let now = SystemTime::now();
         let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(cached) = cache.get(audience) {
-            if cached.refresh_at > now {
-                return Ok(cached.token.clone());
-            }
+        if let Some(cached) = cache.get(audience)
+            && cached.refresh_at > now
+        {
+            return Ok(cached.token.clone());
         }
         let token = self.mint_at(&TokenClaims::new(audience, self.rest_lifetime), now)?;
         if cache.len() >= MAX_CACHED_AUDIENCES {

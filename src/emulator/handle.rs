@@ -285,13 +285,12 @@ impl EmulatorHandle {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
-        if let Some(mut server) = self.server.take() {
-            if tokio::time::timeout(Duration::from_secs(5), &mut server)
+        if let Some(mut server) = self.server.take()
+            && tokio::time::timeout(Duration::from_secs(5), &mut server)
                 .await
                 .is_err()
-            {
-                server.abort();
-            }
+        {
+            server.abort();
         }
         tracing::info!("SignalR emulator stopped");
     }

@@ -169,11 +169,12 @@ fn build() -> Result<BTreeMap<String, PathBuf>> {
         let Ok(message) = serde_json::from_slice::<Value>(line) else {
             continue;
         };
-        if message["reason"] == "compiler-artifact" && message["target"]["kind"][0] == "bench" {
-            if let Some(exe) = message["executable"].as_str() {
-                let name = message["target"]["name"].as_str().unwrap_or_default();
-                binaries.insert(name.to_string(), PathBuf::from(exe));
-            }
+        if message["reason"] == "compiler-artifact"
+            && message["target"]["kind"][0] == "bench"
+            && let Some(exe) = message["executable"].as_str()
+        {
+            let name = message["target"]["name"].as_str().unwrap_or_default();
+            binaries.insert(name.to_string(), PathBuf::from(exe));
         }
     }
     for name in ["tokens", "emulator_server", "send", "fanout"] {

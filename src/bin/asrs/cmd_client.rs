@@ -45,14 +45,14 @@ enum ProtocolArg {
 pub fn format_invocation(at: DateTime<Local>, target: &str, arguments: &[Value]) -> String {
     let time = at.format("%Y-%m-%d %H:%M:%S");
     // Hub method names are case-insensitive in SignalR.
-    if target.eq_ignore_ascii_case(SEND_MESSAGE_TARGET) {
-        if let [server, text] = arguments {
-            return format!(
-                "[{time}] Received message from server {}: {}",
-                plain(server),
-                plain(text)
-            );
-        }
+    if target.eq_ignore_ascii_case(SEND_MESSAGE_TARGET)
+        && let [server, text] = arguments
+    {
+        return format!(
+            "[{time}] Received message from server {}: {}",
+            plain(server),
+            plain(text)
+        );
     }
     format!(
         "[{time}] Received {target}: {}",

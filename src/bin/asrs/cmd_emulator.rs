@@ -69,10 +69,11 @@ pub fn official_short_flags(args: impl IntoIterator<Item = OsString>) -> Vec<OsS
     for arg in &mut args[at + 2..] {
         if arg == "-c" {
             *arg = "--config".into();
-        } else if let Some(value) = arg.to_str().and_then(|a| a.strip_prefix("-c")) {
-            if !value.is_empty() && !value.starts_with('-') {
-                *arg = format!("--config={value}").into();
-            }
+        } else if let Some(value) = arg.to_str().and_then(|a| a.strip_prefix("-c"))
+            && !value.is_empty()
+            && !value.starts_with('-')
+        {
+            *arg = format!("--config={value}").into();
         }
     }
     args

@@ -315,10 +315,11 @@ async fn receive(listener: &mut Listener, until: Until, wait: Duration) -> (Vec<
         };
         match event {
             Some(Event::Invocation { target, arguments }) => {
-                if let Until::Checkpoint(step) = until {
-                    if target == CHECKPOINT && arguments == [Value::from(step)] {
-                        return (seen, false);
-                    }
+                if let Until::Checkpoint(step) = until
+                    && target == CHECKPOINT
+                    && arguments == [Value::from(step)]
+                {
+                    return (seen, false);
                 }
                 match (target.as_str(), arguments.as_slice()) {
                     (SEND_MESSAGE_TARGET, [_, Value::String(text)]) => {

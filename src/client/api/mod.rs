@@ -216,10 +216,10 @@ impl RawClient {
             running.push(self.indexed(exec, to, i, one(name)));
         }
         while let Some((i, result)) = running.next().await {
-            if let Err(error) = result {
-                if first_error.as_ref().is_none_or(|(j, _)| i < *j) {
-                    first_error = Some((i, error));
-                }
+            if let Err(error) = result
+                && first_error.as_ref().is_none_or(|(j, _)| i < *j)
+            {
+                first_error = Some((i, error));
             }
             if let Some((i, name)) = calls.next() {
                 running.push(self.indexed(exec, to, i, one(name)));

@@ -156,14 +156,11 @@ pub(super) async fn run_session(
 
     // Why the loop ended: a Close to send (graceful) or nothing to send.
     let close: Option<CloseRequest> = 'session: loop {
-        if let Some(data) = pending_input.take() {
-            if !data.is_empty() {
-                if let Some(req) =
-                    handle_input(&inner, &info, &mut reader, &data, upstream.as_ref())
-                {
-                    break 'session Some(req);
-                }
-            }
+        if let Some(data) = pending_input.take()
+            && !data.is_empty()
+            && let Some(req) = handle_input(&inner, &info, &mut reader, &data, upstream.as_ref())
+        {
+            break 'session Some(req);
         }
         tokio::select! {
             biased;
@@ -265,10 +262,10 @@ pub(super) async fn run_session(
 /// The next reply from the upstream; never resolves without an upstream, or once it has gone
 /// (resolving on a closed channel would spin the session loop).
 async fn next_reply(replies: &mut Option<mpsc::Receiver<Bytes>>) -> Bytes {
-    if let Some(rx) = replies {
-        if let Some(reply) = rx.recv().await {
-            return reply;
-        }
+    if let Some(rx) = replies
+        && let Some(reply) = rx.recv().await
+    {
+        return reply;
     }
     std::future::pending().await
 }

@@ -191,10 +191,10 @@ impl Hub {
     fn group_members(&self, group: &str, now: Instant) -> HashSet<String> {
         let mut ids: HashSet<String> = self.groups.get(group).cloned().unwrap_or_default();
         for user in self.group_users.get(group).into_iter().flatten() {
-            if self.user_membership_live(user, group, now) {
-                if let Some(conns) = self.users.get(user) {
-                    ids.extend(conns.iter().cloned());
-                }
+            if self.user_membership_live(user, group, now)
+                && let Some(conns) = self.users.get(user)
+            {
+                ids.extend(conns.iter().cloned());
             }
         }
         ids
