@@ -234,6 +234,47 @@ impl HubClient {
         Ok(NegotiateResponse { url, access_token })
     }
 
+    /// [`HubClient::negotiate`] that also works under Microsoft Entra ID (feature `identity`):
+    /// there the token is signed with a key the service hands out for the credential, which
+    /// may need a network call (see [`SIGNING_KEY_REFRESH`](crate::SIGNING_KEY_REFRESH)); its
+    /// header names the key's `kid`. With an access key it signs locally, as `negotiate` does.
+    // Issue 13: engineer A makes `negotiate` itself async; at merge its signing step becomes
+    // `self.service.mint_client_token(&claims).await` and this method goes.
+    pub async fn negotiate_async(
+        &self,
+        options: NegotiateOptions,
+    ) -> Result<NegotiateResponse, Error> {
+        let op = Operation::Negotiate;
+        if self.service.shared.local_validation {
+            validate_hub_name(op, "hub", &self.given)?;
+        }
+        // The client-facing hub always carries the application prefix.
+        let hub = match self.application() {
+            Some(app) => format!("{app}_{}", self.name),
+            None => self.name.clone(),
+        };
+        let url = format!("{}/client/?hub={hub}", self.service.client_endpoint());
+        let claims = TokenClaims {
+            audience: self.service.shared.audience.client_audience(&hub),
+            lifetime: options.lifetime.unwrap_or(DEFAULT_CLIENT_TOKEN_LIFETIME),
+            user_id: options.user_id,
+            extra: options.claims,
+        };
+        let access_token = self
+            .service
+            .mint_client_token(&claims)
+            .await
+            .map_err(|e| match e {
+                Error::InvalidInput { subject, rule, .. } => Error::InvalidInput {
+                    operation: op,
+                    subject,
+                    rule,
+                },
+                other => other,
+            })?;
+        Ok(NegotiateResponse { url, access_token })
+    }
+
     /// Sends `message` to every connection of the hub except `excluded` connection ids.
     ///
     /// ```no_run

@@ -65,6 +65,7 @@
 
 mod auth;
 mod client;
+mod entra;
 mod negotiations;
 mod rest;
 mod server;
@@ -85,6 +86,9 @@ use tokio::sync::broadcast;
 
 pub use crate::protocol::TransportType;
 pub use auth::CLOCK_SKEW;
+#[cfg(feature = "identity")]
+pub use entra::EntraIssuerCredential;
+pub use entra::{EntraIssuer, EntraTrust, SIGNALR_AUDIENCE};
 use state::{Event, Inner};
 
 /// The access key used when none is given (the official emulator's well-known key).
@@ -127,6 +131,8 @@ pub(crate) struct Config {
     pub max_message_size: usize,
     pub http_limits: server::Limits,
     pub negotiation_limits: negotiations::Limits,
+    /// The Entra ID issuer trusted, if any (issue 13).
+    pub entra: Option<Arc<entra::EntraTrust>>,
 }
 
 impl fmt::Debug for Config {
@@ -176,6 +182,7 @@ impl Emulator {
                     per_user: 1_000,
                     per_hub: 10_000,
                 },
+                entra: None,
             },
             upstream_error: None,
         }
@@ -337,6 +344,7 @@ impl EmulatorBuilder {
         // REST body), so the routes' own limits and messages still apply.
         limits.max_body = inner.config.max_message_size.max(1 << 20) + 64 * 1024;
         let app = rest::router(inner.clone()).merge(client::router(inner.clone()));
+        let app = app.merge(entra::router(inner.clone())); // Entra ID (issue 13)
         let app = server::with_body_deadline(app, limits);
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let stop = futures::FutureExt::shared(stop_rx);

@@ -679,6 +679,7 @@ async fn execute(
     auth::verify(
         token.as_deref(),
         &inner.config.access_key,
+        inner.config.entra.as_deref(),
         host.as_deref(),
         Audience::Rest {
             path: parts.uri.path(),
