@@ -207,8 +207,8 @@ impl HubClient {
             .token_minter()
             .ok_or_else(|| Error::Credential {
                 operation: op,
-                message: "client tokens are signed with the access key; this client has a token \
-                      credential instead"
+                message: "negotiate signs client tokens with the access key; under Entra ID \
+                      use negotiate_async, which gets a signing key from the service"
                     .into(),
             })?;
         // The client-facing hub always carries the application prefix.
