@@ -76,7 +76,10 @@ async fn bad_entra_tokens_are_refused_with_a_reason() {
     let mut claims = issuer.claims(hour);
     claims.insert("aud".into(), "https://management.azure.com".into());
     let reason = refused(&emulator, issuer.sign(&claims)).await;
-    assert!(reason.contains("audience must be https://signalr.azure.com"), "{reason}");
+    assert!(
+        reason.contains("audience must be https://signalr.azure.com"),
+        "{reason}"
+    );
 
     let mut claims = issuer.claims(hour);
     let past = jsonwebtoken::get_current_timestamp() - 2 * 3600;
@@ -89,7 +92,10 @@ async fn bad_entra_tokens_are_refused_with_a_reason() {
 
     let stranger = EntraIssuer::new();
     let reason = refused(&emulator, stranger.token(hour)).await;
-    assert!(reason.contains("not signed by the trusted Entra ID issuer"), "{reason}");
+    assert!(
+        reason.contains("not signed by the trusted Entra ID issuer"),
+        "{reason}"
+    );
 
     let mut claims = issuer.claims(hour);
     claims.insert("iss".into(), stranger.issuer().into());
@@ -124,7 +130,11 @@ async fn bad_entra_tokens_are_refused_with_a_reason() {
     emulator.shutdown().await;
 
     // An emulator trusting no issuer says so.
-    let plain = Emulator::builder().bind("127.0.0.1:0").start().await.unwrap();
+    let plain = Emulator::builder()
+        .bind("127.0.0.1:0")
+        .start()
+        .await
+        .unwrap();
     let reason = refused(&plain, issuer.token(hour)).await;
     assert!(reason.contains("not trusted here"), "{reason}");
     plain.shutdown().await;
@@ -157,7 +167,12 @@ async fn a_rotated_signing_key_stops_working() {
         .negotiate_async(NegotiateOptions::default().user_id("u"))
         .await
         .unwrap();
-    let header = fresh.access_token.expose_secret().split('.').next().unwrap();
+    let header = fresh
+        .access_token
+        .expose_secret()
+        .split('.')
+        .next()
+        .unwrap();
     use base64::Engine as _;
     let header: Value = serde_json::from_slice(
         &base64::engine::general_purpose::URL_SAFE_NO_PAD
@@ -240,7 +255,10 @@ async fn no_secret_in_debug_logs_or_errors() {
         "Endpoint=https://h;AuthType=azure.app;ClientId=c;TenantId=t;ClientSecret=hush-hush-secret"
             .parse()
             .unwrap();
-    let app_client = ServiceClient::builder().connection_string(&cs).build().unwrap();
+    let app_client = ServiceClient::builder()
+        .connection_string(&cs)
+        .build()
+        .unwrap();
     let bad_cs = "Endpoint=https://h;AuthType=azure.app;ClientId=c;ClientSecret=hush-hush-secret"
         .parse::<ConnectionString>()
         .map(|_| ())
@@ -255,7 +273,10 @@ async fn no_secret_in_debug_logs_or_errors() {
     listener.close().await;
     emulator.shutdown().await;
     let logs = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
-    assert!(logs.contains("handed out a signing key"), "the log was captured");
+    assert!(
+        logs.contains("handed out a signing key"),
+        "the log was captured"
+    );
     for text in [&shown, &logs] {
         // Every JWT starts with the base64 of `{"`.
         assert!(!text.contains("eyJ"), "a token leaked: {text}");

@@ -222,3 +222,117 @@ impl EntraAuthType {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{ConnectionString, Credential};
+
+    fn source(cs: &str) -> Result<EntraSource, String> {
+        let cs: ConnectionString = cs.parse().map_err(|e: Error| e.to_string())?;
+        match cs.credential() {
+            Credential::EntraId(e) => e.source().map_err(|e| e.to_string()),
+            Credential::AccessKey(_) => Err("access key".into()),
+        }
+    }
+
+    fn msi(client_id: Option<&str>) -> Result<EntraSource, String> {
+        Ok(EntraSource::ManagedIdentity {
+            client_id: client_id.map(str::to_owned),
+        })
+    }
+
+    /// The rules of `ConnectionStringParser.cs` (Azure/azure-signalr), case by case.
+    #[test]
+    fn auth_types_map_like_the_dotnet_parser() {
+        let e = "Endpoint=https://h;";
+        assert_eq!(
+            source(&format!("{e}AuthType=azure")),
+            Ok(EntraSource::DeveloperTools)
+        );
+        // `azure` ignores the other keys, as DefaultAzureCredential() does.
+        assert_eq!(
+            source(&format!("{e}AuthType=Azure;ClientId=c;TenantId=t")),
+            Ok(EntraSource::DeveloperTools)
+        );
+        assert_eq!(source(&format!("{e}AuthType=azure.msi")), msi(None));
+        assert_eq!(
+            source(&format!("{e}AuthType=azure.msi;ClientId=c;TenantId=t")),
+            msi(Some("c"))
+        );
+        assert_eq!(source(&format!("{e}AuthType=aad")), msi(None));
+        assert_eq!(
+            source(&format!("{e}authtype=AAD;clientid=c")),
+            msi(Some("c"))
+        );
+        let secret = EntraSource::ClientSecret {
+            tenant_id: "t".into(),
+            client_id: "c".into(),
+            secret: AccessKey::new("s"),
+        };
+        for auth in ["aad", "azure.app"] {
+            assert_eq!(
+                source(&format!(
+                    "{e}AuthType={auth};ClientId=c;TenantId=t;ClientSecret=s"
+                )),
+                Ok(secret.clone())
+            );
+            // A secret wins over a certificate.
+            assert_eq!(
+                source(&format!(
+                    "{e}AuthType={auth};ClientId=c;TenantId=t;ClientSecret=s;ClientCert=/x.pfx"
+                )),
+                Ok(secret.clone())
+            );
+            assert_eq!(
+                source(&format!(
+                    "{e}AuthType={auth};ClientId=c;TenantId=t;ClientCert=/x.pfx"
+                )),
+                Ok(EntraSource::ClientCertificate {
+                    tenant_id: "t".into(),
+                    client_id: "c".into(),
+                    path: "/x.pfx".into(),
+                })
+            );
+            let err = source(&format!("{e}AuthType={auth};ClientId=c;TenantId=t")).unwrap_err();
+            assert!(
+                err.contains("`ClientSecret`") && err.contains("ClientCert"),
+                "{err}"
+            );
+        }
+        let err = source(&format!("{e}AuthType=azure.app;TenantId=t;ClientSecret=s")).unwrap_err();
+        assert!(err.contains("`ClientId`"), "{err}");
+        let err = source(&format!("{e}AuthType=azure.app;ClientId=c;ClientSecret=s")).unwrap_err();
+        assert!(err.contains("`TenantId`"), "{err}");
+        // An AuthType the parser does not know falls back to the access key.
+        assert_eq!(
+            source(&format!("{e}AuthType=kerberos;AccessKey=k")),
+            Err("access key".into())
+        );
+        let err = source(&format!("{e}AuthType=kerberos")).unwrap_err();
+        assert!(err.contains("`AccessKey`"), "{err}");
+        // An Entra type ignores an AccessKey, as the .NET parser does.
+        assert_eq!(
+            source(&format!("{e}AuthType=azure.msi;AccessKey=k")),
+            msi(None)
+        );
+    }
+
+    #[test]
+    fn secrets_stay_out_of_debug_and_errors() {
+        let cs: ConnectionString =
+            "Endpoint=https://h;AuthType=azure.app;ClientId=c;TenantId=t;ClientSecret=s3cr3t-value"
+                .parse()
+                .unwrap();
+        let Credential::EntraId(entra) = cs.credential() else {
+            panic!("Entra ID expected")
+        };
+        let shown = format!("{cs:?} {cs} {entra:?} {:?}", entra.source().unwrap());
+        assert!(!shown.contains("s3cr3t-value"), "{shown}");
+        assert!(shown.contains("redacted"), "{shown}");
+        let err = "Endpoint=https://h;AuthType=azure.app;ClientId=c;ClientSecret=s3cr3t-value"
+            .parse::<ConnectionString>()
+            .unwrap_err();
+        assert!(!format!("{err} {err:?}").contains("s3cr3t-value"));
+    }
+}
