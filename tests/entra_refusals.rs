@@ -136,7 +136,7 @@ async fn bad_entra_tokens_are_refused_with_a_reason() {
         .await
         .unwrap();
     let reason = refused(&plain, issuer.token(hour)).await;
-    assert!(reason.contains("not trusted here"), "{reason}");
+    assert!(reason.contains("trusted only when"), "{reason}");
     plain.shutdown().await;
 }
 

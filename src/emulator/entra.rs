@@ -179,8 +179,8 @@ pub(crate) fn route(
 ) -> Result<Route, String> {
     if alg == "RS256" {
         let trust = trust.ok_or(
-            "RS256 (Entra ID) tokens are not trusted here: start the emulator with an Entra ID \
-             issuer to accept them",
+            "token must be signed with HS256, HS384 or HS512; RS256 (Entra ID) tokens are \
+             trusted only when the emulator is started with an Entra ID issuer",
         )?;
         if !rest {
             return Err(
