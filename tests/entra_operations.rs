@@ -287,3 +287,32 @@ async fn concurrent_callers_share_one_token_refresh() {
     assert_eq!(short.calls(), 2);
     emulator.shutdown().await;
 }
+
+#[tokio::test]
+async fn the_access_key_keeps_working_next_to_entra_id() {
+    let issuer = EntraIssuer::new();
+    let emulator = emulator(&issuer).await;
+    // Microsoft's .NET SDK names even an access key by a `kid` (a hash of the key): a `kid` the
+    // emulator did not hand out is checked with the access key.
+    let key = azure_signalr_rest::AccessKey::new(emulator.access_key());
+    for minter in [
+        azure_signalr_rest::TokenMinter::new(key.clone()),
+        azure_signalr_rest::TokenMinter::with_key_id(key, "-1194394390"),
+    ] {
+        let url = format!(
+            "{}/api/hubs/chat/users/u?api-version=2022-06-01",
+            emulator.endpoint()
+        );
+        let token = minter
+            .rest_token("http://127.0.0.1/api/hubs/chat/users/u?api-version=2022-06-01")
+            .unwrap();
+        let answer = reqwest::Client::new()
+            .head(&url)
+            .bearer_auth(token.expose_secret())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 404, "{:?}", minter.key_id());
+    }
+    emulator.shutdown().await;
+}
