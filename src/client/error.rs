@@ -46,7 +46,7 @@ pub enum Error {
         version: ApiVersion,
     },
     /// The bearer token could not be obtained (no access key to sign with, or the caller's
-    /// [`TokenCredential`](crate::TokenCredential) failed).
+    /// Entra ID credential failed, or no signing key could be had from the service).
     #[error("{operation}: no credential: {message}")]
     Credential {
         /// The operation that needed the token.
