@@ -267,7 +267,10 @@ pub(crate) fn router(inner: Arc<Inner>) -> Router {
 
 impl EmulatorBuilder {
     /// Trusts an Entra-like issuer for REST calls and hands out signing keys for its tokens at
-    /// `/api/v1/auth/accessKey` (see the [module docs](self)). The access key keeps working.
+    /// `/api/v1/auth/accessKey`: its RS256 tokens must have the audience [`SIGNALR_AUDIENCE`],
+    /// its issuer name and one of its keys, and be within `exp`/`nbf` give or take
+    /// [`CLOCK_SKEW`]; client tokens signed with a handed-out key name it in `kid`. The access
+    /// key keeps working.
     ///
     /// ```no_run
     /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
