@@ -127,6 +127,23 @@ async fn bad_entra_tokens_are_refused_with_a_reason() {
     assert_eq!(answer.status(), 401);
     let answer = http.post(&url).send().await.unwrap();
     assert_eq!(answer.status(), 401);
+    // Negotiate says why it has no signing key, without quoting the token.
+    let stranger_client = client(&emulator, Arc::new(Fixed(stranger.token(hour))));
+    match stranger_client
+        .hub("chat")
+        .negotiate_async(NegotiateOptions::default())
+        .await
+    {
+        Err(Error::Credential { message, .. }) => {
+            assert!(
+                message.contains("did not accept the Entra ID token"),
+                "{message}"
+            );
+            assert!(message.contains("/api/v1/auth/accessKey"), "{message}");
+            assert!(!message.contains("eyJ"), "{message}");
+        }
+        other => panic!("expected a credential error, got {other:?}"),
+    }
     emulator.shutdown().await;
 
     // An emulator trusting no issuer says so.
