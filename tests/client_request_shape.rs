@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use azure_signalr_rest::{
     AccessKey, AddUserOptions, ApiVersion, CloseOptions, Error, ErrorKind, HubClient, Message,
-    Operation, RetryPolicy, SendOptions, ServiceClient, Support, Token, TokenCredential,
+    Operation, RetryPolicy, SendOptions, ServiceClient, Support,
 };
 use jsonwebtoken::{decode, Algorithm, DecodingKey, Validation};
 use serde_json::{json, Map, Value};
@@ -948,22 +948,36 @@ async fn a_send_that_never_reached_the_service_is_retried() {
     assert_eq!(mock.seen()[0].path(), "/api/v1/hubs/chat/users/u");
 }
 
-#[tokio::test]
-async fn a_token_credential_replaces_the_key() {
-    struct Fixed(Result<&'static str, &'static str>);
-    impl TokenCredential for Fixed {
-        fn token(
-            &self,
-        ) -> futures::future::BoxFuture<'_, Result<Token, Box<dyn std::error::Error + Send + Sync>>>
-        {
-            Box::pin(async move {
-                match self.0 {
-                    Ok(t) => Ok(Token::new(t)),
-                    Err(e) => Err(e.into()),
-                }
-            })
+/// A fixed answer of the Azure SDK's credential trait.
+#[cfg(feature = "identity")]
+#[derive(Debug)]
+struct Fixed(Result<&'static str, &'static str>);
+
+#[cfg(feature = "identity")]
+#[async_trait::async_trait]
+impl azure_signalr_rest::TokenCredential for Fixed {
+    async fn get_token(
+        &self,
+        scopes: &[&str],
+        _: Option<azure_core::credentials::TokenRequestOptions<'_>>,
+    ) -> azure_core::Result<azure_core::credentials::AccessToken> {
+        assert_eq!(scopes, [azure_signalr_rest::SIGNALR_SCOPE]);
+        match self.0 {
+            Ok(t) => Ok(azure_core::credentials::AccessToken::new(
+                t,
+                time::OffsetDateTime::now_utc() + Duration::from_secs(3600),
+            )),
+            Err(e) => Err(azure_core::Error::with_message(
+                azure_core::error::ErrorKind::Credential,
+                e,
+            )),
         }
     }
+}
+
+#[cfg(feature = "identity")]
+#[tokio::test]
+async fn a_token_credential_replaces_the_key() {
     let mock = Mock::start(documented_success).await;
     let cs = format!(
         "Endpoint=http://127.0.0.1;Port={};AuthType=azure.msi",
@@ -979,11 +993,10 @@ async fn a_token_credential_replaces_the_key() {
         mock.seen()[0].authorization.as_deref(),
         Some("Bearer entra-id-token")
     );
-    // Negotiate needs the key.
+    // The synchronous negotiate signs with an access key only.
     let err = client
         .hub("chat")
-        .negotiate(Default::default())
-        .await
+        .negotiate_local(Default::default())
         .unwrap_err();
     assert!(
         matches!(err.kind(), ErrorKind::Credential { .. }),

@@ -7,7 +7,9 @@ use reqwest::header::HeaderValue;
 use url::Url;
 
 use super::connection_string::trim_slash;
-use super::token::{Token, TokenCredential, TokenMinter};
+#[cfg(feature = "identity")]
+use super::entra::EntraTokens;
+use super::token::{Token, TokenMinter};
 use crate::raw;
 
 /// This crate and version, then the platform, in the shape of the .NET SDK's product info
@@ -33,8 +35,9 @@ pub(crate) enum Auth {
         minter: Arc<TokenMinter>,
         audience: Arc<AudienceBase>,
     },
-    /// Tokens from the caller's provider.
-    Credential(Arc<dyn TokenCredential>),
+    /// Microsoft Entra ID tokens from an `azure_core` credential (cached).
+    #[cfg(feature = "identity")]
+    Entra(Arc<EntraTokens>),
 }
 
 impl Auth {
@@ -44,10 +47,8 @@ impl Auth {
             Auth::Key { minter, audience } => minter
                 .rest_token(&audience.rest_audience(url))
                 .map_err(|e| e.to_string()),
-            Auth::Credential(credential) => credential
-                .token()
-                .await
-                .map_err(|e| format!("the token credential failed: {e}")),
+            #[cfg(feature = "identity")]
+            Auth::Entra(tokens) => tokens.token().await,
         }
     }
 }

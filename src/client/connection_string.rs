@@ -5,6 +5,7 @@ use std::str::FromStr;
 
 use url::Url;
 
+use super::entra_settings::{EntraAuthType, EntraId, CLIENT_SECRET};
 use super::error::Error;
 use super::token::AccessKey;
 use super::version::Operation;
@@ -20,8 +21,8 @@ use super::version::Operation;
 pub enum Credential {
     /// Tokens signed with the access key.
     AccessKey(AccessKey),
-    /// Microsoft Entra ID (`AuthType=azure`, `azure.msi` or `azure.app`). This crate cannot obtain
-    /// such tokens itself: build the client with a [`TokenCredential`](crate::TokenCredential).
+    /// Microsoft Entra ID (`AuthType=aad`, `azure`, `azure.msi` or `azure.app`): with the
+    /// `identity` feature the client signs in with the matching `azure_identity` credential.
     EntraId(EntraId),
 }
 
@@ -30,73 +31,6 @@ impl fmt::Debug for Credential {
         match self {
             Credential::AccessKey(key) => f.debug_tuple("AccessKey").field(key).finish(),
             Credential::EntraId(e) => f.debug_tuple("EntraId").field(e).finish(),
-        }
-    }
-}
-
-/// The Microsoft Entra ID settings of a connection string.
-///
-/// ```
-/// use azure_signalr_rest::{ConnectionString, Credential, EntraAuthType};
-/// let cs: ConnectionString = "Endpoint=https://h;AuthType=azure.app;ClientId=c;TenantId=t;ClientSecret=s".parse().unwrap();
-/// let Credential::EntraId(e) = cs.credential() else { unreachable!() };
-/// assert_eq!(e.auth_type, EntraAuthType::Application);
-/// assert_eq!(e.tenant_id.as_deref(), Some("t"));
-/// ```
-#[derive(Clone, PartialEq, Eq)]
-pub struct EntraId {
-    /// Which flavour: `azure` (default credential), `azure.msi` (managed identity) or
-    /// `azure.app` (application with a client secret).
-    pub auth_type: EntraAuthType,
-    /// `ClientId`, if given.
-    pub client_id: Option<String>,
-    /// `TenantId`, if given.
-    pub tenant_id: Option<String>,
-    /// `ClientSecret`, if given (redacted in `Debug`).
-    pub client_secret: Option<AccessKey>,
-}
-
-impl fmt::Debug for EntraId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("EntraId")
-            .field("auth_type", &self.auth_type)
-            .field("client_id", &self.client_id)
-            .field("tenant_id", &self.tenant_id)
-            .field(
-                "client_secret",
-                &self.client_secret.as_ref().map(|_| "<redacted>"),
-            )
-            .finish()
-    }
-}
-
-/// The `AuthType` values of a connection string.
-///
-/// ```
-/// use azure_signalr_rest::EntraAuthType;
-/// assert_eq!(EntraAuthType::ManagedIdentity.as_str(), "azure.msi");
-/// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum EntraAuthType {
-    /// `azure`: the default Azure credential chain.
-    Default,
-    /// `azure.msi`: a managed identity.
-    ManagedIdentity,
-    /// `azure.app`: an application registration with a client secret.
-    Application,
-}
-
-impl EntraAuthType {
-    /// The value as written in connection strings.
-    ///
-    /// ```
-    /// assert_eq!(azure_signalr_rest::EntraAuthType::Default.as_str(), "azure");
-    /// ```
-    pub fn as_str(self) -> &'static str {
-        match self {
-            EntraAuthType::Default => "azure",
-            EntraAuthType::ManagedIdentity => "azure.msi",
-            EntraAuthType::Application => "azure.app",
         }
     }
 }
@@ -342,7 +276,7 @@ fn parse_url(key: &str, value: &str) -> Result<Url, Error> {
     Ok(url)
 }
 
-const KNOWN_KEYS: [&str; 9] = [
+const KNOWN_KEYS: [&str; 10] = [
     "Endpoint",
     "AccessKey",
     "Version",
@@ -352,8 +286,8 @@ const KNOWN_KEYS: [&str; 9] = [
     "AuthType",
     "ClientId",
     "TenantId",
+    "ClientCert",
 ];
-const CLIENT_SECRET: &str = "ClientSecret";
 
 impl FromStr for ConnectionString {
     type Err = Error;
@@ -421,12 +355,21 @@ impl FromStr for ConnectionString {
             }
         };
 
-        let credential = match get("AuthType") {
+        // As Microsoft's .NET parser: an `AuthType` it does not know falls back to the access
+        // key, and with an Entra type any `AccessKey` is ignored.
+        let auth_type = get("AuthType").and_then(|auth| match auth.to_ascii_lowercase().as_str() {
+            "aad" => Some(EntraAuthType::Aad),
+            "azure" => Some(EntraAuthType::Default),
+            "azure.msi" => Some(EntraAuthType::ManagedIdentity),
+            "azure.app" => Some(EntraAuthType::Application),
+            _ => None,
+        });
+        let credential = match auth_type {
             None => {
                 let key = get("AccessKey").ok_or_else(|| {
                     invalid(
                         "AccessKey",
-                        "is required (or AuthType=azure|azure.msi|azure.app for Entra ID)",
+                        "is required (or AuthType=aad|azure|azure.msi|azure.app for Entra ID)",
                     )
                 })?;
                 if key.is_empty() {
@@ -434,41 +377,15 @@ impl FromStr for ConnectionString {
                 }
                 Credential::AccessKey(AccessKey::new(key))
             }
-            Some(auth) => {
-                let auth_type = match auth.to_ascii_lowercase().as_str() {
-                    "azure" => EntraAuthType::Default,
-                    "azure.msi" => EntraAuthType::ManagedIdentity,
-                    "azure.app" => EntraAuthType::Application,
-                    _ => {
-                        return Err(invalid(
-                            "AuthType",
-                            format!("must be azure, azure.msi or azure.app, got `{auth}`"),
-                        ))
-                    }
-                };
-                if get("AccessKey").is_some() {
-                    return Err(invalid(
-                        "AccessKey",
-                        "cannot be combined with AuthType (choose a key or Entra ID)",
-                    ));
-                }
+            Some(auth_type) => {
                 let entra = EntraId {
                     auth_type,
                     client_id: get("ClientId").map(str::to_owned),
                     tenant_id: get("TenantId").map(str::to_owned),
                     client_secret: get(CLIENT_SECRET).map(AccessKey::new),
+                    client_cert: get("ClientCert").map(str::to_owned),
                 };
-                if auth_type == EntraAuthType::Application {
-                    for (key, present) in [
-                        ("ClientId", entra.client_id.is_some()),
-                        ("TenantId", entra.tenant_id.is_some()),
-                        (CLIENT_SECRET, entra.client_secret.is_some()),
-                    ] {
-                        if !present {
-                            return Err(invalid(key, "is required with AuthType=azure.app"));
-                        }
-                    }
-                }
+                entra.source()?;
                 Credential::EntraId(entra)
             }
         };
@@ -674,9 +591,8 @@ mod tests {
 
         let (subject, _) = rule_of("Endpoint=https://h;AuthType=azure.app;ClientId=c;TenantId=t");
         assert!(subject.contains("ClientSecret"));
+        // As the .NET parser: an unknown AuthType means the access key.
         let (subject, _) = rule_of("Endpoint=https://h;AuthType=kerberos");
-        assert!(subject.contains("AuthType"));
-        let (subject, _) = rule_of("Endpoint=https://h;AuthType=azure;AccessKey=k");
         assert!(subject.contains("AccessKey"));
     }
 

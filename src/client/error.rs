@@ -51,7 +51,7 @@ pub enum ErrorKind {
         version: ApiVersion,
     },
     /// The bearer token could not be obtained (no access key to sign with, or the caller's
-    /// [`TokenCredential`](crate::TokenCredential) failed).
+    /// Entra ID credential failed, or no signing key could be had from the service).
     #[error("no credential: {message}")]
     Credential {
         /// Why no token could be had.

@@ -7,6 +7,12 @@
 mod api;
 mod auth;
 mod connection_string;
+// Microsoft Entra ID (scope of issue 13).
+#[cfg(feature = "identity")]
+mod entra;
+#[cfg(feature = "identity")]
+mod entra_credential;
+mod entra_settings;
 mod error;
 mod executor;
 mod hub;
@@ -18,7 +24,13 @@ mod service;
 mod token;
 mod version;
 
-pub use connection_string::{ConnectionString, Credential, EntraAuthType, EntraId};
+/// The Azure SDK's credential trait: any `azure_identity` credential signs a client in.
+#[cfg(feature = "identity")]
+pub use azure_core::credentials::TokenCredential;
+pub use connection_string::{ConnectionString, Credential};
+#[cfg(feature = "identity")]
+pub use entra::{SIGNALR_SCOPE, SIGNING_KEY_REFRESH};
+pub use entra_settings::{EntraAuthType, EntraId, EntraSource};
 pub use error::{Error, ErrorKind};
 pub use hub::HubClient;
 pub use message::{
@@ -29,5 +41,5 @@ pub use negotiate::{NegotiateOptions, NegotiateResponse, DEFAULT_CLIENT_TOKEN_LI
 pub use options::{AddUserOptions, CloseOptions, SendOptions};
 pub use retry::{Failure, RetryPolicy};
 pub use service::{ServiceClient, ServiceClientBuilder, DEFAULT_TIMEOUT, PREVIEW_PORT};
-pub use token::{AccessKey, Token, TokenClaims, TokenCredential, TokenMinter};
+pub use token::{AccessKey, Token, TokenClaims, TokenMinter};
 pub use version::{ApiVersion, Operation, Support};

@@ -9,12 +9,18 @@ use url::Url;
 use super::api::{Call, RawClient, Target};
 use super::auth::{AudienceBase, Auth, USER_AGENT};
 use super::connection_string::{trim_slash, ConnectionString, Credential};
+// Entra ID (issue 13).
+#[cfg(feature = "identity")]
+use super::entra::{EntraSigner, EntraTokens};
+use super::entra_settings::EntraId;
 use super::error::Error;
 use super::executor::Executor;
 use super::message::validate_hub_name;
 use super::retry::RetryPolicy;
-use super::token::{AccessKey, TokenCredential, TokenMinter};
+use super::token::{AccessKey, Token, TokenClaims, TokenMinter};
 use super::version::{ApiVersion, Operation};
+#[cfg(feature = "identity")]
+use azure_core::credentials::TokenCredential;
 
 /// The port the 1.0-preview API was served on, for an endpoint that names no port.
 ///
@@ -70,6 +76,9 @@ pub(crate) struct Shared {
     pub(crate) executor: Executor,
     /// The raw client of `version`, made through its adapter in `api/`.
     pub(crate) raw: RawClient,
+    /// Signs client tokens with a key from the service, under Entra ID.
+    #[cfg(feature = "identity")]
+    pub(crate) entra_signer: Option<Arc<EntraSigner>>,
 }
 
 impl fmt::Debug for ServiceClient {
@@ -88,15 +97,14 @@ impl fmt::Debug for ServiceClient {
 
 impl ServiceClient {
     /// A client for the connection string, with the default API version (2022-06-01).
-    /// Connection strings with `AuthType` need a [`TokenCredential`]: use
-    /// [`ServiceClient::builder`] and [`ServiceClientBuilder::credential`].
+    /// Connection strings with `AuthType` (Microsoft Entra ID) need the `identity` feature,
+    /// which signs in with the matching `azure_identity` credential.
     ///
     /// ```
-    /// use azure_signalr_rest::{ErrorKind, ServiceClient};
-    /// let err = ServiceClient::from_connection_string("Endpoint=https://x.service.signalr.net;AuthType=azure")
+    /// use azure_signalr_rest::ServiceClient;
+    /// let err = ServiceClient::from_connection_string("Endpoint=https://x.service.signalr.net;AuthType=azure.app;ClientId=c")
     ///     .unwrap_err();
-    /// assert!(matches!(err.kind(), ErrorKind::Credential { .. }));
-    /// assert!(err.to_string().contains("TokenCredential"));
+    /// assert!(err.to_string().contains("TenantId"));
     /// ```
     pub fn from_connection_string(connection_string: &str) -> Result<ServiceClient, Error> {
         ServiceClient::builder()
@@ -167,6 +175,22 @@ impl ServiceClient {
         self.shared.minter.as_deref()
     }
 
+    /// Signs a client token: locally with the access key, or under Microsoft Entra ID with the
+    /// key the service hands out for the credential (fetched, and refreshed, as needed).
+    pub(crate) async fn mint_client_token(&self, claims: &TokenClaims) -> Result<Token, Error> {
+        if let Some(minter) = self.token_minter() {
+            return minter.mint(claims);
+        }
+        #[cfg(feature = "identity")]
+        if let Some(signer) = &self.shared.entra_signer {
+            return signer.mint(claims).await;
+        }
+        Err(Error::credential(
+            Operation::Negotiate,
+            "no access key or Entra ID credential to sign client tokens with",
+        ))
+    }
+
     /// Checks the service's health: `Ok(())` when it answers 200.
     ///
     /// ```no_run
@@ -216,7 +240,8 @@ pub struct ServiceClientBuilder {
     client_endpoint: Option<Url>,
     server_endpoint: Option<Url>,
     key: Option<AccessKey>,
-    entra: Option<&'static str>,
+    entra: Option<EntraId>,
+    #[cfg(feature = "identity")]
     credential: Option<Arc<dyn TokenCredential>>,
     version: ApiVersion,
     application: Option<String>,
@@ -252,7 +277,7 @@ impl ServiceClientBuilder {
         self.server_endpoint = cs.server_endpoint().cloned();
         match cs.credential() {
             Credential::AccessKey(key) => self.key = Some(key.clone()),
-            Credential::EntraId(e) => self.entra = Some(e.auth_type.as_str()),
+            Credential::EntraId(e) => self.entra = Some(e.clone()),
         }
         self
     }
@@ -281,23 +306,24 @@ impl ServiceClientBuilder {
         self
     }
 
-    /// Gets bearer tokens from `credential` instead of signing them (e.g. Microsoft Entra ID).
-    /// Negotiate needs an access key and is unavailable with a credential.
+    /// Signs in with Microsoft Entra ID through any `azure_core` credential (e.g.
+    /// `azure_identity::ManagedIdentityCredential`) instead of an access key: REST calls carry
+    /// its token for [`SIGNALR_SCOPE`](crate::SIGNALR_SCOPE) (cached until shortly before it
+    /// expires), and negotiate signs client tokens with a key the service hands out for it.
+    /// It replaces the credential a connection string's `AuthType` would select.
     ///
     /// ```
-    /// use std::sync::Arc;
-    /// use azure_signalr_rest::{ServiceClient, Token, TokenCredential};
-    /// use futures::future::BoxFuture;
-    /// struct Fixed;
-    /// impl TokenCredential for Fixed {
-    ///     fn token(&self) -> BoxFuture<'_, Result<Token, Box<dyn std::error::Error + Send + Sync>>> {
-    ///         Box::pin(async { Ok(Token::new("from-entra-id")) })
-    ///     }
-    /// }
-    /// let cs = "Endpoint=https://h;AuthType=azure.msi".parse().unwrap();
-    /// let client = ServiceClient::builder().connection_string(&cs).credential(Arc::new(Fixed)).build().unwrap();
+    /// use azure_signalr_rest::{ConnectionString, Credential, ServiceClient};
+    /// let cs: ConnectionString = "Endpoint=https://h;AuthType=azure.msi".parse().unwrap();
+    /// let Credential::EntraId(entra) = cs.credential() else { unreachable!() };
+    /// let client = ServiceClient::builder()
+    ///     .connection_string(&cs)
+    ///     .credential(entra.token_credential().unwrap())
+    ///     .build()
+    ///     .unwrap();
     /// assert!(client.token_minter().is_none());
     /// ```
+    #[cfg(feature = "identity")]
     pub fn credential(mut self, credential: Arc<dyn TokenCredential>) -> ServiceClientBuilder {
         self.credential = Some(credential);
         self
@@ -413,15 +439,33 @@ impl ServiceClientBuilder {
         }
         let rest_endpoint = trim_slash(rest.as_str()).to_owned();
         let audience = Arc::new(AudienceBase::new(&endpoint, &rest));
-        let (auth, minter) = match (self.key, self.credential, self.entra) {
-            (Some(_), Some(_), _) => {
-                return Err(Error::invalid(
-                    op,
-                    "credential",
-                    "give either an access key or a token credential, not both",
-                ))
-            }
-            (Some(key), None, _) => {
+        #[cfg(feature = "identity")]
+        let credential = match (self.credential, &self.entra) {
+            (Some(credential), _) => Some(credential),
+            (None, Some(entra)) if self.key.is_none() => Some(entra.token_credential()?),
+            (None, _) => None,
+        };
+        #[cfg(not(feature = "identity"))]
+        if let (None, Some(entra)) = (&self.key, &self.entra) {
+            entra.source()?;
+            return Err(Error::credential(
+                op,
+                format!(
+                    "AuthType={} (Microsoft Entra ID) needs this crate's `identity` feature",
+                    entra.auth_type.as_str()
+                ),
+            ));
+        }
+        #[cfg(feature = "identity")]
+        if self.key.is_some() && credential.is_some() {
+            return Err(Error::invalid(
+                op,
+                "credential",
+                "give either an access key or a token credential, not both",
+            ));
+        }
+        let (auth, minter) = match self.key {
+            Some(key) => {
                 let minter = Arc::new(TokenMinter::new(key));
                 let auth = Auth::Key {
                     minter: minter.clone(),
@@ -429,21 +473,15 @@ impl ServiceClientBuilder {
                 };
                 (auth, Some(minter))
             }
-            (None, Some(credential), _) => (Auth::Credential(credential), None),
-            (None, None, Some(auth_type)) => {
-                return Err(Error::credential(
-                    op,
-                    format!(
-                        "AuthType={auth_type} (Microsoft Entra ID) needs a token provider: this \
-                         crate cannot sign in to Entra ID itself; pass a TokenCredential with \
-                         ServiceClientBuilder::credential"
-                    ),
-                ))
+            #[cfg(feature = "identity")]
+            None if credential.is_some() => {
+                let tokens = Arc::new(EntraTokens::new(credential.clone().expect("checked")));
+                (Auth::Entra(tokens), None)
             }
-            (None, None, None) => {
+            None => {
                 return Err(Error::credential(
                     op,
-                    "an access key or a TokenCredential is required",
+                    "an access key or an Entra ID credential is required",
                 ))
             }
         };
@@ -459,6 +497,16 @@ impl ServiceClientBuilder {
                 .user_agent(USER_AGENT.clone())
                 .build()
                 .map_err(|source| Error::new(op, super::error::ErrorKind::Transport { source }))?,
+        };
+        #[cfg(feature = "identity")]
+        let entra_signer = match &auth {
+            Auth::Entra(tokens) => Some(Arc::new(EntraSigner::new(
+                tokens.clone(),
+                &rest_endpoint,
+                http.clone(),
+                self.timeout.unwrap_or(DEFAULT_TIMEOUT),
+            ))),
+            Auth::Key { .. } => None,
         };
         let executor = Executor::new(
             self.version,
@@ -485,6 +533,8 @@ impl ServiceClientBuilder {
                 local_validation: !self.no_local_validation,
                 executor,
                 raw,
+                #[cfg(feature = "identity")]
+                entra_signer,
             }),
         })
     }
@@ -493,7 +543,6 @@ impl ServiceClientBuilder {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::client::token::Token;
 
     fn build(cs: &str, version: ApiVersion) -> ServiceClient {
         ServiceClient::builder()
@@ -536,30 +585,18 @@ mod tests {
     }
 
     #[test]
-    fn entra_id_needs_a_credential() {
-        struct Fixed;
-        impl TokenCredential for Fixed {
-            fn token(
-                &self,
-            ) -> futures::future::BoxFuture<
-                '_,
-                Result<Token, Box<dyn std::error::Error + Send + Sync>>,
-            > {
-                Box::pin(async { Ok(Token::new("t")) })
-            }
-        }
+    fn entra_id_without_the_identity_feature_says_so() {
         let cs: ConnectionString = "Endpoint=https://h;AuthType=azure.msi".parse().unwrap();
-        let err = ServiceClient::builder()
-            .connection_string(&cs)
-            .build()
-            .unwrap_err();
-        assert!(err.to_string().contains("azure.msi"), "{err}");
-        let client = ServiceClient::builder()
-            .connection_string(&cs)
-            .credential(Arc::new(Fixed))
-            .build()
-            .unwrap();
-        assert!(client.token_minter().is_none());
+        let built = ServiceClient::builder().connection_string(&cs).build();
+        if cfg!(feature = "identity") {
+            assert!(built.unwrap().token_minter().is_none());
+        } else {
+            let err = built.unwrap_err().to_string();
+            assert!(
+                err.contains("azure.msi") && err.contains("identity"),
+                "{err}"
+            );
+        }
     }
 
     #[test]

@@ -6,7 +6,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use futures::future::BoxFuture;
 use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
 use serde_json::{Map, Value};
 
@@ -120,26 +119,6 @@ impl<'de> serde::Deserialize<'de> for Token {
     }
 }
 
-/// A source of bearer tokens used instead of an access key, e.g. Microsoft Entra ID
-/// (`AuthType=azure...` connection strings). This crate has no Entra ID client of its own: plug
-/// in one (such as `azure_identity`) by implementing this trait.
-///
-/// ```
-/// use azure_signalr_rest::{Token, TokenCredential};
-/// use futures::future::BoxFuture;
-///
-/// struct Fixed(Token);
-/// impl TokenCredential for Fixed {
-///     fn token(&self) -> BoxFuture<'_, Result<Token, Box<dyn std::error::Error + Send + Sync>>> {
-///         Box::pin(async move { Ok(self.0.clone()) })
-///     }
-/// }
-/// ```
-pub trait TokenCredential: Send + Sync {
-    /// A valid bearer token for the service (the implementation caches and refreshes it).
-    fn token(&self) -> BoxFuture<'_, Result<Token, Box<dyn std::error::Error + Send + Sync>>>;
-}
-
 /// What a token says: audience, lifetime, optional user id and extra claims.
 ///
 /// ```
@@ -248,6 +227,8 @@ pub struct TokenMinter {
     refresh_before: Duration,
     cache: Mutex<HashMap<String, CachedToken>>,
     signatures: AtomicU64,
+    /// The `kid` header of every token: the id of a key handed out by the service (Entra ID).
+    key_id: Option<String>,
 }
 
 impl fmt::Debug for TokenMinter {
@@ -257,6 +238,7 @@ impl fmt::Debug for TokenMinter {
             .field("rest_lifetime", &self.rest_lifetime)
             .field("refresh_before", &self.refresh_before)
             .field("signatures", &self.signatures())
+            .field("key_id", &self.key_id)
             .finish_non_exhaustive()
     }
 }
@@ -309,7 +291,41 @@ impl TokenMinter {
             refresh_before,
             cache: Mutex::new(HashMap::new()),
             signatures: AtomicU64::new(0),
+            key_id: None,
         }
+    }
+
+    /// A minter for a key the service handed out under an id (`kid`), as with Microsoft Entra
+    /// ID: every token's header names the key, so the service knows which one to check with.
+    ///
+    /// ```
+    /// use azure_signalr_rest::{AccessKey, TokenMinter};
+    /// use base64::Engine as _;
+    /// let minter = TokenMinter::with_key_id(AccessKey::new("k"), "key-1");
+    /// assert_eq!(minter.key_id(), Some("key-1"));
+    /// let token = minter.rest_token("http://h/api/health").unwrap();
+    /// let header = token.expose_secret().split('.').next().unwrap();
+    /// let header: serde_json::Value = serde_json::from_slice(
+    ///     &base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(header).unwrap(),
+    /// )
+    /// .unwrap();
+    /// assert_eq!(header["kid"], "key-1");
+    /// ```
+    pub fn with_key_id(key: AccessKey, key_id: impl Into<String>) -> TokenMinter {
+        TokenMinter {
+            key_id: Some(key_id.into()),
+            ..TokenMinter::new(key)
+        }
+    }
+
+    /// The `kid` this minter names in its tokens' header, if any.
+    ///
+    /// ```
+    /// use azure_signalr_rest::{AccessKey, TokenMinter};
+    /// assert_eq!(TokenMinter::new(AccessKey::new("k")).key_id(), None);
+    /// ```
+    pub fn key_id(&self) -> Option<&str> {
+        self.key_id.as_deref()
     }
 
     /// The key this minter signs with.
@@ -376,11 +392,12 @@ impl TokenMinter {
         for (name, value) in &claims.extra {
             body.insert(name.clone(), value.clone());
         }
-        let jwt =
-            encode(&Header::new(Algorithm::HS256), &body, &self.encoding_key).map_err(|e| {
-                // jsonwebtoken errors describe the failure kind, never the key.
-                Error::invalid(Operation::MintToken, "token claims", e.to_string())
-            })?;
+        let mut header = Header::new(Algorithm::HS256);
+        header.kid = self.key_id.clone();
+        let jwt = encode(&header, &body, &self.encoding_key).map_err(|e| {
+            // jsonwebtoken errors describe the failure kind, never the key.
+            Error::invalid(Operation::MintToken, "token claims", e.to_string())
+        })?;
         self.signatures.fetch_add(1, Ordering::Relaxed);
         Ok(Token::new(jwt))
     }

@@ -130,6 +130,7 @@ const ALG_RULE: &str = "token must be signed with HS256, HS384 or HS512";
 pub(crate) fn verify(
     token: Option<&str>,
     key: &str,
+    entra: Option<&super::entra::EntraTrust>,
     host: Option<&str>,
     audience: Audience<'_>,
 ) -> Result<Verified, String> {
@@ -153,6 +154,17 @@ pub(crate) fn verify(
         .and_then(|h| serde_json::from_slice::<Value>(&h).ok())
         .and_then(|h| h.get("alg").and_then(Value::as_str).map(str::to_string))
         .ok_or("malformed token")?;
+    // Entra ID (issue 13): Entra tokens, and tokens signed with a key handed out for one.
+    let rest = matches!(audience, Audience::Rest { .. });
+    let handed_out;
+    let key = match super::entra::route(entra, token, &alg, rest)? {
+        super::entra::Route::Entra(user_id) => return Ok(Verified { user_id }),
+        super::entra::Route::HandedOutKey(k) => {
+            handed_out = k;
+            handed_out.as_str()
+        }
+        super::entra::Route::AccessKey => key,
+    };
     let alg = algorithm(&alg).ok_or(ALG_RULE)?;
     let mut validation = Validation::new(alg);
     validation.set_required_spec_claims(&["exp"]);
@@ -345,6 +357,7 @@ mod tests {
             verify(
                 Some(&sign(claims)),
                 key,
+                None,
                 Some("h:1"),
                 Audience::Client { hub: "chat" },
             )

@@ -7,18 +7,21 @@ use std::time::Duration;
 use axum::Router;
 
 use super::config::Settings;
+use super::entra::EntraTrust;
 use super::error::EmulatorError;
 use super::handle::EmulatorHandle;
 use super::state::negotiations;
 use super::state::Inner;
 use super::upstream::{UpstreamSettings, UpstreamTemplate};
-use super::{connections, request_log, rest, server};
+use super::{connections, entra, request_log, rest, server};
 
 /// The whole application: the REST API and the client endpoint, behind the body deadline and
 /// the request log.
 pub(crate) fn app(inner: Arc<Inner>) -> Router {
     let limits = http_limits(&inner.config);
-    let app = rest::router(inner.clone()).merge(connections::router(inner));
+    let app = rest::router(inner.clone())
+        .merge(connections::router(inner.clone()))
+        .merge(entra::router(inner));
     request_log::with_request_log(server::with_body_deadline(app, limits))
 }
 
@@ -220,6 +223,24 @@ impl EmulatorBuilder {
             );
         }
         Ok(handle)
+    }
+
+    /// Trusts an Entra-like issuer for REST calls and hands out signing keys for its tokens at
+    /// `/api/v1/auth/accessKey`: its RS256 tokens must have the audience [`SIGNALR_AUDIENCE`],
+    /// its issuer name and one of its keys, and be within `exp`/`nbf` give or take
+    /// [`CLOCK_SKEW`]; client tokens signed with a handed-out key name it in `kid`. The access
+    /// key keeps working.
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    /// use azure_signalr_rest::emulator::{Emulator, EntraIssuer};
+    /// let issuer = EntraIssuer::new();
+    /// let emulator = Emulator::builder().bind("127.0.0.1:0").trust_entra(issuer.trust()).start().await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn trust_entra(mut self, trust: EntraTrust) -> Self {
+        self.config.entra = Some(Arc::new(trust));
+        self
     }
 }
 

@@ -1,8 +1,10 @@
 //! The emulator's settings and their defaults.
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
+use super::entra::EntraTrust;
 use super::server;
 use super::state::negotiations;
 use super::upstream::settings::SharedUpstream;
@@ -39,6 +41,8 @@ pub(crate) struct Settings {
     pub http_limits: server::HttpLimits,
     /// Pending negotiations allowed per user and per hub.
     pub negotiation_limits: negotiations::NegotiationLimits,
+    /// The Entra ID issuer trusted for REST calls and signing-key requests, if any.
+    pub entra: Option<Arc<EntraTrust>>,
 }
 
 impl fmt::Debug for Settings {
@@ -83,6 +87,7 @@ impl Default for Settings {
                 per_user: 1_000,
                 per_hub: 10_000,
             },
+            entra: None,
         }
     }
 }

@@ -294,6 +294,13 @@ impl EmulatorHandle {
         }
         tracing::info!("SignalR emulator stopped");
     }
+
+    /// Rotates the signing key handed out for Entra identities: the next
+    /// `/api/v1/auth/accessKey` answers a new `kid`, and tokens signed with any earlier key
+    /// are refused from now on. `None` when no Entra issuer is trusted.
+    pub fn rotate_entra_key(&self) -> Option<String> {
+        Some(self.inner.config.entra.as_deref()?.rotate())
+    }
 }
 
 impl Drop for EmulatorHandle {

@@ -67,6 +67,7 @@ mod auth;
 mod builder;
 mod config;
 mod connections;
+mod entra;
 mod error;
 mod handle;
 mod inspect;
@@ -80,6 +81,9 @@ pub use crate::protocol::TransportType;
 pub use auth::CLOCK_SKEW;
 pub use builder::{Emulator, EmulatorBuilder};
 pub use config::DEFAULT_ACCESS_KEY;
+#[cfg(feature = "identity")]
+pub use entra::EntraIssuerCredential;
+pub use entra::{EntraIssuer, EntraTrust, SIGNALR_AUDIENCE};
 pub use error::{EmulatorError, WaitTimeout};
 pub use handle::EmulatorHandle;
 pub use inspect::{ConnectionInfo, Cutoff, Delivery, HubSnapshot};

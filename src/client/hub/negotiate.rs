@@ -46,11 +46,17 @@ impl HubClient {
     /// # }
     /// ```
     pub async fn negotiate(&self, options: NegotiateOptions) -> Result<NegotiateResponse, Error> {
-        self.negotiate_local(options)
+        let (url, claims) = self.client_claims(options)?;
+        let access_token = self.service.mint_client_token(&claims).await;
+        Ok(NegotiateResponse {
+            url,
+            access_token: access_token.map_err(relabel)?,
+        })
     }
 
     /// [`HubClient::negotiate`] without awaiting: signs with the access key, no network. Fails
-    /// with [`ErrorKind::Credential`] when the client has no access key.
+    /// with [`ErrorKind::Credential`] when the client has no access key (under Entra ID the
+    /// signing key comes from the service: use `negotiate`).
     ///
     /// ```
     /// use azure_signalr_rest::{NegotiateOptions, ServiceClient};
@@ -61,18 +67,26 @@ impl HubClient {
     /// assert!(json["accessToken"].is_string());
     /// ```
     pub fn negotiate_local(&self, options: NegotiateOptions) -> Result<NegotiateResponse, Error> {
-        let op = Operation::Negotiate;
-        let shared = &self.service.shared;
-        if shared.local_validation {
-            validate_hub_name(op, "hub", &self.given)?;
-        }
+        let (url, claims) = self.client_claims(options)?;
         let minter = self.service.token_minter().ok_or_else(|| {
             Error::credential(
-                op,
-                "client tokens are signed with the access key; this client has a token \
-                 credential instead",
+                Operation::Negotiate,
+                "negotiate_local signs client tokens with the access key; under Entra ID use \
+                 negotiate, which gets a signing key from the service",
             )
         })?;
+        Ok(NegotiateResponse {
+            url,
+            access_token: minter.mint(&claims).map_err(relabel)?,
+        })
+    }
+
+    /// The client URL and the claims of its token.
+    fn client_claims(&self, options: NegotiateOptions) -> Result<(String, TokenClaims), Error> {
+        let shared = &self.service.shared;
+        if shared.local_validation {
+            validate_hub_name(Operation::Negotiate, "hub", &self.given)?;
+        }
         // The client-facing hub always carries the application prefix.
         let hub = match &shared.application {
             Some(app) => format!("{app}_{}", self.name),
@@ -85,11 +99,15 @@ impl HubClient {
             user_id: options.user_id,
             extra: options.claims,
         };
-        let access_token = minter.mint(&claims).map_err(|e| match e.kind() {
-            ErrorKind::InvalidInput { .. } => e.with_operation(op),
-            _ => e,
-        })?;
-        Ok(NegotiateResponse { url, access_token })
+        Ok((url, claims))
+    }
+}
+
+/// Errors in the claims (a reserved claim given, ...) are the negotiate call's.
+fn relabel(e: Error) -> Error {
+    match e.kind() {
+        ErrorKind::InvalidInput { .. } => e.with_operation(Operation::Negotiate),
+        _ => e,
     }
 }
 

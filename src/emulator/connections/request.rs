@@ -66,6 +66,7 @@ pub(super) fn authorize(
         auth::verify(
             token.as_deref(),
             &inner.config.access_key,
+            inner.config.entra.as_deref(),
             host,
             Audience::Client { hub: &hub },
         )

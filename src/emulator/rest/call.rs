@@ -173,6 +173,7 @@ fn authenticate(inner: &Inner, parts: &Parts) -> Result<(), ApiError> {
     auth::verify(
         token.as_deref(),
         &inner.config.access_key,
+        inner.config.entra.as_deref(),
         host.as_deref(),
         Audience::Rest {
             path: parts.uri.path(),
