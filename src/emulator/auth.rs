@@ -157,7 +157,7 @@ pub(crate) fn verify(
     // Entra ID (issue 13): Entra tokens, and tokens signed with a key handed out for one.
     let rest = matches!(audience, Audience::Rest { .. });
     let handed_out;
-    let key = match super::entra::route(entra, token, &alg, rest)? {
+    let key = match super::entra::route(entra, token, &alg, rest, CLOCK_SKEW)? {
         super::entra::Route::Entra(user_id) => return Ok(Verified { user_id }),
         super::entra::Route::HandedOutKey(k) => {
             handed_out = k;

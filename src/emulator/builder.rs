@@ -13,7 +13,7 @@ use super::handle::EmulatorHandle;
 use super::state::negotiations;
 use super::state::Inner;
 use super::upstream::{UpstreamSettings, UpstreamTemplate};
-use super::{connections, entra, request_log, rest, server};
+use super::{access_key, connections, request_log, rest, server};
 
 /// The whole application: the REST API and the client endpoint, behind the body deadline and
 /// the request log.
@@ -21,7 +21,7 @@ pub(crate) fn app(inner: Arc<Inner>) -> Router {
     let limits = http_limits(&inner.config);
     let app = rest::router(inner.clone())
         .merge(connections::router(inner.clone()))
-        .merge(entra::router(inner));
+        .merge(access_key::router(inner));
     request_log::with_request_log(server::with_body_deadline(app, limits))
 }
 

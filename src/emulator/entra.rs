@@ -5,7 +5,7 @@
 //! What the service checks, and so the emulator: an Entra token's `aud` is the SignalR resource
 //! (`https://signalr.azure.com`, what the scope `https://signalr.azure.com/.default` yields),
 //! its `iss` the trusted issuer, its signature one of the issuer's keys (by `kid`), and
-//! `exp`/`nbf` with [`CLOCK_SKEW`]. Roles are not modelled: any identity the issuer vouches
+//! `exp`/`nbf` with [`CLOCK_SKEW`](super::CLOCK_SKEW). Roles are not modelled: any identity the issuer vouches
 //! for may call (on Azure it needs `SignalR REST API Owner` or `SignalR App Server`).
 //! [`EntraIssuer`] mints such tokens for tests.
 
@@ -14,19 +14,12 @@ use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use axum::extract::State;
-use axum::http::{header, HeaderMap, StatusCode, Uri};
-use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Json, Router};
 use base64::Engine as _;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use rand::RngCore as _;
 use serde_json::{json, Map, Value};
 
-use super::auth::{self, CLOCK_SKEW};
 use super::error::EmulatorError;
-use super::state::Inner;
 
 /// The `aud` of an Entra token for Azure SignalR Service.
 ///
@@ -34,9 +27,6 @@ use super::state::Inner;
 /// assert_eq!(azure_signalr_rest::emulator::SIGNALR_AUDIENCE, "https://signalr.azure.com");
 /// ```
 pub const SIGNALR_AUDIENCE: &str = "https://signalr.azure.com";
-
-/// Where the emulator hands out signing keys (the .NET SDK's `AuthorizeUrl`).
-const ACCESS_KEY_PATH: &str = "/api/v1/auth/accessKey";
 
 /// Keys handed out for Entra identities: the current one, the others still valid, and the
 /// revoked ids (so their tokens get a clear reason).
@@ -107,7 +97,7 @@ impl EntraTrust {
     }
 
     /// Checks an Entra token (RS256); the error is a short reason fit for a 401 body.
-    fn verify_entra(&self, token: &str) -> Result<Value, String> {
+    pub(crate) fn verify_entra(&self, token: &str, leeway: Duration) -> Result<Value, String> {
         let header = jsonwebtoken::decode_header(token).map_err(|_| "malformed token")?;
         let kid = header
             .kid
@@ -119,7 +109,7 @@ impl EntraTrust {
         validation.set_required_spec_claims(&["exp", "aud", "iss"]);
         validation.set_issuer(&[&self.issuer]);
         validation.set_audience(&[SIGNALR_AUDIENCE, "https://signalr.azure.com/"]);
-        validation.leeway = CLOCK_SKEW.as_secs();
+        validation.leeway = leeway.as_secs();
         jsonwebtoken::decode::<Value>(token, key, &validation)
             .map(|data| data.claims)
             .map_err(|e| {
@@ -140,7 +130,7 @@ impl EntraTrust {
     }
 
     /// The current handed-out key, made on first use.
-    fn current_key(&self) -> (String, String) {
+    pub(crate) fn current_key(&self) -> (String, String) {
         let mut handed = lock(&self.handed_out);
         if let Some(kid) = &handed.current {
             return (kid.clone(), handed.valid[kid].clone());
@@ -158,7 +148,7 @@ fn random_text(bytes: usize) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(buf)
 }
 
-/// What [`auth::verify`] does with a token, given the Entra trust.
+/// What the emulator's token check does with a token, given the Entra trust.
 pub(crate) enum Route {
     /// A valid Entra token for a REST call; its user (`oid`, else `sub`) if any.
     Entra(Option<String>),
@@ -176,6 +166,7 @@ pub(crate) fn route(
     token: &str,
     alg: &str,
     rest: bool,
+    leeway: Duration,
 ) -> Result<Route, String> {
     if alg == "RS256" {
         let trust = trust.ok_or(
@@ -189,7 +180,7 @@ pub(crate) fn route(
                     .into(),
             );
         }
-        let claims = trust.verify_entra(token)?;
+        let claims = trust.verify_entra(token, leeway)?;
         let user = ["oid", "sub"]
             .into_iter()
             .find_map(|c| claims[c].as_str().map(str::to_owned));
@@ -213,56 +204,6 @@ pub(crate) fn route(
         );
     }
     Ok(Route::AccessKey)
-}
-
-/// `GET` or `POST /api/v1/auth/accessKey` (the .NET SDK sends `GET`): a signing key for a
-/// valid Entra token, `{"KeyId": ..., "AccessKey": ...}`.
-async fn access_key(State(inner): State<Arc<Inner>>, headers: HeaderMap, uri: Uri) -> Response {
-    let refuse = |status: StatusCode, reason: String| {
-        let mut response = (status, Json(json!({ "error": reason }))).into_response();
-        if status == StatusCode::UNAUTHORIZED {
-            response
-                .headers_mut()
-                .insert(header::WWW_AUTHENTICATE, auth::CHALLENGE);
-        }
-        response
-    };
-    let Some(trust) = inner.config.entra.as_deref() else {
-        return refuse(
-            StatusCode::NOT_FOUND,
-            "this emulator trusts no Entra ID issuer; it signs with its access key".into(),
-        );
-    };
-    let token = match auth::bearer_token(&headers, &uri, auth::TokenPlace::Header) {
-        Ok(Some(token)) => token,
-        Ok(None) => return refuse(StatusCode::UNAUTHORIZED, "missing bearer token".into()),
-        Err(reason) => return refuse(StatusCode::UNAUTHORIZED, reason),
-    };
-    if token.len() > auth::MAX_TOKEN_LENGTH {
-        return refuse(StatusCode::UNAUTHORIZED, "access token too long".into());
-    }
-    let is_rs256 = jsonwebtoken::decode_header(&token)
-        .map(|h| h.alg == Algorithm::RS256)
-        .unwrap_or(false);
-    if !is_rs256 {
-        return refuse(
-            StatusCode::UNAUTHORIZED,
-            "a signing key is handed out for an Entra ID token (RS256) only".into(),
-        );
-    }
-    if let Err(reason) = trust.verify_entra(&token) {
-        return refuse(StatusCode::UNAUTHORIZED, reason);
-    }
-    let (kid, key) = trust.current_key();
-    tracing::debug!(kid = %kid, "handed out a signing key to an Entra ID identity");
-    Json(json!({ "KeyId": kid, "AccessKey": key })).into_response()
-}
-
-/// The routes of this module, merged into the emulator's app.
-pub(crate) fn router(inner: Arc<Inner>) -> Router {
-    Router::new()
-        .route(ACCESS_KEY_PATH, get(access_key).post(access_key))
-        .with_state(inner)
 }
 
 impl EntraTrust {

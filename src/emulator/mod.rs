@@ -63,6 +63,7 @@
 //! # }
 //! ```
 
+mod access_key;
 mod auth;
 mod builder;
 mod config;
