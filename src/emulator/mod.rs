@@ -65,6 +65,8 @@
 
 mod auth;
 mod client;
+#[doc(hidden)]
+pub mod fuzzing;
 mod negotiations;
 mod rest;
 mod server;
