@@ -3,6 +3,7 @@
 
 mod bench;
 mod bench_report;
+mod fuzz;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -37,6 +38,8 @@ enum Chore {
     /// Run the benchmarks (sections: all, send, tokens, fanout) and write their results
     /// (default: benches/results/).
     Bench(bench::BenchArgs),
+    /// Run the cargo-fuzz targets in fuzz/ (default: all, 60 s each; nightly toolchain).
+    Fuzz(fuzz::FuzzArgs),
 }
 
 fn main() -> ExitCode {
@@ -46,6 +49,7 @@ fn main() -> ExitCode {
         Chore::SpecDiff { file, version } => spec_diff(&file, &version),
         Chore::Test => test(),
         Chore::Bench(args) => bench::bench(args),
+        Chore::Fuzz(args) => fuzz::fuzz(args),
     };
     match result {
         Ok(code) => code,
@@ -303,6 +307,7 @@ fn test() -> Result<ExitCode> {
     ]))?;
     feature_powerset(cargo)?;
     run(Command::new(cargo).args(["test", "--workspace", "--all-features"]))?;
+    fuzz::ci_pass()?;
     Ok(ExitCode::SUCCESS)
 }
 
