@@ -4,6 +4,8 @@
 mod bench;
 mod bench_report;
 mod fuzz;
+mod schemathesis;
+mod soak;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -40,6 +42,9 @@ enum Chore {
     Bench(bench::BenchArgs),
     /// Run the cargo-fuzz targets in fuzz/ (default: all, 60 s each; nightly toolchain).
     Fuzz(fuzz::FuzzArgs),
+    /// Mixed load with faults against a release `asrs emulator start`; writes a CSV, an SVG
+    /// and a summary (default: target/soak/). Not part of `test`.
+    Soak(soak::SoakArgs),
 }
 
 fn main() -> ExitCode {
@@ -50,6 +55,7 @@ fn main() -> ExitCode {
         Chore::Test => test(),
         Chore::Bench(args) => bench::bench(args),
         Chore::Fuzz(args) => fuzz::fuzz(args),
+        Chore::Soak(args) => soak::soak(args),
     };
     match result {
         Ok(code) => code,
@@ -285,6 +291,7 @@ fn ensure_system_packages() -> Result<()> {
 fn test() -> Result<ExitCode> {
     let root = root();
     ensure_system_packages()?;
+    schemathesis::ensure()?;
     // The official JavaScript client in Node (tests/node) and in chromium (tests/browser).
     for dir in ["tests/node", "tests/browser"] {
         let node = root.join(dir);
