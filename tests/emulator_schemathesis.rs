@@ -37,7 +37,10 @@ fn python() -> Option<&'static str> {
 /// The `st` entry point of the schemathesis that `python` imports.
 fn schemathesis(python: &str) -> Command {
     let mut cmd = Command::new(python);
-    cmd.args(["-c", "import sys; from schemathesis.cli import schemathesis; sys.argv[0] = 'st'; schemathesis()"]);
+    cmd.args([
+        "-c",
+        "import sys; from schemathesis.cli import schemathesis; sys.argv[0] = 'st'; schemathesis()",
+    ]);
     cmd
 }
 
@@ -52,12 +55,32 @@ async fn run_spec(python: &str, spec: &str) {
     let mut cmd = schemathesis(python);
     cmd.arg("run")
         .arg(root.join("specs").join(spec))
-        .args(["--url", &base, "--checks", CHECKS, "--max-examples", EXAMPLES])
-        .args(["--seed", "1", "--workers", "1", "--no-color", "--generation-database", "none"])
+        .args([
+            "--url",
+            &base,
+            "--checks",
+            CHECKS,
+            "--max-examples",
+            EXAMPLES,
+        ])
+        .args([
+            "--seed",
+            "1",
+            "--workers",
+            "1",
+            "--no-color",
+            "--generation-database",
+            "none",
+        ])
         .args(["--suppress-health-check", "all"])
         // Answers to invalid input (400, 401, 404) are the service's but not in its published
         // specs, so only valid requests are generated; the fuzz targets cover the rest.
-        .args(["--mode", "positive", "--generation-with-security-parameters", "false"])
+        .args([
+            "--mode",
+            "positive",
+            "--generation-with-security-parameters",
+            "false",
+        ])
         .env("SCHEMATHESIS_HOOKS", "hooks")
         .env("PYTHONPATH", root.join("tests/schemathesis"))
         .env("ASRS_BASE_URL", &base)

@@ -49,7 +49,10 @@ fuzz_target!(|data: &[u8]| {
             let transports = body["availableTransports"].as_array().expect("transports");
             assert!(!transports.is_empty());
         }
-        429 => assert!(answer.headers.contains_key("retry-after"), "429 without Retry-After"),
+        429 => assert!(
+            answer.headers.contains_key("retry-after"),
+            "429 without Retry-After"
+        ),
         _ => {}
     }
 });

@@ -12,9 +12,11 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let answer = answer(request);
-    let credentials = raw.headers.iter().any(|(name, _)| {
-        name.eq_ignore_ascii_case("authorization")
-    }) || raw.target.contains("access_token");
+    let credentials = raw
+        .headers
+        .iter()
+        .any(|(name, _)| name.eq_ignore_ascii_case("authorization"))
+        || raw.target.contains("access_token");
     let path = raw.path().trim_end_matches('/').to_ascii_lowercase();
     if path.starts_with("/api") && !path.ends_with("/health") && !credentials {
         assert!(

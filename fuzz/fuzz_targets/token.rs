@@ -38,14 +38,20 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     request.headers_mut().insert("authorization", value);
-    request.headers_mut().insert("host", "localhost".parse().unwrap());
+    request
+        .headers_mut()
+        .insert("host", "localhost".parse().unwrap());
     let answer = answer(request);
     if !answer.status.is_success() {
         return;
     }
     // Accepted: check it independently.
     let token = token.trim();
-    assert!(token.len() <= 4096, "a {}-character token was accepted", token.len());
+    assert!(
+        token.len() <= 4096,
+        "a {}-character token was accepted",
+        token.len()
+    );
     let segment = |i: usize| -> Value {
         let part = token.split('.').nth(i).unwrap_or("");
         base64::engine::general_purpose::URL_SAFE_NO_PAD
@@ -64,8 +70,13 @@ fuzz_target!(|data: &[u8]| {
         "accepted with alg {alg:?}"
     );
     let now = now() as i64;
-    let exp = claims["exp"].as_f64().expect("accepted without a numeric exp");
-    assert!(exp as i64 >= now - LEEWAY, "accepted with exp {exp} (now {now})");
+    let exp = claims["exp"]
+        .as_f64()
+        .expect("accepted without a numeric exp");
+    assert!(
+        exp as i64 >= now - LEEWAY,
+        "accepted with exp {exp} (now {now})"
+    );
     match &claims["nbf"] {
         Value::Null => {}
         Value::Number(n) => {

@@ -17,10 +17,10 @@
 use std::sync::OnceLock;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use azure_signalr_rest::emulator::fuzzing::{FuzzAnswer, FuzzApp};
-use azure_signalr_rest::emulator::Emulator;
 use axum::body::Body;
 use axum::http::{HeaderName, HeaderValue, Method, Request};
+use azure_signalr_rest::emulator::fuzzing::{FuzzAnswer, FuzzApp};
+use azure_signalr_rest::emulator::Emulator;
 use base64::Engine as _;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
@@ -175,11 +175,7 @@ pub fn answer(request: Request<Body>) -> FuzzAnswer {
     let harness = harness();
     let described = format!("{} {}", request.method(), request.uri());
     let answer = harness.runtime.block_on(async {
-        tokio::time::timeout(
-            ANSWER_DEADLINE,
-            harness.app.answer(request, BODY_WAIT),
-        )
-        .await
+        tokio::time::timeout(ANSWER_DEADLINE, harness.app.answer(request, BODY_WAIT)).await
     });
     let answer = answer.unwrap_or_else(|_| panic!("no answer to {described} within 5 s"));
     assert!(
@@ -268,7 +264,10 @@ pub fn check_hub_protocol(protocol: azure_signalr_rest::protocol::HubProtocol, d
     }
     if let Ok(messages) = &whole {
         assert!(!failed, "decoded whole but not in two pieces split at {at}");
-        assert_eq!(&pieces, messages, "two pieces decode differently from the whole");
+        assert_eq!(
+            &pieces, messages,
+            "two pieces decode differently from the whole"
+        );
         for message in messages {
             let encoded = protocol
                 .encode(message)
@@ -276,7 +275,11 @@ pub fn check_hub_protocol(protocol: azure_signalr_rest::protocol::HubProtocol, d
             let again = protocol
                 .decode_all(&encoded)
                 .unwrap_or_else(|e| panic!("its own encoding does not decode: {e}: {message:?}"));
-            assert_eq!(&again, std::slice::from_ref(message), "round trip changed it");
+            assert_eq!(
+                &again,
+                std::slice::from_ref(message),
+                "round trip changed it"
+            );
         }
     }
 }

@@ -69,7 +69,13 @@ pub(crate) fn run_targets(args: &FuzzArgs) -> Result<Vec<FuzzRun>> {
     let target_dir = fuzz_target_dir();
     let started = Instant::now();
     let status = cargo_fuzz()
-        .args(["build", "--sanitizer", "none", "--debug-assertions", "--target-dir"])
+        .args([
+            "build",
+            "--sanitizer",
+            "none",
+            "--debug-assertions",
+            "--target-dir",
+        ])
         .arg(&target_dir)
         .current_dir(root())
         .status()
@@ -98,7 +104,13 @@ fn run_one(target: &str, seconds: u64, target_dir: &Path) -> Result<FuzzRun> {
     let seeds = root().join("fuzz/seeds").join(target);
     eprintln!("$ cargo fuzz run {target} ({seconds} s)");
     let output = cargo_fuzz()
-        .args(["run", "--sanitizer", "none", "--debug-assertions", "--target-dir"])
+        .args([
+            "run",
+            "--sanitizer",
+            "none",
+            "--debug-assertions",
+            "--target-dir",
+        ])
         .arg(target_dir)
         .arg(target)
         .arg(&corpus)
@@ -190,9 +202,6 @@ pub(crate) fn ci_pass() -> Result<()> {
         targets: Vec::new(),
     })?;
     let inputs: u64 = runs.iter().map(|r| r.inputs).sum();
-    eprintln!(
-        "fuzz: {} targets, {inputs} inputs, no crash",
-        runs.len()
-    );
+    eprintln!("fuzz: {} targets, {inputs} inputs, no crash", runs.len());
     Ok(())
 }

@@ -40,7 +40,8 @@ impl Stats {
     }
 
     fn now_ms(&self) -> f64 {
-        self.started.map_or(0.0, |s| s.elapsed().as_secs_f64() * 1000.0)
+        self.started
+            .map_or(0.0, |s| s.elapsed().as_secs_f64() * 1000.0)
     }
 }
 
@@ -75,7 +76,12 @@ pub struct Reader {
 
 /// Keeps one reading client connected (the listener reconnects by itself) and records what it
 /// receives.
-pub async fn read(reader: Arc<Reader>, hub: HubClient, stats: Arc<Stats>, mut stop: watch::Receiver<bool>) {
+pub async fn read(
+    reader: Arc<Reader>,
+    hub: HubClient,
+    stats: Arc<Stats>,
+    mut stop: watch::Receiver<bool>,
+) {
     let connect = || {
         Listener::builder()
             .hub_client(hub.clone())
@@ -100,7 +106,10 @@ pub async fn read(reader: Arc<Reader>, hub: HubClient, stats: Arc<Stats>, mut st
         };
         match event {
             Some(Event::Invocation { target, arguments }) if target == "seq" => {
-                let seq = arguments.first().and_then(|v| v.as_u64()).unwrap_or(u64::MAX);
+                let seq = arguments
+                    .first()
+                    .and_then(|v| v.as_u64())
+                    .unwrap_or(u64::MAX);
                 let sent = arguments.get(1).and_then(|v| v.as_f64()).unwrap_or(0.0);
                 stats.latencies.lock().unwrap().push(stats.now_ms() - sent);
                 if reader.ledger.lock().unwrap().received.insert(seq) {
@@ -119,7 +128,12 @@ pub async fn read(reader: Arc<Reader>, hub: HubClient, stats: Arc<Stats>, mut st
             Some(Event::Reconnected { .. }) => reader.ledger.lock().unwrap().connected = true,
             Some(Event::Closed { error }) => {
                 // Gave up reconnecting: count it and start over.
-                reader.ledger.lock().unwrap().endings.push(format!("closed: {error:?}"));
+                reader
+                    .ledger
+                    .lock()
+                    .unwrap()
+                    .endings
+                    .push(format!("closed: {error:?}"));
                 reader.ledger.lock().unwrap().connected = false;
                 match connect().await {
                     Ok(l) => listener = l,
@@ -135,7 +149,13 @@ pub async fn read(reader: Arc<Reader>, hub: HubClient, stats: Arc<Stats>, mut st
 
 /// Sends numbered messages to one reader's user, `rate` a second, and books each accepted
 /// one as expected when the reader was connected, in one epoch, before and after the send.
-pub async fn send_to(reader: Arc<Reader>, hub: HubClient, rate: u32, stats: Arc<Stats>, stop: watch::Receiver<bool>) {
+pub async fn send_to(
+    reader: Arc<Reader>,
+    hub: HubClient,
+    rate: u32,
+    stats: Arc<Stats>,
+    stop: watch::Receiver<bool>,
+) {
     let mut tick = tokio::time::interval(Duration::from_secs(1) / rate);
     let mut seq = 0u64;
     while !*stop.borrow() {
@@ -163,7 +183,13 @@ pub async fn send_to(reader: Arc<Reader>, hub: HubClient, rate: u32, stats: Arc<
 
 /// Connects and disconnects clients in a loop: listeners of every kind closed cleanly, and
 /// every third one a bare WebSocket dropped without a Close frame (a fault).
-pub async fn churn(index: usize, hub: HubClient, http: reqwest::Client, stats: Arc<Stats>, stop: watch::Receiver<bool>) {
+pub async fn churn(
+    index: usize,
+    hub: HubClient,
+    http: reqwest::Client,
+    stats: Arc<Stats>,
+    stop: watch::Receiver<bool>,
+) {
     let mut round = index;
     while !*stop.borrow() {
         round += 1;
@@ -188,7 +214,8 @@ pub async fn churn(index: usize, hub: HubClient, http: reqwest::Client, stats: A
             .connect()
             .await;
         if let Ok(mut listener) = listener {
-            let _ = tokio::time::timeout(hold, async { while listener.next().await.is_some() {} }).await;
+            let _ = tokio::time::timeout(hold, async { while listener.next().await.is_some() {} })
+                .await;
             listener.close().await;
             stats.churned.fetch_add(1, Relaxed);
         } else {
@@ -198,7 +225,12 @@ pub async fn churn(index: usize, hub: HubClient, http: reqwest::Client, stats: A
 }
 
 /// Group membership changes and group sends, on the churning users and their rooms.
-pub async fn membership(hub: HubClient, churners: usize, stats: Arc<Stats>, stop: watch::Receiver<bool>) {
+pub async fn membership(
+    hub: HubClient,
+    churners: usize,
+    stats: Arc<Stats>,
+    stop: watch::Receiver<bool>,
+) {
     let mut tick = tokio::time::interval(Duration::from_millis(50));
     let mut round = 0usize;
     let noise = Message::new("noise", ("x".repeat(256),)).expect("serializable");
@@ -224,14 +256,25 @@ pub async fn membership(hub: HubClient, churners: usize, stats: Arc<Stats>, stop
 /// A client that reads one message a second (or never, when `dead`) while 64 KiB messages go
 /// to its group: it falls behind until the emulator cuts it off, which it counts when the
 /// cut-off came as a Close frame with status 1008.
-pub async fn laggard(index: usize, dead: bool, hub: HubClient, http: reqwest::Client, stats: Arc<Stats>, stop: watch::Receiver<bool>) {
+pub async fn laggard(
+    index: usize,
+    dead: bool,
+    hub: HubClient,
+    http: reqwest::Client,
+    stats: Arc<Stats>,
+    stop: watch::Receiver<bool>,
+) {
     while !*stop.borrow() {
         let user = format!("{}-{index}", if dead { "dead" } else { "slow" });
         let Ok(mut client) = raw::connect(&hub, &http, &user).await else {
             tokio::time::sleep(Duration::from_millis(500)).await;
             continue;
         };
-        if hub.add_connection_to_group(&client.connection_id, "laggards").await.is_err() {
+        if hub
+            .add_connection_to_group(&client.connection_id, "laggards")
+            .await
+            .is_err()
+        {
             continue;
         }
         let started = Instant::now();

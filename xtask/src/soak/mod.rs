@@ -48,7 +48,12 @@ pub(crate) fn soak(args: SoakArgs) -> Result<std::process::ExitCode> {
         .map(PathBuf::from)
         .unwrap_or_else(|| crate::root().join("target"));
     crate::run(std::process::Command::new(env!("CARGO")).args([
-        "build", "--release", "--features", "cli", "--bin", "asrs",
+        "build",
+        "--release",
+        "--features",
+        "cli",
+        "--bin",
+        "asrs",
     ]))?;
     let out = args.out.clone().unwrap_or_else(|| target_dir.join("soak"));
     std::fs::create_dir_all(&out)?;
@@ -98,9 +103,15 @@ impl EmulatorProcess {
 
     async fn stop(&mut self) -> Result<()> {
         if let Some(pid) = self.child.id() {
-            let _ = Command::new("kill").args(["-TERM", &pid.to_string()]).status().await;
+            let _ = Command::new("kill")
+                .args(["-TERM", &pid.to_string()])
+                .status()
+                .await;
         }
-        if tokio::time::timeout(Duration::from_secs(10), self.child.wait()).await.is_err() {
+        if tokio::time::timeout(Duration::from_secs(10), self.child.wait())
+            .await
+            .is_err()
+        {
             eprintln!("soak: the emulator did not exit within 10 s of SIGTERM; killing it");
             self.child.kill().await?;
         }
@@ -109,9 +120,19 @@ impl EmulatorProcess {
 }
 
 fn spawn(asrs: &Path, port: u16, log: &Path) -> Result<Child> {
-    let log = std::fs::OpenOptions::new().create(true).append(true).open(log)?;
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)?;
     Command::new(asrs)
-        .args(["emulator", "start", "--ip", "127.0.0.1", "--port", &port.to_string()])
+        .args([
+            "emulator",
+            "start",
+            "--ip",
+            "127.0.0.1",
+            "--port",
+            &port.to_string(),
+        ])
         .env("ASRS_EMULATOR_ACCESS_KEY", KEY)
         .stdin(Stdio::null())
         .stdout(log.try_clone()?)
@@ -124,7 +145,10 @@ fn spawn(asrs: &Path, port: u16, log: &Path) -> Result<Child> {
 async fn wait_until_up(port: u16) -> Result<()> {
     let until = Instant::now() + Duration::from_secs(30);
     loop {
-        if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
             return Ok(());
         }
         if Instant::now() > until {
@@ -135,7 +159,9 @@ async fn wait_until_up(port: u16) -> Result<()> {
 }
 
 fn free_port() -> Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
 }
 
 /// Resident memory (MB) and open descriptors of a process, from /proc.
@@ -179,7 +205,8 @@ async fn run(args: &SoakArgs, asrs: &Path, out: &Path) -> Result<u64> {
     let log = out.join("emulator.log");
     let _ = std::fs::remove_file(&log);
     let mut emulator = EmulatorProcess::start(asrs, port, &log).await?;
-    let connection_string = format!("Endpoint=http://127.0.0.1;Port={port};AccessKey={KEY};Version=1.0;");
+    let connection_string =
+        format!("Endpoint=http://127.0.0.1;Port={port};AccessKey={KEY};Version=1.0;");
     let client = ServiceClient::builder()
         .connection_string(&connection_string.parse()?)
         .timeout(Duration::from_secs(10))
@@ -196,7 +223,11 @@ async fn run(args: &SoakArgs, asrs: &Path, out: &Path) -> Result<u64> {
     let http = reqwest::Client::new();
     let stats = Arc::new(Stats::new());
     let mut all_latencies = Vec::new();
-    let mut rows = vec![sample(&stats, *emulator.pid.lock().unwrap(), &mut all_latencies)];
+    let mut rows = vec![sample(
+        &stats,
+        *emulator.pid.lock().unwrap(),
+        &mut all_latencies,
+    )];
 
     let (stop_load, load_stop) = tokio::sync::watch::channel(false);
     let (stop_readers, readers_stop) = tokio::sync::watch::channel(false);
@@ -212,21 +243,62 @@ async fn run(args: &SoakArgs, asrs: &Path, out: &Path) -> Result<u64> {
         .collect();
     let mut reading = tokio::task::JoinSet::new();
     for r in &readers {
-        reading.spawn(load::read(r.clone(), hub.clone(), stats.clone(), readers_stop.clone()));
+        reading.spawn(load::read(
+            r.clone(),
+            hub.clone(),
+            stats.clone(),
+            readers_stop.clone(),
+        ));
     }
     let mut tasks = tokio::task::JoinSet::new();
     for r in &readers {
-        tasks.spawn(load::send_to(r.clone(), hub.clone(), args.rate, stats.clone(), load_stop.clone()));
+        tasks.spawn(load::send_to(
+            r.clone(),
+            hub.clone(),
+            args.rate,
+            stats.clone(),
+            load_stop.clone(),
+        ));
     }
     for i in 0..args.churners {
-        tasks.spawn(load::churn(i, hub.clone(), http.clone(), stats.clone(), load_stop.clone()));
+        tasks.spawn(load::churn(
+            i,
+            hub.clone(),
+            http.clone(),
+            stats.clone(),
+            load_stop.clone(),
+        ));
     }
-    tasks.spawn(load::membership(hub.clone(), args.churners, stats.clone(), load_stop.clone()));
+    tasks.spawn(load::membership(
+        hub.clone(),
+        args.churners,
+        stats.clone(),
+        load_stop.clone(),
+    ));
     for i in 0..2 {
-        tasks.spawn(load::laggard(i, false, hub.clone(), http.clone(), stats.clone(), load_stop.clone()));
-        tasks.spawn(load::laggard(i, true, hub.clone(), http.clone(), stats.clone(), load_stop.clone()));
+        tasks.spawn(load::laggard(
+            i,
+            false,
+            hub.clone(),
+            http.clone(),
+            stats.clone(),
+            load_stop.clone(),
+        ));
+        tasks.spawn(load::laggard(
+            i,
+            true,
+            hub.clone(),
+            http.clone(),
+            stats.clone(),
+            load_stop.clone(),
+        ));
     }
-    tasks.spawn(load::flood(hub.clone(), 8, stats.clone(), load_stop.clone()));
+    tasks.spawn(load::flood(
+        hub.clone(),
+        8,
+        stats.clone(),
+        load_stop.clone(),
+    ));
 
     let length = Duration::from_secs_f64(args.minutes * 60.0);
     let began = Instant::now();
@@ -255,31 +327,49 @@ async fn run(args: &SoakArgs, asrs: &Path, out: &Path) -> Result<u64> {
 
     // Stop the load, let the readers catch up, then let them go.
     let _ = stop_load.send(true);
-    if tokio::time::timeout(Duration::from_secs(30), async { while tasks.join_next().await.is_some() {} })
-        .await
-        .is_err()
+    if tokio::time::timeout(Duration::from_secs(30), async {
+        while tasks.join_next().await.is_some() {}
+    })
+    .await
+    .is_err()
     {
         tasks.abort_all();
     }
     load::drain(&readers, Duration::from_secs(15)).await;
     let _ = stop_readers.send(true);
-    if tokio::time::timeout(Duration::from_secs(15), async { while reading.join_next().await.is_some() {} })
-        .await
-        .is_err()
+    if tokio::time::timeout(Duration::from_secs(15), async {
+        while reading.join_next().await.is_some() {}
+    })
+    .await
+    .is_err()
     {
         reading.abort_all();
     }
     // Memory once the clients are gone and the emulator had a moment to free their buffers.
     tokio::time::sleep(Duration::from_secs(3)).await;
-    rows.push(sample(&stats, *emulator.pid.lock().unwrap(), &mut all_latencies));
+    rows.push(sample(
+        &stats,
+        *emulator.pid.lock().unwrap(),
+        &mut all_latencies,
+    ));
     emulator.stop().await?;
 
     report::write_csv(&rows, &out.join("soak.csv"))?;
     report::write_svg(&rows, &fault_times, &out.join("soak.svg"))?;
-    let summary = summarize(args, &rows, &readers, &stats, &mut all_latencies, &restart_durations);
+    let summary = summarize(
+        args,
+        &rows,
+        &readers,
+        &stats,
+        &mut all_latencies,
+        &restart_durations,
+    );
     std::fs::write(out.join("summary.md"), &summary)?;
     println!("{summary}");
-    println!("written: {}/soak.csv, soak.svg, summary.md, emulator.log", out.display());
+    println!(
+        "written: {}/soak.csv, soak.svg, summary.md, emulator.log",
+        out.display()
+    );
     Ok(readers.iter().map(|r| load::outcome(r).lost).sum())
 }
 
@@ -299,14 +389,51 @@ fn summarize(
     let mut s = String::new();
     let _ = writeln!(s, "| figure | value |\n|---|---|");
     let _ = writeln!(s, "| load | {:.1} min, {} msg/s to each of {} reading clients, {} churners, 2 slow + 2 dead clients |", args.minutes, args.rate, readers.len(), args.churners);
-    let _ = writeln!(s, "| REST sends to reading clients accepted (202) | {} (failed after retries: {}) |", last.accepted, last.send_errors);
+    let _ = writeln!(
+        s,
+        "| REST sends to reading clients accepted (202) | {} (failed after retries: {}) |",
+        last.accepted, last.send_errors
+    );
     let _ = writeln!(s, "| other REST operations (membership, group sends, broadcasts, 64 KiB floods) | {} (failed: {}) |", last.rest_ops, stats.rest_errors.load(Relaxed));
-    let _ = writeln!(s, "| connections churned | {} ({} dropped without a Close frame) |", last.churned, stats.dropped.load(Relaxed));
-    let _ = writeln!(s, "| faults injected | {} emulator restarts (SIGTERM, back in {}), {} dropped connections |", restarts.len(), restarts.iter().map(|d| format!("{d:.1?}")).collect::<Vec<_>>().join(", "), stats.dropped.load(Relaxed));
-    let _ = writeln!(s, "| slow-consumer cut-offs announced (Close 1008) | {} |", last.cutoffs);
-    let _ = writeln!(s, "| emulator resident memory start / peak / end | {:.1} / {:.1} / {:.1} MB |", first.rss_mb, peak_rss, last.rss_mb);
-    let _ = writeln!(s, "| emulator descriptors start / peak / end | {} / {} / {} |", first.fds, peak_fds, last.fds);
-    let _ = writeln!(s, "| latency p50 / p99 / max | {:.1} / {:.1} / {:.1} ms |", report::percentile(latencies, 0.5), report::percentile(latencies, 0.99), report::percentile(latencies, 1.0));
+    let _ = writeln!(
+        s,
+        "| connections churned | {} ({} dropped without a Close frame) |",
+        last.churned,
+        stats.dropped.load(Relaxed)
+    );
+    let _ = writeln!(
+        s,
+        "| faults injected | {} emulator restarts (SIGTERM, back in {}), {} dropped connections |",
+        restarts.len(),
+        restarts
+            .iter()
+            .map(|d| format!("{d:.1?}"))
+            .collect::<Vec<_>>()
+            .join(", "),
+        stats.dropped.load(Relaxed)
+    );
+    let _ = writeln!(
+        s,
+        "| slow-consumer cut-offs announced (Close 1008) | {} |",
+        last.cutoffs
+    );
+    let _ = writeln!(
+        s,
+        "| emulator resident memory start / peak / end | {:.1} / {:.1} / {:.1} MB |",
+        first.rss_mb, peak_rss, last.rss_mb
+    );
+    let _ = writeln!(
+        s,
+        "| emulator descriptors start / peak / end | {} / {} / {} |",
+        first.fds, peak_fds, last.fds
+    );
+    let _ = writeln!(
+        s,
+        "| latency p50 / p99 / max | {:.1} / {:.1} / {:.1} ms |",
+        report::percentile(latencies, 0.5),
+        report::percentile(latencies, 0.99),
+        report::percentile(latencies, 1.0)
+    );
     let mut lost = 0;
     let mut lost_to_faults = 0;
     let mut expected = 0;
@@ -316,7 +443,22 @@ fn summarize(
         expected += o.expected;
         lost += o.lost;
         lost_to_faults += o.lost_to_faults;
-        let _ = writeln!(s, "| {} | {:?} | {} | {} | {} | {} | {}{} |", r.user, r.kind.0, r.kind.1.name(), o.expected, o.received, o.lost_to_faults, o.lost, if o.lost_sample.is_empty() { String::new() } else { format!(" (e.g. {:?})", o.lost_sample) });
+        let _ = writeln!(
+            s,
+            "| {} | {:?} | {} | {} | {} | {} | {}{} |",
+            r.user,
+            r.kind.0,
+            r.kind.1.name(),
+            o.expected,
+            o.received,
+            o.lost_to_faults,
+            o.lost,
+            if o.lost_sample.is_empty() {
+                String::new()
+            } else {
+                format!(" (e.g. {:?})", o.lost_sample)
+            }
+        );
     }
     let _ = writeln!(s, "\nmessages booked {expected}, lost at faults {lost_to_faults}, lost outside faults {lost}; duplicates {}", stats.duplicates.load(Relaxed));
     s

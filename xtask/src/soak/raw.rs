@@ -48,7 +48,9 @@ pub async fn connect(hub: &HubClient, http: &reqwest::Client, user: &str) -> Res
         .append_pair("access_token", &token);
     let (mut socket, _) = tokio_tungstenite::connect_async(ws.as_str()).await?;
     socket
-        .send(WsMessage::text("{\"protocol\":\"json\",\"version\":1}\u{1e}"))
+        .send(WsMessage::text(
+            "{\"protocol\":\"json\",\"version\":1}\u{1e}",
+        ))
         .await?;
     match socket.next().await {
         Some(Ok(WsMessage::Text(t))) if t.as_str() == "{}\u{1e}" => {}

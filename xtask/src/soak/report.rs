@@ -74,7 +74,15 @@ const PAD: f64 = 48.0;
 
 /// One chart at (`x`, `y`): lines over time, y from 0 to the largest value, fault times
 /// marked with dashed verticals.
-fn chart(svg: &mut String, x: f64, y: f64, title: &str, t: &[f64], faults: &[f64], series: &[Series]) {
+fn chart(
+    svg: &mut String,
+    x: f64,
+    y: f64,
+    title: &str,
+    t: &[f64],
+    faults: &[f64],
+    series: &[Series],
+) {
     let t_max = t.last().copied().unwrap_or(1.0).max(1.0);
     let v_max = series
         .iter()
@@ -168,9 +176,29 @@ pub fn write_svg(rows: &[Row], fault_times: &[f64], path: &Path) -> Result<()> {
         2.0 * WIDTH,
         2.0 * HEIGHT
     );
-    let series = |name, color, values| Series { name, color, values };
-    chart(&mut svg, 0.0, 0.0, "emulator resident memory (MB)", &t, fault_times, &[series("RSS", "#1f77b4", col(|r| r.rss_mb))]);
-    chart(&mut svg, WIDTH, 0.0, "emulator open descriptors", &t, fault_times, &[series("fds", "#2ca02c", col(|r| r.fds as f64))]);
+    let series = |name, color, values| Series {
+        name,
+        color,
+        values,
+    };
+    chart(
+        &mut svg,
+        0.0,
+        0.0,
+        "emulator resident memory (MB)",
+        &t,
+        fault_times,
+        &[series("RSS", "#1f77b4", col(|r| r.rss_mb))],
+    );
+    chart(
+        &mut svg,
+        WIDTH,
+        0.0,
+        "emulator open descriptors",
+        &t,
+        fault_times,
+        &[series("fds", "#2ca02c", col(|r| r.fds as f64))],
+    );
     chart(
         &mut svg,
         0.0,
