@@ -136,7 +136,12 @@ pub async fn read(
                     .push(format!("closed: {error:?}"));
                 reader.ledger.lock().unwrap().connected = false;
                 match connect().await {
-                    Ok(l) => listener = l,
+                    Ok(l) => {
+                        listener = l;
+                        let mut ledger = reader.ledger.lock().unwrap();
+                        ledger.epoch += 1;
+                        ledger.connected = true;
+                    }
                     Err(_) => tokio::time::sleep(Duration::from_millis(500)).await,
                 }
             }
@@ -279,14 +284,15 @@ pub async fn laggard(
         }
         let started = Instant::now();
         let ending = loop {
-            if *stop.borrow() || started.elapsed() > Duration::from_secs(60) {
+            if *stop.borrow() || started.elapsed() > Duration::from_secs(90) {
                 break Ending::Open;
             }
             if dead {
                 tokio::time::sleep(Duration::from_secs(5)).await;
                 continue;
             }
-            match raw::ending(&mut client.socket, Duration::from_secs(1)).await {
+            // One frame a second: far slower than the flood.
+            match raw::next_frame(&mut client.socket, Duration::from_secs(1)).await {
                 Ending::Open => tokio::time::sleep(Duration::from_secs(1)).await,
                 other => break other,
             }

@@ -293,9 +293,11 @@ async fn run(args: &SoakArgs, asrs: &Path, out: &Path) -> Result<u64> {
             load_stop.clone(),
         ));
     }
+    // 1 MiB/s to each laggard: a slow one (a frame a second) passes the 16 MiB budget in
+    // well under a minute.
     tasks.spawn(load::flood(
         hub.clone(),
-        8,
+        16,
         stats.clone(),
         load_stop.clone(),
     ));

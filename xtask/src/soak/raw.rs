@@ -91,3 +91,15 @@ pub async fn ending(socket: &mut Socket, wait: std::time::Duration) -> Ending {
         .await
         .unwrap_or(Ending::Open)
 }
+
+/// Reads at most one frame within `wait`: `Open` when it was a message or none came.
+pub async fn next_frame(socket: &mut Socket, wait: std::time::Duration) -> Ending {
+    match tokio::time::timeout(wait, socket.next()).await {
+        Err(_) | Ok(Some(Ok(WsMessage::Text(_) | WsMessage::Binary(_)))) => Ending::Open,
+        Ok(Some(Ok(WsMessage::Close(frame)))) => {
+            Ending::Closed(frame.map_or(1005, |f| u16::from(f.code)))
+        }
+        Ok(Some(Ok(_))) => Ending::Open,
+        Ok(Some(Err(_)) | None) => Ending::Dropped,
+    }
+}
