@@ -200,7 +200,7 @@ pub async fn churn(
         round += 1;
         let user = format!("churn-{index}");
         let hold = Duration::from_millis(200 + (round as u64 * 137) % 1500);
-        if round % 3 == 0 {
+        if round.is_multiple_of(3) {
             if let Ok(client) = raw::connect(&hub, &http, &user).await {
                 tokio::time::sleep(hold).await;
                 drop(client); // no Close frame: the emulator finds out from the socket

@@ -41,7 +41,7 @@ const KEY: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789ABCDEFGH";
 const SAMPLE_EVERY: Duration = Duration::from_secs(2);
 
 pub(crate) fn soak(args: SoakArgs) -> Result<std::process::ExitCode> {
-    if !(args.minutes > 0.0) || args.rate == 0 {
+    if args.minutes.is_nan() || args.minutes <= 0.0 || args.rate == 0 {
         bail!("--minutes and --rate must be positive");
     }
     let target_dir = std::env::var_os("CARGO_TARGET_DIR")
