@@ -25,6 +25,9 @@ pub struct Stats {
     pub churned: AtomicU64,
     pub dropped: AtomicU64,
     pub cutoffs: AtomicU64,
+    /// Laggards whose connection the emulator ended before they read that far (the Close
+    /// frame is sent only to a client that reads within two seconds).
+    pub cut_dropped: AtomicU64,
     pub faults: AtomicU64,
     /// Latencies (ms) since the sampler last took them.
     pub latencies: Mutex<Vec<f64>>,
@@ -127,23 +130,24 @@ pub async fn read(
             }
             Some(Event::Reconnected { .. }) => reader.ledger.lock().unwrap().connected = true,
             Some(Event::Closed { error }) => {
-                // Gave up reconnecting: count it and start over.
-                reader
-                    .ledger
-                    .lock()
-                    .unwrap()
-                    .endings
-                    .push(format!("closed: {error:?}"));
-                reader.ledger.lock().unwrap().connected = false;
-                match connect().await {
-                    Ok(l) => {
-                        listener = l;
-                        let mut ledger = reader.ledger.lock().unwrap();
-                        ledger.epoch += 1;
-                        ledger.connected = true;
-                    }
-                    Err(_) => tokio::time::sleep(Duration::from_millis(500)).await,
+                // Ended for good (a server that stops says so): connect again until it works.
+                {
+                    let mut ledger = reader.ledger.lock().unwrap();
+                    ledger.endings.push(format!("closed: {error:?}"));
+                    ledger.connected = false;
                 }
+                listener = loop {
+                    if *stop.borrow() {
+                        return;
+                    }
+                    match connect().await {
+                        Ok(l) => break l,
+                        Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+                    }
+                };
+                let mut ledger = reader.ledger.lock().unwrap();
+                ledger.epoch += 1;
+                ledger.connected = true;
             }
             Some(_) => {}
             None => break,
@@ -301,8 +305,14 @@ pub async fn laggard(
             Ending::Open => raw::ending(&mut client.socket, Duration::from_secs(10)).await,
             other => other,
         };
-        if ending == Ending::Closed(1008) {
-            stats.cutoffs.fetch_add(1, Relaxed);
+        match ending {
+            Ending::Closed(1008) => {
+                stats.cutoffs.fetch_add(1, Relaxed);
+            }
+            Ending::Dropped => {
+                stats.cut_dropped.fetch_add(1, Relaxed);
+            }
+            _ => {}
         }
         stats.churned.fetch_add(1, Relaxed);
     }

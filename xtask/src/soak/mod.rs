@@ -416,8 +416,9 @@ fn summarize(
     );
     let _ = writeln!(
         s,
-        "| slow-consumer cut-offs announced (Close 1008) | {} |",
-        last.cutoffs
+        "| slow and dead clients cut off | {} seen with Close 1008, {} ended before they read that far |",
+        last.cutoffs,
+        stats.cut_dropped.load(Relaxed)
     );
     let _ = writeln!(
         s,
