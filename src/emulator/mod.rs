@@ -73,6 +73,8 @@ mod error;
 mod handle;
 mod inspect;
 mod request_log;
+#[doc(hidden)]
+pub mod fuzzing;
 mod rest;
 mod server;
 mod state;

@@ -4,6 +4,9 @@
 mod bench;
 mod bench_report;
 mod new_version;
+mod fuzz;
+mod schemathesis;
+mod soak;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -41,6 +44,11 @@ enum Chore {
     /// Add a fourth API version (a copy of 2022-06-01) in a copy of the crate, the way the
     /// README describes, and run the operation × version test on it.
     NewVersionCheck,
+    /// Run the cargo-fuzz targets in fuzz/ (default: all, 60 s each; nightly toolchain).
+    Fuzz(fuzz::FuzzArgs),
+    /// Mixed load with faults against a release `asrs emulator start`; writes a CSV, an SVG
+    /// and a summary (default: target/soak/). Not part of `test`.
+    Soak(soak::SoakArgs),
 }
 
 fn main() -> ExitCode {
@@ -51,6 +59,8 @@ fn main() -> ExitCode {
         Chore::Test => test(),
         Chore::Bench(args) => bench::bench(args),
         Chore::NewVersionCheck => new_version::new_version_check().map(|()| ExitCode::SUCCESS),
+        Chore::Fuzz(args) => fuzz::fuzz(args),
+        Chore::Soak(args) => soak::soak(args),
     };
     match result {
         Ok(code) => code,
@@ -286,6 +296,7 @@ fn ensure_system_packages() -> Result<()> {
 fn test() -> Result<ExitCode> {
     let root = root();
     ensure_system_packages()?;
+    schemathesis::ensure()?;
     // The official JavaScript client in Node (tests/node) and in chromium (tests/browser).
     for dir in ["tests/node", "tests/browser"] {
         let node = root.join(dir);
@@ -308,6 +319,7 @@ fn test() -> Result<ExitCode> {
     ]))?;
     feature_powerset(cargo)?;
     run(Command::new(cargo).args(["test", "--workspace", "--all-features"]))?;
+    fuzz::ci_pass()?;
     Ok(ExitCode::SUCCESS)
 }
 

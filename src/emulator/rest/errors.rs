@@ -20,12 +20,15 @@ pub(crate) mod code {
     pub const CONNECTION_NOT_EXISTED_ERROR: &str = "Error.Connection.NotExisted";
 }
 
-/// The 2022-06-01 error body, fields in the published order.
+/// The 2022-06-01 error body, fields in the published order. Absent fields are left out, not
+/// `null`: the spec types them as a string and an array.
 #[derive(serde::Serialize)]
 struct ErrorDetail<'a> {
     code: &'a str,
     message: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
     target: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     details: Option<Vec<Value>>,
 }
 
