@@ -28,6 +28,7 @@
 
 // docs.rs builds with `--cfg docsrs` on nightly: label feature-gated items with their feature.
 #![cfg_attr(docsrs, feature(doc_cfg))]
+#![forbid(unsafe_code)]
 
 pub mod raw;
 

@@ -22,8 +22,11 @@ pub mod swagger2;
 /// Why a spec could not be used.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SpecError {
+    /// The document, when the error is about one file.
     pub file: Option<PathBuf>,
+    /// The operation (method and path, or `operationId`) at fault, if one is.
     pub operation: Option<String>,
+    /// What is wrong, in a sentence.
     pub reason: String,
 }
 
@@ -69,14 +72,18 @@ impl std::error::Error for SpecError {}
 /// The format a document was published in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SourceFormat {
+    /// Swagger 2.0 (`"swagger": "2.0"`), upgraded before use.
     Swagger2,
+    /// OpenAPI 3.0.x, used as it is.
     OpenApi3,
 }
 
 /// A published document, upgraded to OpenAPI 3.0 but not yet normalized.
 #[derive(Debug, Clone)]
 pub struct Spec {
+    /// The format it was published in.
     pub format: SourceFormat,
+    /// The document as OpenAPI 3.0.
     pub openapi: Value,
 }
 
@@ -136,6 +143,7 @@ pub struct Generated {
     pub api_version: String,
     /// `info.title` and `info.description`, for the module's documentation.
     pub title: String,
+    /// See `title`.
     pub description: String,
     /// The normalized OpenAPI 3.0 document the client was generated from.
     pub normalized: Value,

@@ -90,7 +90,9 @@ pub const REWRITES: &[Rewrite] = &[
 /// What one rewrite did to a document.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Applied {
+    /// The rewrite's name (as the normalization report lists it).
     pub name: &'static str,
+    /// How many places of the document it changed.
     pub changes: usize,
 }
 

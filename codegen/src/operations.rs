@@ -16,12 +16,19 @@ use serde_json::Value;
 /// One parameter as the published listings describe it.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Parameter {
+    /// `path`, `query`, `header` or `body`.
     pub location: String,
+    /// The parameter's name as sent.
     pub name: String,
+    /// Its schema type (`string`, `integer`, ...).
     pub ty: String,
+    /// Whether the caller must send it.
     pub required: bool,
+    /// The regular expression a string must match, if any.
     pub pattern: Option<String>,
+    /// The shortest string allowed, if limited.
     pub min_length: Option<u64>,
+    /// The longest string allowed, if limited.
     pub max_length: Option<u64>,
 }
 
@@ -73,7 +80,9 @@ impl fmt::Display for Parameter {
 /// One operation: what a caller sends and which status codes it may get back.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Operation {
+    /// The published `operationId`.
     pub operation_id: String,
+    /// Its parameters, in a stable order.
     pub parameters: Vec<Parameter>,
     /// Media types of the request body, in document order.
     pub request_content_types: Vec<String>,
@@ -257,12 +266,16 @@ fn type_name(doc: &Value, schema: &Value) -> String {
 /// What differs between two listings.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Diff {
+    /// Operations only the new listing has.
     pub added: Vec<String>,
+    /// Operations only the old listing has.
     pub removed: Vec<String>,
+    /// Operations both have, described differently.
     pub changed: Vec<String>,
 }
 
 impl Diff {
+    /// Whether the listings agree.
     pub fn is_empty(&self) -> bool {
         self.added.is_empty() && self.removed.is_empty() && self.changed.is_empty()
     }

@@ -23,10 +23,6 @@ use super::token::{AccessKey, Token, TokenClaims, TokenMinter};
 use super::version::Operation;
 
 /// The scope of Entra tokens for Azure SignalR Service (the .NET SDK's `DefaultScope`).
-///
-/// ```
-/// assert_eq!(azure_signalr_rest::SIGNALR_SCOPE, "https://signalr.azure.com/.default");
-/// ```
 pub const SIGNALR_SCOPE: &str = "https://signalr.azure.com/.default";
 
 /// A cached Entra token is replaced this long before it expires.
@@ -34,10 +30,6 @@ const REFRESH_BEFORE_EXPIRY: Duration = Duration::from_secs(5 * 60);
 
 /// How long a signing key is used before it is fetched again (the .NET SDK's
 /// `AuthorizeInterval`, 55 minutes).
-///
-/// ```
-/// assert_eq!(azure_signalr_rest::SIGNING_KEY_REFRESH.as_secs(), 55 * 60);
-/// ```
 pub const SIGNING_KEY_REFRESH: Duration = Duration::from_secs(55 * 60);
 
 /// The path the signing key is fetched from, under the server endpoint.

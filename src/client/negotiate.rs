@@ -8,10 +8,6 @@ use serde_json::{Map, Value};
 use super::token::Token;
 
 /// Default lifetime of a client access token.
-///
-/// ```
-/// assert_eq!(azure_signalr_rest::DEFAULT_CLIENT_TOKEN_LIFETIME.as_secs(), 3600);
-/// ```
 pub const DEFAULT_CLIENT_TOKEN_LIFETIME: Duration = Duration::from_secs(60 * 60);
 
 /// Who the client is and what its token says.

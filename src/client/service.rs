@@ -23,17 +23,9 @@ use super::version::{ApiVersion, Operation};
 use azure_core::credentials::TokenCredential;
 
 /// The port the 1.0-preview API was served on, for an endpoint that names no port.
-///
-/// ```
-/// assert_eq!(azure_signalr_rest::PREVIEW_PORT, 5002);
-/// ```
 pub const PREVIEW_PORT: u16 = 5002;
 
 /// Default timeout of a whole call, retries and the waits between them included.
-///
-/// ```
-/// assert_eq!(azure_signalr_rest::DEFAULT_TIMEOUT.as_secs(), 30);
-/// ```
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// A client of one Azure SignalR Service instance (or the emulator) for one API version. Cheap to

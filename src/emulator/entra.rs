@@ -22,10 +22,6 @@ use serde_json::{json, Map, Value};
 use super::error::EmulatorError;
 
 /// The `aud` of an Entra token for Azure SignalR Service.
-///
-/// ```
-/// assert_eq!(azure_signalr_rest::emulator::SIGNALR_AUDIENCE, "https://signalr.azure.com");
-/// ```
 pub const SIGNALR_AUDIENCE: &str = "https://signalr.azure.com";
 
 /// Keys handed out for Entra identities: the current one, the others still valid, and the

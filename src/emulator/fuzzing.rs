@@ -11,8 +11,8 @@ use axum::Router;
 use hyper::service::Service as _;
 use hyper_util::service::TowerToHyperService;
 
-use super::state::Inner;
 use super::builder::{self, EmulatorBuilder};
+use super::state::Inner;
 
 /// The emulator's app, built once and asked many times. Build and use it inside a tokio
 /// runtime: the app spawns tasks of its own.

@@ -70,11 +70,11 @@ mod config;
 mod connections;
 mod entra;
 mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 mod handle;
 mod inspect;
 mod request_log;
-#[doc(hidden)]
-pub mod fuzzing;
 mod rest;
 mod server;
 mod state;

@@ -57,7 +57,7 @@ pub(crate) struct Negotiated {
 
 impl Negotiated {
     /// Whether the server offers `transport`, with binary frames when `binary` is needed.
-    pub fn offers(&self, transport: TransportType, binary: bool) -> bool {
+    pub(super) fn offers(&self, transport: TransportType, binary: bool) -> bool {
         self.transports
             .iter()
             .any(|&(t, b)| t == transport && (b || !binary))
@@ -65,7 +65,7 @@ impl Negotiated {
 
     /// The transport URL: the client URL with `id=<connection token>` added. Secret (it holds
     /// the connection token): never log it.
-    pub fn transport_url(&self) -> Url {
+    pub(super) fn transport_url(&self) -> Url {
         let mut url = self.client_url.clone();
         url.query_pairs_mut()
             .append_pair("id", self.connection_token.expose_secret());

@@ -84,7 +84,7 @@ impl Drop for Link {
 
 impl Link {
     /// Opens `kind` on the transport URL (which carries the connection token).
-    pub async fn open(
+    pub(super) async fn open(
         kind: TransportType,
         http: &reqwest::Client,
         url: Url,
@@ -111,12 +111,12 @@ impl Link {
     }
 
     /// The transport in use.
-    pub fn kind(&self) -> TransportType {
+    pub(super) fn kind(&self) -> TransportType {
         self.kind
     }
 
     /// Sends one or more whole records; `binary` picks the WebSocket frame type.
-    pub async fn send(&mut self, data: Vec<u8>, binary: bool) -> Result<(), TransportError> {
+    pub(super) async fn send(&mut self, data: Vec<u8>, binary: bool) -> Result<(), TransportError> {
         let failed = |cause| TransportError::new(self.kind, TransportStep::Send, cause);
         match &mut self.sender {
             Sender::WebSocket(sink) => {
@@ -157,7 +157,7 @@ impl Link {
 
     /// The next chunk from the server; `None` when the server ended the transport cleanly.
     /// Cancel-safe.
-    pub async fn recv(&mut self) -> Option<Chunk> {
+    pub(super) async fn recv(&mut self) -> Option<Chunk> {
         match &mut self.inbound {
             // `next()` on the stream is cancel-safe: a partly read frame stays buffered.
             Inbound::WebSocket(stream) => loop {
@@ -185,7 +185,7 @@ impl Link {
 
     /// Ends the transport politely: a WebSocket close frame, a Long Polling `DELETE`, or
     /// dropping the event stream.
-    pub async fn close(mut self) {
+    pub(super) async fn close(mut self) {
         let _ = tokio::time::timeout(CLOSE_TIMEOUT, async {
             match &mut self.sender {
                 Sender::WebSocket(sink) => {

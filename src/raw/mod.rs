@@ -32,7 +32,13 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
-include!(concat!(env!("OUT_DIR"), "/raw/mod.rs"));
+// Generated code: its documentation is what the specs give, which leaves some types' fields
+// and variants undescribed.
+#[allow(missing_docs)]
+mod generated {
+    include!(concat!(env!("OUT_DIR"), "/raw/mod.rs"));
+}
+pub use generated::*;
 
 /// A boxed future returned by a [`PrepareRequest`] implementation.
 pub type PrepareFuture<'a> = Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'a>>;

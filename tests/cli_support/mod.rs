@@ -13,11 +13,11 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 /// How long to wait for any expected line or exit.
-pub const WAIT: Duration = Duration::from_secs(20);
+pub(crate) const WAIT: Duration = Duration::from_secs(20);
 
 /// The binary under test, with the environment it reads cleared: no connection string from the
 /// developer's environment, and a config file of the test's own.
-pub fn asrs() -> Command {
+pub(crate) fn asrs() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_asrs"));
     command
         .env_remove("Azure__SignalR__ConnectionString")
@@ -28,14 +28,14 @@ pub fn asrs() -> Command {
 }
 
 /// [`asrs`] reading and writing the config file at `config`.
-pub fn asrs_with_config(config: &Path) -> Command {
+pub(crate) fn asrs_with_config(config: &Path) -> Command {
     let mut command = asrs();
     command.env("ASRS_CONFIG", config);
     command
 }
 
 /// A config file path no other test uses (the file does not exist yet).
-pub fn fresh_config_path() -> PathBuf {
+pub(crate) fn fresh_config_path() -> PathBuf {
     static NEXT: AtomicU32 = AtomicU32::new(0);
     std::env::temp_dir()
         .join(format!(
@@ -47,7 +47,7 @@ pub fn fresh_config_path() -> PathBuf {
 }
 
 /// A running `asrs` process whose standard output arrives line by line.
-pub struct Process {
+pub(crate) struct Process {
     child: Child,
     stdin: Option<ChildStdin>,
     lines: Receiver<String>,
@@ -59,7 +59,7 @@ pub struct Process {
 }
 
 impl Process {
-    pub fn spawn(mut command: Command) -> Process {
+    pub(crate) fn spawn(mut command: Command) -> Process {
         let name = format!("{command:?}");
         let mut child = command
             .stdin(Stdio::piped())
@@ -110,7 +110,7 @@ impl Process {
 
     /// Waits for the next stdout line that satisfies `wanted`, skipping others; panics (with
     /// the output so far) when none comes within [`WAIT`].
-    pub fn wait_line(&mut self, what: &str, wanted: impl Fn(&str) -> bool) -> String {
+    pub(crate) fn wait_line(&mut self, what: &str, wanted: impl Fn(&str) -> bool) -> String {
         let deadline = Instant::now() + WAIT;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
@@ -132,7 +132,7 @@ impl Process {
     }
 
     /// The very next stdout line, which must satisfy `wanted`.
-    pub fn next_line(&mut self, what: &str, wanted: impl Fn(&str) -> bool) -> String {
+    pub(crate) fn next_line(&mut self, what: &str, wanted: impl Fn(&str) -> bool) -> String {
         match self.lines.recv_timeout(WAIT) {
             Ok(line) => {
                 self.stdout.push(line.clone());
@@ -148,24 +148,24 @@ impl Process {
     }
 
     /// Writes one line to standard input.
-    pub fn send(&mut self, line: &str) {
+    pub(crate) fn send(&mut self, line: &str) {
         let stdin = self.stdin.as_mut().expect("stdin still open");
         writeln!(stdin, "{line}").expect("writing to the child's stdin");
         stdin.flush().expect("flushing the child's stdin");
     }
 
     /// Closes standard input (end of input).
-    pub fn close_stdin(&mut self) {
+    pub(crate) fn close_stdin(&mut self) {
         self.stdin.take();
     }
 
     /// Waits for the process to exit (stdout reaching its end first), within [`WAIT`].
-    pub fn wait_exit(&mut self) -> ExitStatus {
+    pub(crate) fn wait_exit(&mut self) -> ExitStatus {
         self.wait_exit_within(WAIT)
     }
 
     /// Waits for the process to exit (stdout reaching its end first), within `wait`.
-    pub fn wait_exit_within(&mut self, wait: Duration) -> ExitStatus {
+    pub(crate) fn wait_exit_within(&mut self, wait: Duration) -> ExitStatus {
         let deadline = Instant::now() + wait;
         // Drain stdout: it ends when the process exits.
         loop {
@@ -189,16 +189,16 @@ impl Process {
     }
 
     /// The process id.
-    pub fn id(&self) -> u32 {
+    pub(crate) fn id(&self) -> u32 {
         self.child.id()
     }
 
     /// Every stdout line read so far.
-    pub fn stdout(&self) -> &[String] {
+    pub(crate) fn stdout(&self) -> &[String] {
         &self.stdout
     }
 
-    pub fn stderr(&self) -> String {
+    pub(crate) fn stderr(&self) -> String {
         self.stderr.lock().unwrap().clone()
     }
 }
@@ -211,14 +211,14 @@ impl Drop for Process {
 }
 
 /// A finished `asrs` run.
-pub struct Run {
+pub(crate) struct Run {
     pub status: ExitStatus,
     pub stdout: String,
     pub stderr: String,
 }
 
 /// Runs `asrs args...` to completion with no input, within [`WAIT`].
-pub fn run(mut command: Command, args: &[&str]) -> Run {
+pub(crate) fn run(mut command: Command, args: &[&str]) -> Run {
     command.args(args);
     let mut process = Process::spawn(command);
     process.close_stdin();
@@ -231,17 +231,17 @@ pub fn run(mut command: Command, args: &[&str]) -> Run {
 }
 
 /// `asrs emulator start --port 0` running as a process.
-pub struct EmulatorProcess {
+pub(crate) struct EmulatorProcess {
     pub process: Process,
     pub connection_string: String,
 }
 
-pub fn start_emulator() -> EmulatorProcess {
+pub(crate) fn start_emulator() -> EmulatorProcess {
     start_emulator_with(&[])
 }
 
 /// `asrs emulator start --port 0` with more arguments (e.g. `--access-key`).
-pub fn start_emulator_with(args: &[&str]) -> EmulatorProcess {
+pub(crate) fn start_emulator_with(args: &[&str]) -> EmulatorProcess {
     let mut command = asrs();
     command
         .args(["emulator", "start", "--port", "0"])
@@ -257,7 +257,7 @@ pub fn start_emulator_with(args: &[&str]) -> EmulatorProcess {
 
 impl EmulatorProcess {
     /// `asrs` with `-c <this emulator> -h <hub>`.
-    pub fn asrs(&self, hub: &str) -> Command {
+    pub(crate) fn asrs(&self, hub: &str) -> Command {
         let mut command = asrs();
         command.args(["-c", &self.connection_string, "-h", hub]);
         command
@@ -266,7 +266,7 @@ impl EmulatorProcess {
 
 /// `asrs client <user>` connected to `emulator`, past its `Client started...` line; returns
 /// the process and its connection id.
-pub fn start_client(emulator: &EmulatorProcess, hub: &str, user: &str) -> (Process, String) {
+pub(crate) fn start_client(emulator: &EmulatorProcess, hub: &str, user: &str) -> (Process, String) {
     let mut command = emulator.asrs(hub);
     command.args(["client", user]);
     let mut client = Process::spawn(command);

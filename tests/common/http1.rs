@@ -7,7 +7,7 @@ use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, BufReader};
 
 /// A request as read off the socket.
 #[derive(Debug, Clone)]
-pub struct RawRequest {
+pub(crate) struct RawRequest {
     pub method: String,
     /// Path and query, as sent.
     pub target: String,
@@ -18,7 +18,7 @@ pub struct RawRequest {
 
 impl RawRequest {
     /// The first header of that name (any case).
-    pub fn header(&self, name: &str) -> Option<&str> {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
@@ -28,7 +28,9 @@ impl RawRequest {
 
 /// Reads one request: request line, headers, a `Content-Length` body. `None` once the client
 /// has closed the connection.
-pub async fn read_request<R: AsyncRead + Unpin>(read: &mut BufReader<R>) -> Option<RawRequest> {
+pub(crate) async fn read_request<R: AsyncRead + Unpin>(
+    read: &mut BufReader<R>,
+) -> Option<RawRequest> {
     let mut line = String::new();
     if read.read_line(&mut line).await.unwrap_or(0) == 0 {
         return None;

@@ -8,9 +8,9 @@ mod http1;
 mod wire;
 // Each test file uses its own part.
 #[allow(unused_imports)]
-pub use http1::*;
+pub(crate) use http1::*;
 #[allow(unused_imports)]
-pub use wire::*;
+pub(crate) use wire::*;
 
 use std::collections::VecDeque;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -26,11 +26,11 @@ use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-pub const WAIT: Duration = Duration::from_secs(10);
+pub(crate) const WAIT: Duration = Duration::from_secs(10);
 
 /// One HTTP client for every test: building one is costly (TLS set-up). Idle connections are
 /// not pooled, because each test has its own runtime and a pooled connection belongs to one.
-pub fn http() -> reqwest::Client {
+pub(crate) fn http() -> reqwest::Client {
     static CLIENT: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
     CLIENT
         .get_or_init(|| {
@@ -42,7 +42,7 @@ pub fn http() -> reqwest::Client {
         .clone()
 }
 
-pub async fn start() -> EmulatorHandle {
+pub(crate) async fn start() -> EmulatorHandle {
     Emulator::builder()
         .bind("127.0.0.1:0")
         .start()
@@ -50,7 +50,7 @@ pub async fn start() -> EmulatorHandle {
         .expect("emulator starts")
 }
 
-pub fn now() -> u64 {
+pub(crate) fn now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap()
@@ -58,7 +58,7 @@ pub fn now() -> u64 {
 }
 
 /// An HS256 token with `aud`, `exp` (one hour unless given) and optional `nameid`.
-pub fn token(key: &str, aud: &str, user: Option<&str>, exp: Option<u64>) -> String {
+pub(crate) fn token(key: &str, aud: &str, user: Option<&str>, exp: Option<u64>) -> String {
     let mut claims = json!({ "aud": aud, "exp": exp.unwrap_or(now() + 3600), "iat": now() });
     if let Some(user) = user {
         claims["nameid"] = json!(user);
@@ -72,14 +72,14 @@ pub fn token(key: &str, aud: &str, user: Option<&str>, exp: Option<u64>) -> Stri
 }
 
 /// The REST URL for `path` (which may carry a query) and a token for it (aud without query).
-pub fn rest_url(emu: &EmulatorHandle, path: &str) -> (String, String) {
+pub(crate) fn rest_url(emu: &EmulatorHandle, path: &str) -> (String, String) {
     let url = format!("{}{}", emu.endpoint(), path);
     let aud = url.split('?').next().unwrap().to_string();
     let token = token(emu.access_key(), &aud, None, None);
     (url, token)
 }
 
-pub struct Reply {
+pub(crate) struct Reply {
     pub status: u16,
     pub content_type: String,
     pub error_code: Option<String>,
@@ -87,7 +87,12 @@ pub struct Reply {
 }
 
 /// Calls the REST API with a valid token; `body` is sent as JSON when given.
-pub async fn rest(emu: &EmulatorHandle, method: &str, path: &str, body: Option<Value>) -> Reply {
+pub(crate) async fn rest(
+    emu: &EmulatorHandle,
+    method: &str,
+    path: &str,
+    body: Option<Value>,
+) -> Reply {
     let (url, token) = rest_url(emu, path);
     let mut request = http()
         .request(method.parse().unwrap(), &url)
@@ -98,7 +103,7 @@ pub async fn rest(emu: &EmulatorHandle, method: &str, path: &str, body: Option<V
     into_reply(request.send().await.expect("REST call"), method).await
 }
 
-pub async fn into_reply(response: reqwest::Response, _method: &str) -> Reply {
+pub(crate) async fn into_reply(response: reqwest::Response, _method: &str) -> Reply {
     let status = response.status().as_u16();
     let header = |name: &str| {
         response
@@ -118,12 +123,12 @@ pub async fn into_reply(response: reqwest::Response, _method: &str) -> Reply {
     }
 }
 
-pub fn msg(target: &str, args: Value) -> Option<Value> {
+pub(crate) fn msg(target: &str, args: Value) -> Option<Value> {
     Some(json!({ "target": target, "arguments": args }))
 }
 
 /// A receiving client over WebSockets: negotiates, connects, shakes hands.
-pub struct WsClient {
+pub(crate) struct WsClient {
     pub connection_id: String,
     ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
     reader: MessageReader,
@@ -131,7 +136,7 @@ pub struct WsClient {
     queue: VecDeque<HubMessage>,
 }
 
-pub async fn negotiate(
+pub(crate) async fn negotiate(
     emu: &EmulatorHandle,
     hub: &str,
     user: Option<&str>,
@@ -146,11 +151,11 @@ pub async fn negotiate(
 }
 
 impl WsClient {
-    pub async fn connect(emu: &EmulatorHandle, hub: &str, user: Option<&str>) -> Self {
+    pub(crate) async fn connect(emu: &EmulatorHandle, hub: &str, user: Option<&str>) -> Self {
         Self::connect_with(emu, hub, user, HubProtocol::Json).await
     }
 
-    pub async fn connect_with(
+    pub(crate) async fn connect_with(
         emu: &EmulatorHandle,
         hub: &str,
         user: Option<&str>,
@@ -165,7 +170,7 @@ impl WsClient {
     }
 
     /// Negotiates and opens the socket without the handshake.
-    pub async fn open(
+    pub(crate) async fn open(
         emu: &EmulatorHandle,
         hub: &str,
         user: Option<&str>,
@@ -182,7 +187,7 @@ impl WsClient {
         }
     }
 
-    pub async fn send_raw(&mut self, data: Vec<u8>, binary: bool) {
+    pub(crate) async fn send_raw(&mut self, data: Vec<u8>, binary: bool) {
         let message = if binary {
             Message::Binary(data.into())
         } else {
@@ -197,7 +202,7 @@ impl WsClient {
     }
 
     /// The next non-ping message; `None` when the socket ends or nothing comes in time.
-    pub async fn next_message(&mut self, timeout: Duration) -> Option<HubMessage> {
+    pub(crate) async fn next_message(&mut self, timeout: Duration) -> Option<HubMessage> {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
             while let Some(m) = self.reader.next_message().expect("valid message") {
@@ -221,7 +226,7 @@ impl WsClient {
         }
     }
 
-    pub async fn next_invocation(&mut self) -> Invocation {
+    pub(crate) async fn next_invocation(&mut self) -> Invocation {
         match self.next_message(WAIT).await {
             Some(HubMessage::Invocation(inv)) => inv,
             other => panic!("expected an invocation, got {other:?}"),
@@ -229,7 +234,7 @@ impl WsClient {
     }
 
     /// Waits for a Close message and returns its error.
-    pub async fn expect_close(&mut self) -> Option<String> {
+    pub(crate) async fn expect_close(&mut self) -> Option<String> {
         loop {
             match self.next_message(WAIT).await {
                 Some(HubMessage::Close { error, .. }) => return error,
@@ -240,7 +245,7 @@ impl WsClient {
     }
 
     /// Whether the server ends the socket within the timeout (after any messages).
-    pub async fn ends_within(&mut self, timeout: Duration) -> bool {
+    pub(crate) async fn ends_within(&mut self, timeout: Duration) -> bool {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
             match tokio::time::timeout_at(deadline, self.ws.next()).await {

@@ -18,25 +18,25 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use super::{http, token, WAIT};
 
 /// A client WebSocket as `connect_async` opens it.
-pub type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+pub(crate) type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 /// The JSON hub-protocol handshake request.
-pub const JSON_HANDSHAKE: &str = "{\"protocol\":\"json\",\"version\":1}\u{1e}";
+pub(crate) const JSON_HANDSHAKE: &str = "{\"protocol\":\"json\",\"version\":1}\u{1e}";
 
 /// The handshake request for `protocol` (`json` or `messagepack`).
-pub fn handshake_request(protocol: &str) -> String {
+pub(crate) fn handshake_request(protocol: &str) -> String {
     format!("{{\"protocol\":\"{protocol}\",\"version\":1}}\u{1e}")
 }
 
 /// A client token of `hub` on `emu`, for `user` when given, signed with its access key.
-pub fn client_token(emu: &EmulatorHandle, hub: &str, user: Option<&str>) -> String {
+pub(crate) fn client_token(emu: &EmulatorHandle, hub: &str, user: Option<&str>) -> String {
     let aud = format!("{}/client/?hub={hub}", emu.endpoint());
     token(emu.access_key(), &aud, user, None)
 }
 
 /// `POST <base>/client/negotiate?hub=<hub>&negotiateVersion=<version>` with `bearer`; the
 /// reply, which must be 200. `base` is `http://<ip>:<port>`.
-pub async fn negotiate_at(base: &str, hub: &str, bearer: &str, version: u32) -> Value {
+pub(crate) async fn negotiate_at(base: &str, hub: &str, bearer: &str, version: u32) -> Value {
     let reply = http()
         .post(format!(
             "{base}/client/negotiate?hub={hub}&negotiateVersion={version}"
@@ -53,7 +53,7 @@ pub async fn negotiate_at(base: &str, hub: &str, bearer: &str, version: u32) -> 
 
 /// The WebSocket URL a negotiate reply (version 1) leads to: its connection token as `id`,
 /// `bearer` as `access_token`, and `extra` (`&name=value...`) appended.
-pub fn websocket_url(
+pub(crate) fn websocket_url(
     addr: &str,
     hub: &str,
     negotiated: &Value,
@@ -70,7 +70,7 @@ pub fn websocket_url(
 
 /// Negotiates at `addr` (`ip:port`) with `bearer` and opens the WebSocket, without the
 /// handshake; returns the socket and the connection id.
-pub async fn open_websocket(addr: &str, hub: &str, bearer: &str) -> (Ws, String) {
+pub(crate) async fn open_websocket(addr: &str, hub: &str, bearer: &str) -> (Ws, String) {
     let negotiated = negotiate_at(&format!("http://{addr}"), hub, bearer, 1).await;
     let url = websocket_url(addr, hub, &negotiated, bearer, "");
     let (ws, _) = tokio_tungstenite::connect_async(url)
@@ -81,7 +81,7 @@ pub async fn open_websocket(addr: &str, hub: &str, bearer: &str) -> (Ws, String)
 }
 
 /// Sends the JSON handshake on `ws` and checks the empty answer.
-pub async fn json_handshake<S>(ws: &mut WebSocketStream<S>)
+pub(crate) async fn json_handshake<S>(ws: &mut WebSocketStream<S>)
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
 {
@@ -96,7 +96,7 @@ where
 
 /// Sends the handshake request for `protocol` and reads the answer, which must accept it;
 /// returns what came after the answer in the same frames (the first records, if any).
-pub async fn handshake(ws: &mut Ws, protocol: HubProtocol) -> Vec<u8> {
+pub(crate) async fn handshake(ws: &mut Ws, protocol: HubProtocol) -> Vec<u8> {
     let request = String::from_utf8(HandshakeRequest::new(protocol).encode()).unwrap();
     ws.send(Message::text(request)).await.expect("send");
     let mut reader = HandshakeReader::new();
@@ -117,7 +117,7 @@ pub async fn handshake(ws: &mut Ws, protocol: HubProtocol) -> Vec<u8> {
 }
 
 /// One read from a raw HTTP connection within [`WAIT`]: the start of the server's answer.
-pub async fn read_answer(tcp: &mut TcpStream) -> String {
+pub(crate) async fn read_answer(tcp: &mut TcpStream) -> String {
     let mut buf = vec![0u8; 4096];
     let n = tokio::time::timeout(WAIT, tcp.read(&mut buf))
         .await
@@ -128,7 +128,7 @@ pub async fn read_answer(tcp: &mut TcpStream) -> String {
 
 /// Reads until the server closes the connection; what it sent, or `None` if it is still open
 /// after `within`.
-pub async fn read_until_closed(tcp: &mut TcpStream, within: Duration) -> Option<String> {
+pub(crate) async fn read_until_closed(tcp: &mut TcpStream, within: Duration) -> Option<String> {
     let mut seen = Vec::new();
     let read = async {
         let mut buf = [0u8; 4096];
@@ -144,7 +144,7 @@ pub async fn read_until_closed(tcp: &mut TcpStream, within: Duration) -> Option<
 }
 
 /// The port of a printed connection string (`...;Port=<n>;...`).
-pub fn port_of(connection_string: &str) -> u16 {
+pub(crate) fn port_of(connection_string: &str) -> u16 {
     connection_string
         .split(';')
         .find_map(|p| p.strip_prefix("Port="))
@@ -155,7 +155,7 @@ pub fn port_of(connection_string: &str) -> u16 {
 
 /// An upstream that answers every call with `status` and passes on the URI it was sent to;
 /// returns its base URL (`http://ip:port`) and the URIs.
-pub async fn status_upstream(
+pub(crate) async fn status_upstream(
     status: u16,
 ) -> (String, tokio::sync::mpsc::UnboundedReceiver<String>) {
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<String>();

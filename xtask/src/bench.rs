@@ -17,7 +17,7 @@ use crate::root;
 
 /// Which sections to run and for how long.
 #[derive(clap::Args, Debug, Clone)]
-pub struct BenchArgs {
+pub(crate) struct BenchArgs {
     /// all, send, tokens or fanout.
     #[arg(default_value = "all")]
     pub section: String,
@@ -38,7 +38,7 @@ pub struct BenchArgs {
 const KEY: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789ABCDEFGH";
 const FONT: &str = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf";
 
-pub fn bench(args: BenchArgs) -> Result<std::process::ExitCode> {
+pub(crate) fn bench(args: BenchArgs) -> Result<std::process::ExitCode> {
     let started = Instant::now();
     let sections: Vec<&str> = match args.section.as_str() {
         "all" => vec!["tokens", "send", "fanout"],
@@ -286,7 +286,7 @@ fn tokens(binaries: &BTreeMap<String, PathBuf>, args: &BenchArgs) -> Result<Valu
 }
 
 /// The contenders of the sending benchmark, in table order.
-pub const SENDERS: [&str; 6] = [
+pub(crate) const SENDERS: [&str; 6] = [
     "ours",
     "python_fresh",
     "python_reused",
@@ -297,7 +297,7 @@ pub const SENDERS: [&str; 6] = [
 
 /// The order they run in: ours and the wrk ceiling back to back, because this kind of machine
 /// (a shared VM) drifts in speed over minutes and their ratio is the one the target is about.
-pub const RUN_ORDER: [&str; 6] = [
+pub(crate) const RUN_ORDER: [&str; 6] = [
     "ours",
     "wrk",
     "python_fresh",

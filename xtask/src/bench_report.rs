@@ -27,7 +27,7 @@ fn ms(us: &Value) -> String {
 }
 
 /// The Markdown table of a section's figures.
-pub fn table(section: &str, record: &Value) -> Result<String> {
+pub(crate) fn table(section: &str, record: &Value) -> Result<String> {
     let figures = &record["figures"];
     let mut out = String::new();
     writeln!(
@@ -245,7 +245,7 @@ const PALETTE: [RGBColor; 6] = [
 ];
 
 /// Draws the section's PNG.
-pub fn plot(section: &str, record: &Value, path: &Path) -> Result<()> {
+pub(crate) fn plot(section: &str, record: &Value, path: &Path) -> Result<()> {
     register_font()?;
     let figures = &record["figures"];
     match section {

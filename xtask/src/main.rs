@@ -3,8 +3,8 @@
 
 mod bench;
 mod bench_report;
-mod new_version;
 mod fuzz;
+mod new_version;
 mod schemathesis;
 mod soak;
 

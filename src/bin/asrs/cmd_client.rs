@@ -16,7 +16,7 @@ use crate::connection::hub_client;
 use crate::global::{GlobalArgs, RunnableCmd};
 
 #[derive(Debug, Args)]
-pub struct ClientArgs {
+pub(crate) struct ClientArgs {
     /// The user to connect as (REST sends to this user reach the client).
     user_id: String,
     /// Use only this transport [default: WebSockets, then Server-Sent Events, then Long Polling].
@@ -42,7 +42,7 @@ enum ProtocolArg {
 
 /// The line printed for a received invocation: the quickstart's line for `SendMessage(server,
 /// text)`, else the target and its arguments as JSON.
-pub fn format_invocation(at: DateTime<Local>, target: &str, arguments: &[Value]) -> String {
+pub(crate) fn format_invocation(at: DateTime<Local>, target: &str, arguments: &[Value]) -> String {
     let time = at.format("%Y-%m-%d %H:%M:%S");
     // Hub method names are case-insensitive in SignalR.
     if target.eq_ignore_ascii_case(SEND_MESSAGE_TARGET)

@@ -10,7 +10,7 @@ use crate::global::{GlobalArgs, RunnableCmd};
 use azure_signalr_rest::CloseOptions;
 
 #[derive(Debug, Args)]
-pub struct CloseArgs {
+pub(crate) struct CloseArgs {
     #[command(subcommand)]
     what: CloseWhat,
     /// Reason handed to the clients in their Close message.

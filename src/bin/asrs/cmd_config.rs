@@ -10,7 +10,7 @@ use crate::config::{load, path, save};
 use crate::global::{GlobalArgs, RunnableCmd};
 
 #[derive(Debug, Subcommand)]
-pub enum ConfigCommand {
+pub(crate) enum ConfigCommand {
     /// Store a value in the config file.
     Set {
         /// What to set.
@@ -28,7 +28,7 @@ pub enum ConfigCommand {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum ConfigKey {
+pub(crate) enum ConfigKey {
     /// The connection string used when neither -c nor the environment gives one.
     ConnectionString,
     /// The hub used when -h/--hub is not given.

@@ -19,7 +19,7 @@ use crate::demo_check::{Demo, Expect, Member};
 use crate::global::{GlobalArgs, RunnableCmd};
 
 #[derive(Debug, Args)]
-pub struct DemoArgs {
+pub(crate) struct DemoArgs {
     /// Seconds to wait for each expected message or event.
     #[arg(long, value_name = "SECONDS", default_value_t = 10)]
     wait: u64,

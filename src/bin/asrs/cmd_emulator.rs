@@ -16,7 +16,7 @@ use crate::emulator_settings::{
 use crate::global::{GlobalArgs, RunnableCmd};
 
 #[derive(Debug, Subcommand)]
-pub enum EmulatorCommand {
+pub(crate) enum EmulatorCommand {
     /// Start the emulator and serve until Ctrl-C or SIGTERM; prints the connection string first.
     Start(StartArgs),
     /// Write or show the upstream settings (the official emulator's settings.json).
@@ -25,7 +25,7 @@ pub enum EmulatorCommand {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum UpstreamCommand {
+pub(crate) enum UpstreamCommand {
     /// Write the default upstream settings (every event to the local Functions host,
     /// http://localhost:7071/runtime/webhooks/signalr) to settings.json.
     Init(InitArgs),
@@ -34,7 +34,7 @@ pub enum UpstreamCommand {
 }
 
 #[derive(Debug, Args)]
-pub struct StartArgs {
+pub(crate) struct StartArgs {
     /// Port to listen on (0 picks a free one).
     #[arg(short = 'p', long, default_value_t = 8888)]
     port: u16,
@@ -58,7 +58,7 @@ pub struct StartArgs {
 
 /// `-c` is the global connection-string option everywhere else; after `emulator start` or
 /// `emulator upstream` it means `--config`, as in the official emulator's command line.
-pub fn official_short_flags(args: impl IntoIterator<Item = OsString>) -> Vec<OsString> {
+pub(crate) fn official_short_flags(args: impl IntoIterator<Item = OsString>) -> Vec<OsString> {
     let mut args: Vec<OsString> = args.into_iter().collect();
     let Some(at) = args
         .windows(2)

@@ -10,7 +10,7 @@ use crate::connection::hub_client;
 use crate::global::{GlobalArgs, RunnableCmd};
 
 #[derive(Debug, PartialEq, Eq, Subcommand)]
-pub enum ExistsCommand {
+pub(crate) enum ExistsCommand {
     /// Whether the user has a connection.
     User { id: String },
     /// Whether the group has a member connection.
@@ -25,11 +25,11 @@ pub enum ExistsCommand {
 }
 
 /// Exit status of `asrs exists` when the thing does not exist.
-pub const EXIT_NOT_FOUND: u8 = 1;
+pub(crate) const EXIT_NOT_FOUND: u8 = 1;
 
 impl ExistsCommand {
     /// What is checked, as printed after `exists`.
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         match self {
             ExistsCommand::User { id } => format!("user {id}"),
             ExistsCommand::Group { name } => format!("group {name}"),
@@ -39,7 +39,7 @@ impl ExistsCommand {
     }
 
     /// Makes the REST call: whether it exists.
-    pub async fn check(&self, hub: &HubClient) -> Result<bool, azure_signalr_rest::Error> {
+    pub(crate) async fn check(&self, hub: &HubClient) -> Result<bool, azure_signalr_rest::Error> {
         match self {
             ExistsCommand::User { id } => hub.user_exists(id).await,
             ExistsCommand::Group { name } => hub.group_exists(name).await,

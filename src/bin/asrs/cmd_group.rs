@@ -11,7 +11,7 @@ use crate::connection::hub_client;
 use crate::global::{GlobalArgs, RunnableCmd};
 
 #[derive(Debug, PartialEq, Eq, Subcommand)]
-pub enum GroupCommand {
+pub(crate) enum GroupCommand {
     /// Add a user (all its connections, now and later) to a group.
     AddUser {
         group: String,
@@ -45,7 +45,7 @@ pub enum GroupCommand {
 
 impl GroupCommand {
     /// What the command does, as printed before its outcome.
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         match self {
             GroupCommand::AddUser { group, user, .. } => {
                 format!("add user {user} to group {group}")
@@ -67,7 +67,7 @@ impl GroupCommand {
     }
 
     /// Makes the REST call.
-    pub async fn apply(&self, hub: &HubClient) -> Result<(), azure_signalr_rest::Error> {
+    pub(crate) async fn apply(&self, hub: &HubClient) -> Result<(), azure_signalr_rest::Error> {
         match self {
             GroupCommand::AddUser { group, user, ttl } => {
                 hub.add_user_to_group(

@@ -10,7 +10,7 @@ use crate::global::{GlobalArgs, RunnableCmd};
 
 /// `asrs health` takes no arguments of its own.
 #[derive(Debug, Args)]
-pub struct HealthArgs {}
+pub(crate) struct HealthArgs {}
 
 impl RunnableCmd for HealthArgs {
     async fn run(self, global: &GlobalArgs) -> anyhow::Result<ExitCode> {

@@ -20,7 +20,7 @@ pub(crate) fn client_options(user_id: Option<String>, lifetime: Duration) -> Neg
 }
 
 #[derive(Debug, Args)]
-pub struct NegotiateArgs {
+pub(crate) struct NegotiateArgs {
     /// The user the client connects as.
     #[arg(long, value_name = "ID")]
     user: Option<String>,

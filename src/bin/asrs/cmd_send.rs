@@ -12,14 +12,14 @@ use crate::connection::hub_client;
 use crate::global::{GlobalArgs, RunnableCmd};
 
 /// The client method the quickstart's clients listen on.
-pub const SEND_MESSAGE_TARGET: &str = "SendMessage";
+pub(crate) const SEND_MESSAGE_TARGET: &str = "SendMessage";
 /// The text of a send when none is given.
-pub const DEFAULT_TEXT: &str = "Hello from server";
+pub(crate) const DEFAULT_TEXT: &str = "Hello from server";
 /// The server name `asrs send` puts in a `SendMessage` when `--args` is not given.
-pub const DEFAULT_SERVER_NAME: &str = "asrs";
+pub(crate) const DEFAULT_SERVER_NAME: &str = "asrs";
 
 /// The quickstart's message: `SendMessage(<server name>, <text>)`.
-pub fn send_message(server: &str, text: &str) -> Message {
+pub(crate) fn send_message(server: &str, text: &str) -> Message {
     Message::from_values(
         SEND_MESSAGE_TARGET,
         vec![Value::from(server), Value::from(text)],
@@ -28,7 +28,7 @@ pub fn send_message(server: &str, text: &str) -> Message {
 
 /// Who a send goes to. `describe` names it in output lines; `send` makes the one call.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Recipient {
+pub(crate) enum Recipient {
     All {
         excluded: Vec<String>,
     },
@@ -46,7 +46,7 @@ pub enum Recipient {
 }
 
 impl Recipient {
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         let excluding = |excluded: &[String]| {
             if excluded.is_empty() {
                 String::new()
@@ -68,7 +68,7 @@ impl Recipient {
         }
     }
 
-    pub async fn send(
+    pub(crate) async fn send(
         &self,
         hub: &HubClient,
         message: &Message,
@@ -94,7 +94,7 @@ fn exclude(excluded: &[String]) -> Option<SendOptions> {
 }
 
 #[derive(Debug, Args)]
-pub struct SendArgs {
+pub(crate) struct SendArgs {
     #[command(subcommand)]
     to: SendTo,
 }

@@ -17,7 +17,7 @@ use crate::connection::hub_client;
 use crate::global::{GlobalArgs, RunnableCmd};
 
 #[derive(Debug, Args)]
-pub struct ServerArgs {
+pub(crate) struct ServerArgs {
     // Help given as an attribute: rustdoc would read `<host>` as an HTML tag.
     #[arg(
         long,

@@ -12,7 +12,7 @@ use crate::connection::{hub_client, service_client};
 use crate::global::{GlobalArgs, RunnableCmd};
 
 #[derive(Debug, Args)]
-pub struct TokenArgs {
+pub(crate) struct TokenArgs {
     /// A client token for the hub (what negotiate hands a client).
     #[arg(long, conflicts_with = "audience")]
     client: bool,

@@ -12,12 +12,12 @@ use anyhow::{bail, Context as _};
 use serde::{Deserialize, Serialize};
 
 /// Environment variable naming the config file to use instead of the per-user one.
-pub const CONFIG_ENV: &str = "ASRS_CONFIG";
+pub(crate) const CONFIG_ENV: &str = "ASRS_CONFIG";
 
 /// The file's contents.
 #[derive(Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Config {
+pub(crate) struct Config {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub connection_string: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -37,7 +37,7 @@ impl fmt::Debug for Config {
 }
 
 /// Where the config file is (it may not exist).
-pub fn path() -> anyhow::Result<PathBuf> {
+pub(crate) fn path() -> anyhow::Result<PathBuf> {
     if let Some(path) = non_empty_env(CONFIG_ENV) {
         return Ok(PathBuf::from(path));
     }
@@ -54,12 +54,12 @@ pub fn path() -> anyhow::Result<PathBuf> {
 }
 
 /// The variable `name`, unless unset or blank.
-pub fn non_empty_env(name: &str) -> Option<String> {
+pub(crate) fn non_empty_env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())
 }
 
 /// The config at `path`; empty when the file does not exist.
-pub fn load(path: &Path) -> anyhow::Result<Config> {
+pub(crate) fn load(path: &Path) -> anyhow::Result<Config> {
     match std::fs::read_to_string(path) {
         Ok(text) => serde_json::from_str(&text)
             // serde_json's message gives line and column, never the file's text.
@@ -70,7 +70,7 @@ pub fn load(path: &Path) -> anyhow::Result<Config> {
 }
 
 /// Writes `config` to `path` (through a temporary file, so a crash never leaves half a file).
-pub fn save(path: &Path, config: &Config) -> anyhow::Result<()> {
+pub(crate) fn save(path: &Path, config: &Config) -> anyhow::Result<()> {
     let context = || format!("writing the config file {}", path.display());
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).with_context(context)?;

@@ -13,14 +13,14 @@ use crate::config;
 use crate::global::GlobalArgs;
 
 /// The environment variables read for the connection string, in order.
-pub const CONNECTION_STRING_ENVS: [&str; 2] = [
+pub(crate) const CONNECTION_STRING_ENVS: [&str; 2] = [
     "Azure__SignalR__ConnectionString",
     "AZURE_SIGNALR_CONNECTION_STRING",
 ];
 
 /// Where the connection string came from (named in errors).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Source {
+pub(crate) enum Source {
     Flag,
     Env(&'static str),
     ConfigFile(String),
@@ -57,7 +57,7 @@ fn ways_to_give_a_connection_string() -> String {
 }
 
 /// The connection string, parsed, and where it came from.
-pub fn connection_string(global: &GlobalArgs) -> anyhow::Result<(ConnectionString, Source)> {
+pub(crate) fn connection_string(global: &GlobalArgs) -> anyhow::Result<(ConnectionString, Source)> {
     let (text, source) = find_connection_string(global)?;
     let parsed = text.parse::<ConnectionString>().map_err(|e| {
         // The parse error names the bad key and never quotes the access key.
@@ -95,7 +95,7 @@ fn find_connection_string(global: &GlobalArgs) -> anyhow::Result<(String, Source
 }
 
 /// A client for the service, with the API version of `--api-version`.
-pub fn service_client(global: &GlobalArgs) -> anyhow::Result<ServiceClient> {
+pub(crate) fn service_client(global: &GlobalArgs) -> anyhow::Result<ServiceClient> {
     let (cs, source) = connection_string(global)?;
     tracing::info!(endpoint = %cs.endpoint(), from = %source, version = %global.api_version, "connection string");
     ServiceClient::builder()
@@ -106,7 +106,7 @@ pub fn service_client(global: &GlobalArgs) -> anyhow::Result<ServiceClient> {
 }
 
 /// The hub name: `-h/--hub`, else the config file's.
-pub fn hub_name(global: &GlobalArgs) -> anyhow::Result<String> {
+pub(crate) fn hub_name(global: &GlobalArgs) -> anyhow::Result<String> {
     if let Some(hub) = global.hub.as_deref().filter(|h| !h.trim().is_empty()) {
         return Ok(hub.to_owned());
     }
@@ -122,7 +122,7 @@ pub fn hub_name(global: &GlobalArgs) -> anyhow::Result<String> {
 }
 
 /// A client for the hub.
-pub fn hub_client(global: &GlobalArgs) -> anyhow::Result<HubClient> {
+pub(crate) fn hub_client(global: &GlobalArgs) -> anyhow::Result<HubClient> {
     let service = service_client(global)?;
     Ok(service.hub(&hub_name(global)?))
 }

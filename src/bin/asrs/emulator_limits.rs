@@ -18,7 +18,7 @@ const FALLBACK_CONNECTION_CAP: usize = 10_000;
 
 /// `asrs emulator start`'s limits; each maps to the [`EmulatorBuilder`] method of its name.
 #[derive(Debug, Args)]
-pub struct LimitArgs {
+pub(crate) struct LimitArgs {
     /// Seconds a connection may take to send a request head; also how long an idle keep-alive
     /// connection stays open.
     #[arg(long, value_name = "SECONDS", default_value = "30", value_parser = seconds)]
@@ -131,6 +131,7 @@ fn connection_cap(given: Option<usize>, limit: Option<OpenFiles>) -> (usize, Str
 /// Raises the soft open-file limit to the hard limit (a connection is a descriptor) and
 /// returns it; `None` where it cannot be read.
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[allow(unsafe_code)] // libc's rlimit calls; see the SAFETY notes.
 fn raise_open_file_limit() -> Option<OpenFiles> {
     let mut limit = libc::rlimit {
         rlim_cur: 0,
@@ -168,6 +169,7 @@ fn raise_open_file_limit() -> Option<OpenFiles> {
 /// ten slow clients left 238 MB resident after they were cut off and gone (23 MB with the
 /// threshold fixed). Fixing it keeps big buffers in their own mappings, returned when freed.
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[allow(unsafe_code)] // glibc's mallopt; see the SAFETY note.
 pub(crate) fn return_freed_memory() {
     // SAFETY: mallopt only tunes glibc's allocator and is thread-safe there (it takes the arena
     // lock); a refusal (0) just leaves the default.

@@ -15,7 +15,7 @@ const SETTINGS_FILE: &str = "settings.json";
 const SETTINGS_POLL: std::time::Duration = std::time::Duration::from_millis(500);
 
 #[derive(Debug, Args)]
-pub struct InitArgs {
+pub(crate) struct InitArgs {
     /// Folder to write settings.json to (default: the current folder).
     #[arg(short = 'o', long, value_name = "FOLDER")]
     output: Option<PathBuf>,
@@ -25,7 +25,7 @@ pub struct InitArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct ListArgs {
+pub(crate) struct ListArgs {
     /// Upstream settings file, or a folder holding settings.json (default: ./settings.json).
     /// `-c` works too, as in the official emulator.
     #[arg(long, value_name = "FILE_OR_FOLDER")]

@@ -16,11 +16,11 @@ pub(crate) trait RunnableCmd {
 }
 
 /// Exit status of a command that failed (`asrs exists` uses 1 for "does not exist").
-pub const EXIT_ERROR: u8 = 2;
+pub(crate) const EXIT_ERROR: u8 = 2;
 
 /// Options every subcommand accepts. `-h` names the hub, so help is `--help` only.
 #[derive(Args)]
-pub struct GlobalArgs {
+pub(crate) struct GlobalArgs {
     /// Connection string of the service (else the environment variables
     /// Azure__SignalR__ConnectionString or AZURE_SIGNALR_CONNECTION_STRING, else the config file).
     #[arg(short = 'c', long, global = true, value_name = "CONNECTION_STRING")]

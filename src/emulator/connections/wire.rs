@@ -23,7 +23,7 @@ pub(super) enum Inbound {
 
 impl Inbound {
     /// The next received data; `None` once the client has left. Cancel-safe.
-    pub async fn recv(&mut self) -> Option<Bytes> {
+    pub(super) async fn recv(&mut self) -> Option<Bytes> {
         match self {
             Inbound::Http(rx) => rx.recv().await,
             Inbound::WebSocket(stream) => loop {
@@ -47,13 +47,13 @@ pub(super) enum Wire {
 
 impl Wire {
     /// Sends one record and flushes it.
-    pub async fn send(&mut self, record: Bytes, binary: bool) -> Result<(), ()> {
+    pub(super) async fn send(&mut self, record: Bytes, binary: bool) -> Result<(), ()> {
         self.feed(record, binary).await?;
         self.flush().await
     }
 
     /// Queues one record; WebSocket frames reach the socket at the latest on [`Wire::flush`].
-    pub async fn feed(&mut self, record: Bytes, binary: bool) -> Result<(), ()> {
+    pub(super) async fn feed(&mut self, record: Bytes, binary: bool) -> Result<(), ()> {
         match self {
             Wire::WebSocket(sink) => {
                 let message = if binary {
@@ -78,7 +78,7 @@ impl Wire {
         }
     }
 
-    pub async fn flush(&mut self) -> Result<(), ()> {
+    pub(super) async fn flush(&mut self) -> Result<(), ()> {
         match self {
             Wire::WebSocket(sink) => sink.flush().await.map_err(|_| ()),
             Wire::Sse(_) | Wire::LongPolling(_) => Ok(()),
@@ -86,7 +86,7 @@ impl Wire {
     }
 
     /// Resolves when the client can no longer receive (SSE stream dropped).
-    pub async fn gone(&self) {
+    pub(super) async fn gone(&self) {
         match self {
             Wire::Sse(tx) => tx.closed().await,
             _ => std::future::pending().await,
@@ -96,7 +96,7 @@ impl Wire {
     /// Ends the transport; a WebSocket gets a Close frame with status 1001 (going away) when
     /// the emulator is shutting down, 1008 (policy violation) with `overflow`'s reason for a
     /// client that fell behind its budget, else 1000 (normal closure).
-    pub async fn finish(self, inner: &Inner, overflow: Option<&str>) {
+    pub(super) async fn finish(self, inner: &Inner, overflow: Option<&str>) {
         if let Wire::WebSocket(mut sink) = self {
             let (code, reason) = match overflow {
                 Some(reason) => (

@@ -57,7 +57,7 @@ pub(super) struct Call<'a> {
 
 impl<'a> Call<'a> {
     /// Checks the request; `None` for the health check, which needs neither token nor hub.
-    pub fn new(
+    pub(super) fn new(
         inner: &'a Inner,
         matched: Matched,
         parts: &Parts,
@@ -114,7 +114,7 @@ impl<'a> Call<'a> {
     }
 
     /// The captured `{group}`, checked (1 to 1024 characters, not only white space).
-    pub fn group(&self) -> Result<&str, ApiError> {
+    pub(super) fn group(&self) -> Result<&str, ApiError> {
         let group = self.params.groups.first().map_or("", String::as_str);
         crate::validate_group_name(self.operation, group)
             .map_err(|e| ApiError::bad_request(e.to_string()))?;
@@ -122,26 +122,26 @@ impl<'a> Call<'a> {
     }
 
     /// The captured `{user}`, not empty or only white space.
-    pub fn user(&self) -> Result<&str, ApiError> {
+    pub(super) fn user(&self) -> Result<&str, ApiError> {
         let user = self.params.users.first().map_or("", String::as_str);
         non_empty("user id", user)?;
         Ok(user)
     }
 
     /// The captured `{connection}`, not empty or only white space.
-    pub fn connection(&self) -> Result<&str, ApiError> {
+    pub(super) fn connection(&self) -> Result<&str, ApiError> {
         let connection = self.params.connection.as_deref().unwrap_or("");
         non_empty("connection id", connection)?;
         Ok(connection)
     }
 
     /// The `reason` parameter, `None` when empty.
-    pub fn reason(&self) -> Option<String> {
+    pub(super) fn reason(&self) -> Option<String> {
         self.query.reason.clone().filter(|r| !r.is_empty())
     }
 
     /// A status that differs between 2022-06-01 and the older versions.
-    pub fn status(&self, v2022: StatusCode, older: StatusCode) -> StatusCode {
+    pub(super) fn status(&self, v2022: StatusCode, older: StatusCode) -> StatusCode {
         if self.version == ApiVersion::V2022_06_01 {
             v2022
         } else {

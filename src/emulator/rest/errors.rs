@@ -9,15 +9,15 @@ use crate::ApiVersion;
 /// The `x-ms-error-code` values of 404 answers that the .NET server SDK tells apart.
 pub(crate) mod code {
     /// Connection existence check (the SDK also takes it as done when closing a connection).
-    pub const CONNECTION_NOT_EXISTED: &str = "Warning.Connection.NotExisted";
+    pub(crate) const CONNECTION_NOT_EXISTED: &str = "Warning.Connection.NotExisted";
     /// User existence check.
-    pub const USER_NOT_EXISTED: &str = "Warning.User.NotExisted";
+    pub(crate) const USER_NOT_EXISTED: &str = "Warning.User.NotExisted";
     /// Group existence check.
-    pub const GROUP_NOT_EXISTED: &str = "Warning.Group.NotExisted";
+    pub(crate) const GROUP_NOT_EXISTED: &str = "Warning.Group.NotExisted";
     /// User-in-group check (the SDK asks with GET).
-    pub const USER_NOT_IN_GROUP: &str = "Info.User.NotInGroup";
+    pub(crate) const USER_NOT_IN_GROUP: &str = "Info.User.NotInGroup";
     /// Adding (or removing) a connection that does not exist to (from) a group.
-    pub const CONNECTION_NOT_EXISTED_ERROR: &str = "Error.Connection.NotExisted";
+    pub(crate) const CONNECTION_NOT_EXISTED_ERROR: &str = "Error.Connection.NotExisted";
 }
 
 /// The 2022-06-01 error body, fields in the published order. Absent fields are left out, not
@@ -42,7 +42,7 @@ pub(super) struct ApiError {
 }
 
 impl ApiError {
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+    pub(super) fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
         ApiError {
             status,
             code,
@@ -50,17 +50,17 @@ impl ApiError {
         }
     }
 
-    pub fn bad_request(message: impl Into<String>) -> Self {
+    pub(super) fn bad_request(message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "BadRequest", message)
     }
 
     /// A `404` with `code`.
-    pub fn not_found(code: &'static str, message: impl Into<String>) -> Self {
+    pub(super) fn not_found(code: &'static str, message: impl Into<String>) -> Self {
         Self::new(StatusCode::NOT_FOUND, code, message)
     }
 
     /// The answer in `version`'s shape: 2022-06-01's `ErrorDetail` JSON, else plain text.
-    pub fn into_response(self, version: ApiVersion) -> Response {
+    pub(super) fn into_response(self, version: ApiVersion) -> Response {
         match version {
             ApiVersion::V2022_06_01 => {
                 let body = ErrorDetail {

@@ -29,7 +29,7 @@ pub(super) struct Record {
 
 impl Record {
     /// Records a delivery, dropping the oldest entries beyond `max_entries` or the byte bound.
-    pub fn push(&mut self, delivery: Delivery, message: Arc<Outgoing>, max_entries: usize) {
+    pub(super) fn push(&mut self, delivery: Delivery, message: Arc<Outgoing>, max_entries: usize) {
         if message.recorded.fetch_add(1, Ordering::Relaxed) == 0 {
             self.bytes += message.size();
         }
@@ -47,7 +47,7 @@ impl Record {
     }
 
     /// The recorded deliveries, oldest first.
-    pub fn deliveries(&self) -> Vec<Delivery> {
+    pub(super) fn deliveries(&self) -> Vec<Delivery> {
         self.entries.iter().map(|(d, _)| d.clone()).collect()
     }
 }
@@ -60,14 +60,14 @@ const MAX_CUTOFFS: usize = 1000;
 pub(super) struct Cutoffs(VecDeque<Cutoff>);
 
 impl Cutoffs {
-    pub fn push(&mut self, cutoff: Cutoff) {
+    pub(super) fn push(&mut self, cutoff: Cutoff) {
         if self.0.len() == MAX_CUTOFFS {
             self.0.pop_front();
         }
         self.0.push_back(cutoff);
     }
 
-    pub fn list(&self) -> Vec<Cutoff> {
+    pub(super) fn list(&self) -> Vec<Cutoff> {
         self.0.iter().cloned().collect()
     }
 }

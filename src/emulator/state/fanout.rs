@@ -25,7 +25,7 @@ pub(crate) struct Outgoing {
 }
 
 impl Outgoing {
-    pub fn new(target: String, arguments: Vec<Value>) -> Arc<Self> {
+    pub(crate) fn new(target: String, arguments: Vec<Value>) -> Arc<Self> {
         Arc::new(Outgoing {
             target,
             arguments: Arc::new(arguments),
@@ -38,7 +38,7 @@ impl Outgoing {
     /// A message whose records arrived already encoded (a binary REST send): each protocol's
     /// clients get exactly these bytes, and none for a protocol left out. `target` and
     /// `arguments` only describe it in the delivery record.
-    pub fn pre_encoded(
+    pub(crate) fn pre_encoded(
         target: String,
         arguments: Vec<Value>,
         json: Option<Bytes>,
@@ -54,7 +54,7 @@ impl Outgoing {
     }
 
     /// The encoded record, `None` if the message cannot be encoded in this protocol.
-    pub fn bytes(&self, protocol: HubProtocol) -> Option<Bytes> {
+    pub(crate) fn bytes(&self, protocol: HubProtocol) -> Option<Bytes> {
         let cell = match protocol {
             HubProtocol::Json => &self.json,
             HubProtocol::MessagePack => &self.msgpack,
@@ -101,7 +101,7 @@ pub(crate) struct ConnHandle {
 }
 
 impl ConnHandle {
-    pub fn new(
+    pub(crate) fn new(
         info: ConnectionInfo,
         queue: mpsc::Sender<Arc<Outgoing>>,
         close: watch::Sender<Option<CloseRequest>>,
@@ -153,12 +153,12 @@ impl ConnHandle {
     }
 
     /// Takes written messages' bytes off the budget.
-    pub fn written(&self, bytes: usize) {
+    pub(crate) fn written(&self, bytes: usize) {
         self.queued_bytes.fetch_sub(bytes, Ordering::Relaxed);
     }
 
     /// Asks the connection's session to close; the first request wins (true for it).
-    pub fn request_close(&self, request: CloseRequest) -> bool {
+    pub(crate) fn request_close(&self, request: CloseRequest) -> bool {
         self.close.send_if_modified(|current| {
             if current.is_none() {
                 *current = Some(request);

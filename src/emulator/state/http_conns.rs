@@ -21,7 +21,7 @@ pub(crate) struct Activity {
 }
 
 impl Activity {
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Activity {
             origin: Instant::now(),
             last_ms: AtomicU64::new(0),
@@ -29,12 +29,12 @@ impl Activity {
         }
     }
 
-    pub fn touch(&self) {
+    pub(crate) fn touch(&self) {
         let ms = self.origin.elapsed().as_millis() as u64;
         self.last_ms.store(ms, Ordering::Relaxed);
     }
 
-    pub fn idle(&self) -> Duration {
+    pub(crate) fn idle(&self) -> Duration {
         if self.polling.load(Ordering::Relaxed) {
             return Duration::ZERO;
         }
@@ -62,7 +62,7 @@ pub(crate) struct HttpConn {
 
 impl HttpConn {
     /// The sender of the client's bytes, unless the client has left.
-    pub fn inbound(&self) -> Option<mpsc::Sender<Bytes>> {
+    pub(crate) fn inbound(&self) -> Option<mpsc::Sender<Bytes>> {
         self.inbound
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -70,7 +70,7 @@ impl HttpConn {
     }
 
     /// Tells the session the client has left (its inbound channel closes).
-    pub fn leave(&self) {
+    pub(crate) fn leave(&self) {
         self.inbound
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -83,15 +83,15 @@ impl HttpConn {
 pub(super) struct HttpConns(HashMap<String, Arc<HttpConn>>);
 
 impl HttpConns {
-    pub fn get(&self, token: &str) -> Option<Arc<HttpConn>> {
+    pub(super) fn get(&self, token: &str) -> Option<Arc<HttpConn>> {
         self.0.get(token).cloned()
     }
 
-    pub fn insert(&mut self, token: String, conn: Arc<HttpConn>) {
+    pub(super) fn insert(&mut self, token: String, conn: Arc<HttpConn>) {
         self.0.insert(token, conn);
     }
 
-    pub fn remove(&mut self, token: &str) {
+    pub(super) fn remove(&mut self, token: &str) {
         self.0.remove(token);
     }
 }

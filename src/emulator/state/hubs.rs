@@ -30,38 +30,38 @@ struct UserMembership {
 pub(super) struct Hubs(HashMap<String, Hub>);
 
 impl Hubs {
-    pub fn get(&self, hub: &str) -> Option<&Hub> {
+    pub(super) fn get(&self, hub: &str) -> Option<&Hub> {
         self.0.get(hub)
     }
 
-    pub fn get_mut(&mut self, hub: &str) -> Option<&mut Hub> {
+    pub(super) fn get_mut(&mut self, hub: &str) -> Option<&mut Hub> {
         self.0.get_mut(hub)
     }
 
     /// The hub, created empty if it is not there.
-    pub fn entry(&mut self, hub: &str) -> &mut Hub {
+    pub(super) fn entry(&mut self, hub: &str) -> &mut Hub {
         self.0.entry(hub.to_string()).or_default()
     }
 
     /// Forgets the hub once it holds nothing (so hubs do not pile up by name).
-    pub fn drop_if_empty(&mut self, hub: &str) {
+    pub(super) fn drop_if_empty(&mut self, hub: &str) {
         if self.0.get(hub).is_some_and(Hub::is_empty) {
             self.0.remove(hub);
         }
     }
 
-    pub fn names(&self) -> Vec<String> {
+    pub(super) fn names(&self) -> Vec<String> {
         let mut names: Vec<String> = self.0.keys().cloned().collect();
         names.sort();
         names
     }
 
     /// Every live connection of every hub.
-    pub fn connections(&self) -> impl Iterator<Item = &Arc<ConnHandle>> {
+    pub(super) fn connections(&self) -> impl Iterator<Item = &Arc<ConnHandle>> {
         self.0.values().flat_map(|h| h.connections.values())
     }
 
-    pub fn no_connections(&self) -> bool {
+    pub(super) fn no_connections(&self) -> bool {
         self.0.values().all(|h| h.connections.is_empty())
     }
 }
@@ -89,7 +89,7 @@ impl Hub {
 
     /// Adds a connection; one with the same id (never the case with random ids) is replaced,
     /// leaving its user and groups.
-    pub fn add_connection(&mut self, conn: Arc<ConnHandle>) {
+    pub(super) fn add_connection(&mut self, conn: Arc<ConnHandle>) {
         let id = conn.info.connection_id.clone();
         if let Some(old) = self.connections.get(&id).map(|c| c.info.clone()) {
             self.remove_connection(&old);
@@ -104,7 +104,7 @@ impl Hub {
     }
 
     /// Removes a connection with its user entry and its direct group memberships.
-    pub fn remove_connection(&mut self, info: &ConnectionInfo) {
+    pub(super) fn remove_connection(&mut self, info: &ConnectionInfo) {
         self.connections.remove(&info.connection_id);
         if let Some(user) = &info.user_id {
             unindex(&mut self.users, user, &info.connection_id);
@@ -116,12 +116,12 @@ impl Hub {
         self.connections.is_empty() && self.user_groups.is_empty() && self.groups.is_empty()
     }
 
-    pub fn connection(&self, id: &str) -> Option<&Arc<ConnHandle>> {
+    pub(super) fn connection(&self, id: &str) -> Option<&Arc<ConnHandle>> {
         self.connections.get(id)
     }
 
     /// Every connection but the excluded ones.
-    pub fn all_except(&self, excluded: &HashSet<String>) -> Vec<Arc<ConnHandle>> {
+    pub(super) fn all_except(&self, excluded: &HashSet<String>) -> Vec<Arc<ConnHandle>> {
         self.connections
             .iter()
             .filter(|(id, _)| !excluded.contains(*id))
@@ -130,7 +130,7 @@ impl Hub {
     }
 
     /// The connections of these users, each once.
-    pub fn of_users(&self, users: &[String]) -> Vec<Arc<ConnHandle>> {
+    pub(super) fn of_users(&self, users: &[String]) -> Vec<Arc<ConnHandle>> {
         let ids: HashSet<&String> = users
             .iter()
             .filter_map(|u| self.users.get(u))
@@ -143,7 +143,7 @@ impl Hub {
 
     /// The connections in any of these groups (directly or through their user), each once,
     /// but the excluded ones.
-    pub fn in_groups(
+    pub(super) fn in_groups(
         &self,
         groups: &[String],
         excluded: &HashSet<String>,
@@ -161,17 +161,17 @@ impl Hub {
 
     // ---- queries ----
 
-    pub fn user_exists(&self, user: &str) -> bool {
+    pub(super) fn user_exists(&self, user: &str) -> bool {
         self.users.get(user).is_some_and(|c| !c.is_empty())
     }
 
-    pub fn group_exists(&self, group: &str, now: Instant) -> bool {
+    pub(super) fn group_exists(&self, group: &str, now: Instant) -> bool {
         !self.group_members(group, now).is_empty()
     }
 
     /// Whether the user is in the group, by a live membership of its own or through one of
     /// its connections.
-    pub fn user_in_group(&self, user: &str, group: &str, now: Instant) -> bool {
+    pub(super) fn user_in_group(&self, user: &str, group: &str, now: Instant) -> bool {
         self.user_membership_live(user, group, now)
             || self.users.get(user).is_some_and(|conns| {
                 self.groups
@@ -203,7 +203,7 @@ impl Hub {
     // ---- connection membership ----
 
     /// Adds a connection to a group; false when the connection does not exist.
-    pub fn add_to_group(&mut self, group: &str, conn: &str) -> bool {
+    pub(super) fn add_to_group(&mut self, group: &str, conn: &str) -> bool {
         if !self.connections.contains_key(conn) {
             return false;
         }
@@ -212,7 +212,7 @@ impl Hub {
     }
 
     /// Removes a connection from a group; false when the connection does not exist.
-    pub fn remove_from_group(&mut self, group: &str, conn: &str) -> bool {
+    pub(super) fn remove_from_group(&mut self, group: &str, conn: &str) -> bool {
         if !self.connections.contains_key(conn) {
             return false;
         }
@@ -221,7 +221,7 @@ impl Hub {
     }
 
     /// Removes a connection from every group; false when the connection does not exist.
-    pub fn remove_from_all_groups(&mut self, conn: &str) -> bool {
+    pub(super) fn remove_from_all_groups(&mut self, conn: &str) -> bool {
         if !self.connections.contains_key(conn) {
             return false;
         }
@@ -255,7 +255,13 @@ impl Hub {
 
     /// Adds a user to a group. `ttl` of zero adds only the user's current connections;
     /// `None` is long-lived (the latest 100 per user kept).
-    pub fn add_user_to_group(&mut self, group: &str, user: &str, ttl: Option<u64>, now: Instant) {
+    pub(super) fn add_user_to_group(
+        &mut self,
+        group: &str,
+        user: &str,
+        ttl: Option<u64>,
+        now: Instant,
+    ) {
         if ttl == Some(0) {
             for conn in self.user_connection_ids(user) {
                 self.join(&conn, group);
@@ -308,7 +314,7 @@ impl Hub {
     }
 
     /// Removes a user (its membership and its connections' direct membership) from a group.
-    pub fn remove_user_from_group(&mut self, group: &str, user: &str) {
+    pub(super) fn remove_user_from_group(&mut self, group: &str, user: &str) {
         self.drop_user_membership(user, group);
         for conn in self.user_connection_ids(user) {
             self.leave(&conn, group);
@@ -316,7 +322,7 @@ impl Hub {
     }
 
     /// Removes a user and its connections from every group.
-    pub fn remove_user_from_all_groups(&mut self, user: &str) {
+    pub(super) fn remove_user_from_all_groups(&mut self, user: &str) {
         let groups: Vec<String> = self
             .user_groups
             .get(user)
@@ -349,7 +355,7 @@ impl Hub {
 
     // ---- inspection ----
 
-    pub fn snapshot(&self, now: Instant) -> HubSnapshot {
+    pub(super) fn snapshot(&self, now: Instant) -> HubSnapshot {
         let mut connections: Vec<ConnectionInfo> =
             self.connections.values().map(|c| c.info.clone()).collect();
         connections.sort_by(|a, b| a.connection_id.cmp(&b.connection_id));

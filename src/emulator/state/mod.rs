@@ -67,7 +67,7 @@ fn service_close(error: Option<String>) -> CloseRequest {
 }
 
 impl Inner {
-    pub fn new(config: Settings) -> Self {
+    pub(crate) fn new(config: Settings) -> Self {
         let (events, _) = broadcast::channel(1024);
         Inner {
             config,
@@ -86,13 +86,13 @@ impl Inner {
         }
     }
 
-    pub fn is_shutting_down(&self) -> bool {
+    pub(crate) fn is_shutting_down(&self) -> bool {
         self.shutting_down.load(Ordering::SeqCst)
     }
 
     // ---- negotiations ----
 
-    pub fn add_negotiation(
+    pub(crate) fn add_negotiation(
         &self,
         token: String,
         negotiated: PendingConnection,
@@ -103,7 +103,7 @@ impl Inner {
 
     /// Takes the negotiation of `token` for a request to `hub` by `user`; one made by another
     /// user stays where it is, so its owner can still connect.
-    pub fn take_negotiation_for(
+    pub(crate) fn take_negotiation_for(
         &self,
         token: &str,
         hub: &str,
@@ -114,22 +114,22 @@ impl Inner {
 
     // ---- HTTP-transport connections ----
 
-    pub fn http_conn(&self, token: &str) -> Option<Arc<HttpConn>> {
+    pub(crate) fn http_conn(&self, token: &str) -> Option<Arc<HttpConn>> {
         lock(&self.http_conns).get(token)
     }
 
-    pub fn add_http_conn(&self, token: String, conn: Arc<HttpConn>) {
+    pub(crate) fn add_http_conn(&self, token: String, conn: Arc<HttpConn>) {
         lock(&self.http_conns).insert(token, conn);
     }
 
-    pub fn remove_http_conn(&self, token: &str) {
+    pub(crate) fn remove_http_conn(&self, token: &str) {
         lock(&self.http_conns).remove(token);
     }
 
     // ---- connections ----
 
     /// Adds a connection after its handshake; false when the emulator is shutting down.
-    pub fn register(&self, conn: Arc<ConnHandle>) -> bool {
+    pub(crate) fn register(&self, conn: Arc<ConnHandle>) -> bool {
         {
             let mut hubs = lock(&self.hubs);
             if self.is_shutting_down() {
@@ -145,7 +145,7 @@ impl Inner {
         true
     }
 
-    pub fn unregister(&self, info: &ConnectionInfo) {
+    pub(crate) fn unregister(&self, info: &ConnectionInfo) {
         let now_empty = {
             let mut hubs = lock(&self.hubs);
             if let Some(hub) = hubs.get_mut(&info.hub) {
@@ -163,7 +163,7 @@ impl Inner {
         }
     }
 
-    pub fn begin_shutdown(&self) {
+    pub(crate) fn begin_shutdown(&self) {
         self.shutting_down.store(true, Ordering::SeqCst);
         let hubs = lock(&self.hubs);
         for conn in hubs.connections() {
@@ -171,7 +171,7 @@ impl Inner {
         }
     }
 
-    pub async fn wait_all_closed(&self) {
+    pub(crate) async fn wait_all_closed(&self) {
         loop {
             let notified = self.all_closed.notified();
             if lock(&self.hubs).no_connections() {
@@ -188,19 +188,19 @@ impl Inner {
         lock(&self.hubs).get(hub).is_some_and(query)
     }
 
-    pub fn connection_exists(&self, hub: &str, conn: &str) -> bool {
+    pub(crate) fn connection_exists(&self, hub: &str, conn: &str) -> bool {
         self.ask(hub, |h| h.connection(conn).is_some())
     }
 
-    pub fn user_exists(&self, hub: &str, user: &str) -> bool {
+    pub(crate) fn user_exists(&self, hub: &str, user: &str) -> bool {
         self.ask(hub, |h| h.user_exists(user))
     }
 
-    pub fn group_exists(&self, hub: &str, group: &str) -> bool {
+    pub(crate) fn group_exists(&self, hub: &str, group: &str) -> bool {
         self.ask(hub, |h| h.group_exists(group, Instant::now()))
     }
 
-    pub fn user_in_group(&self, hub: &str, group: &str, user: &str) -> bool {
+    pub(crate) fn user_in_group(&self, hub: &str, group: &str, user: &str) -> bool {
         self.ask(hub, |h| h.user_in_group(user, group, Instant::now()))
     }
 
@@ -223,21 +223,21 @@ impl Inner {
         }
     }
 
-    pub fn send_all(&self, hub: &str, message: Arc<Outgoing>, excluded: &HashSet<String>) {
+    pub(crate) fn send_all(&self, hub: &str, message: Arc<Outgoing>, excluded: &HashSet<String>) {
         self.fan_out(hub, message, |h| h.all_except(excluded));
     }
 
-    pub fn send_users(&self, hub: &str, message: Arc<Outgoing>, users: &[String]) {
+    pub(crate) fn send_users(&self, hub: &str, message: Arc<Outgoing>, users: &[String]) {
         self.fan_out(hub, message, |h| h.of_users(users));
     }
 
-    pub fn send_connection(&self, hub: &str, message: Arc<Outgoing>, conn: &str) {
+    pub(crate) fn send_connection(&self, hub: &str, message: Arc<Outgoing>, conn: &str) {
         self.fan_out(hub, message, |h| {
             h.connection(conn).cloned().into_iter().collect()
         });
     }
 
-    pub fn send_groups(
+    pub(crate) fn send_groups(
         &self,
         hub: &str,
         message: Arc<Outgoing>,
@@ -262,23 +262,23 @@ impl Inner {
     }
 
     /// Adds a connection to a group; false when the connection does not exist.
-    pub fn add_conn_to_group(&self, hub: &str, group: &str, conn: &str) -> bool {
+    pub(crate) fn add_conn_to_group(&self, hub: &str, group: &str, conn: &str) -> bool {
         self.change(hub, false, |h| h.add_to_group(group, conn))
     }
 
     /// Removes a connection from a group; false when the connection does not exist.
-    pub fn remove_conn_from_group(&self, hub: &str, group: &str, conn: &str) -> bool {
+    pub(crate) fn remove_conn_from_group(&self, hub: &str, group: &str, conn: &str) -> bool {
         self.change(hub, false, |h| h.remove_from_group(group, conn))
     }
 
     /// Removes a connection from every group; false when the connection does not exist.
-    pub fn remove_conn_from_all_groups(&self, hub: &str, conn: &str) -> bool {
+    pub(crate) fn remove_conn_from_all_groups(&self, hub: &str, conn: &str) -> bool {
         self.change(hub, false, |h| h.remove_from_all_groups(conn))
     }
 
     /// Adds a user to a group. `ttl` of zero adds only the user's current connections;
     /// `None` is long-lived (latest 100 per user kept).
-    pub fn add_user_to_group(&self, hub: &str, group: &str, user: &str, ttl: Option<u64>) {
+    pub(crate) fn add_user_to_group(&self, hub: &str, group: &str, user: &str, ttl: Option<u64>) {
         let now = Instant::now();
         self.change(hub, true, |h| {
             h.add_user_to_group(group, user, ttl, now);
@@ -287,14 +287,14 @@ impl Inner {
     }
 
     /// Removes a user (its membership and its connections' direct membership) from a group.
-    pub fn remove_user_from_group(&self, hub: &str, group: &str, user: &str) {
+    pub(crate) fn remove_user_from_group(&self, hub: &str, group: &str, user: &str) {
         self.change(hub, false, |h| {
             h.remove_user_from_group(group, user);
             true
         });
     }
 
-    pub fn remove_user_from_all_groups(&self, hub: &str, user: &str) {
+    pub(crate) fn remove_user_from_all_groups(&self, hub: &str, user: &str) {
         self.change(hub, false, |h| {
             h.remove_user_from_all_groups(user);
             true
@@ -322,17 +322,17 @@ impl Inner {
         count
     }
 
-    pub fn close_connection(&self, hub: &str, conn: &str, reason: Option<String>) -> bool {
+    pub(crate) fn close_connection(&self, hub: &str, conn: &str, reason: Option<String>) -> bool {
         self.close_where(hub, reason, &HashSet::new(), |h| {
             h.connection(conn).cloned().into_iter().collect()
         }) > 0
     }
 
-    pub fn close_all(&self, hub: &str, reason: Option<String>, excluded: &HashSet<String>) {
+    pub(crate) fn close_all(&self, hub: &str, reason: Option<String>, excluded: &HashSet<String>) {
         self.close_where(hub, reason, excluded, |h| h.all_except(&HashSet::new()));
     }
 
-    pub fn close_group(
+    pub(crate) fn close_group(
         &self,
         hub: &str,
         group: &str,
@@ -346,7 +346,7 @@ impl Inner {
         });
     }
 
-    pub fn close_user(
+    pub(crate) fn close_user(
         &self,
         hub: &str,
         user: &str,
@@ -363,7 +363,7 @@ impl Inner {
     /// record is on, or someone waits for an event. Asked once per batch, since copying ids
     /// and arguments for nobody would cost every delivery for nothing; `messages` is not
     /// iterated otherwise.
-    pub fn record_deliveries<'a>(
+    pub(crate) fn record_deliveries<'a>(
         &self,
         info: &ConnectionInfo,
         messages: impl IntoIterator<Item = &'a Arc<Outgoing>>,
@@ -404,26 +404,26 @@ impl Inner {
         lock(&self.cutoffs).push(cutoff);
     }
 
-    pub fn cutoffs(&self) -> Vec<Cutoff> {
+    pub(crate) fn cutoffs(&self) -> Vec<Cutoff> {
         lock(&self.cutoffs).list()
     }
 
-    pub fn deliveries(&self) -> Vec<Delivery> {
+    pub(crate) fn deliveries(&self) -> Vec<Delivery> {
         lock(&self.record).deliveries()
     }
 
-    pub fn all_connections(&self) -> Vec<ConnectionInfo> {
+    pub(crate) fn all_connections(&self) -> Vec<ConnectionInfo> {
         lock(&self.hubs)
             .connections()
             .map(|c| c.info.clone())
             .collect()
     }
 
-    pub fn hub_names(&self) -> Vec<String> {
+    pub(crate) fn hub_names(&self) -> Vec<String> {
         lock(&self.hubs).names()
     }
 
-    pub fn snapshot(&self, hub: &str) -> HubSnapshot {
+    pub(crate) fn snapshot(&self, hub: &str) -> HubSnapshot {
         lock(&self.hubs)
             .get(hub)
             .map(|h| h.snapshot(Instant::now()))

@@ -67,7 +67,7 @@ pub(super) struct Pending {
 
 impl Pending {
     /// Records a negotiation under `token`, or says which limit it would break.
-    pub fn add(
+    pub(super) fn add(
         &mut self,
         token: String,
         negotiated: PendingConnection,
@@ -126,7 +126,7 @@ impl Pending {
 
     /// Takes the negotiation of `token` for a request to `hub` by `user`; one made by another
     /// user stays where it is, so its owner can still connect.
-    pub fn take_for(
+    pub(super) fn take_for(
         &mut self,
         token: &str,
         hub: &str,

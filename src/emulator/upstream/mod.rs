@@ -47,7 +47,7 @@ pub(crate) struct ClientContext {
 
 impl ClientContext {
     /// From the (already verified) token and the query of the connect request.
-    pub fn new(token: Option<&str>, query: Option<&str>) -> Self {
+    pub(super) fn new(token: Option<&str>, query: Option<&str>) -> Self {
         ClientContext {
             claims: token.and_then(claims_header),
             query: query.and_then(client_query),

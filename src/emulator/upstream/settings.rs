@@ -372,15 +372,15 @@ pub(crate) struct SharedUpstream(Arc<std::sync::RwLock<Arc<UpstreamSettings>>>);
 
 impl SharedUpstream {
     /// The settings in force now.
-    pub fn get(&self) -> Arc<UpstreamSettings> {
+    pub(crate) fn get(&self) -> Arc<UpstreamSettings> {
         self.0.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
-    pub fn set(&self, settings: UpstreamSettings) {
+    pub(crate) fn set(&self, settings: UpstreamSettings) {
         *self.0.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(settings);
     }
 
-    pub fn push(&self, template: UpstreamTemplate) {
+    pub(crate) fn push(&self, template: UpstreamTemplate) {
         let mut settings = (*self.get()).clone();
         settings.push(template);
         self.set(settings);

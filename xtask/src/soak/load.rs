@@ -15,7 +15,7 @@ use super::raw::{self, Ending};
 
 /// Counters the sampler reads.
 #[derive(Default)]
-pub struct Stats {
+pub(super) struct Stats {
     pub accepted: AtomicU64,
     pub delivered: AtomicU64,
     pub duplicates: AtomicU64,
@@ -35,7 +35,7 @@ pub struct Stats {
 }
 
 impl Stats {
-    pub fn new() -> Stats {
+    pub(super) fn new() -> Stats {
         Stats {
             started: Some(Instant::now()),
             ..Stats::default()
@@ -49,7 +49,7 @@ impl Stats {
 }
 
 /// The transports and protocols readers and churners cycle through.
-pub const KINDS: [(TransportType, HubProtocol); 5] = [
+pub(super) const KINDS: [(TransportType, HubProtocol); 5] = [
     (TransportType::WebSockets, HubProtocol::Json),
     (TransportType::WebSockets, HubProtocol::MessagePack),
     (TransportType::ServerSentEvents, HubProtocol::Json),
@@ -60,7 +60,7 @@ pub const KINDS: [(TransportType, HubProtocol); 5] = [
 /// One reading client's ledger: which of its messages were accepted while it was connected,
 /// and which arrived. An epoch is one connection; a reconnect starts the next.
 #[derive(Default)]
-pub struct Ledger {
+pub(super) struct Ledger {
     pub epoch: u64,
     pub connected: bool,
     /// (sequence number, epoch it was accepted in).
@@ -70,7 +70,7 @@ pub struct Ledger {
     pub endings: Vec<String>,
 }
 
-pub struct Reader {
+pub(super) struct Reader {
     pub user: String,
     pub kind: (TransportType, HubProtocol),
     pub ledger: Mutex<Ledger>,
@@ -79,7 +79,7 @@ pub struct Reader {
 
 /// Keeps one reading client connected (the listener reconnects by itself) and records what it
 /// receives.
-pub async fn read(
+pub(super) async fn read(
     reader: Arc<Reader>,
     hub: HubClient,
     stats: Arc<Stats>,
@@ -158,7 +158,7 @@ pub async fn read(
 
 /// Sends numbered messages to one reader's user, `rate` a second, and books each accepted
 /// one as expected when the reader was connected, in one epoch, before and after the send.
-pub async fn send_to(
+pub(super) async fn send_to(
     reader: Arc<Reader>,
     hub: HubClient,
     rate: u32,
@@ -192,7 +192,7 @@ pub async fn send_to(
 
 /// Connects and disconnects clients in a loop: listeners of every kind closed cleanly, and
 /// every third one a bare WebSocket dropped without a Close frame (a fault).
-pub async fn churn(
+pub(super) async fn churn(
     index: usize,
     hub: HubClient,
     http: reqwest::Client,
@@ -234,7 +234,7 @@ pub async fn churn(
 }
 
 /// Group membership changes and group sends, on the churning users and their rooms.
-pub async fn membership(
+pub(super) async fn membership(
     hub: HubClient,
     churners: usize,
     stats: Arc<Stats>,
@@ -265,7 +265,7 @@ pub async fn membership(
 /// A client that reads one message a second (or never, when `dead`) while 64 KiB messages go
 /// to its group: it falls behind until the emulator cuts it off, which it counts when the
 /// cut-off came as a Close frame with status 1008.
-pub async fn laggard(
+pub(super) async fn laggard(
     index: usize,
     dead: bool,
     hub: HubClient,
@@ -319,7 +319,12 @@ pub async fn laggard(
 }
 
 /// 64 KiB messages to the laggards' group, `rate` a second.
-pub async fn flood(hub: HubClient, rate: u32, stats: Arc<Stats>, stop: watch::Receiver<bool>) {
+pub(super) async fn flood(
+    hub: HubClient,
+    rate: u32,
+    stats: Arc<Stats>,
+    stop: watch::Receiver<bool>,
+) {
     let mut tick = tokio::time::interval(Duration::from_secs(1) / rate);
     let bulk = Message::new("bulk", ("b".repeat(64 * 1024),)).expect("serializable");
     while !*stop.borrow() {
@@ -333,7 +338,7 @@ pub async fn flood(hub: HubClient, rate: u32, stats: Arc<Stats>, stop: watch::Re
 
 /// What became of the messages booked for one reader.
 #[derive(Debug, Default)]
-pub struct Outcome {
+pub(super) struct Outcome {
     pub expected: u64,
     pub received: u64,
     /// Booked in an epoch that a fault (restart, dropped link) ended before they arrived.
@@ -343,7 +348,7 @@ pub struct Outcome {
     pub lost_sample: BTreeSet<u64>,
 }
 
-pub fn outcome(reader: &Reader) -> Outcome {
+pub(super) fn outcome(reader: &Reader) -> Outcome {
     let l = reader.ledger.lock().unwrap();
     let mut out = Outcome::default();
     for &(seq, epoch) in &l.expected {
@@ -363,7 +368,7 @@ pub fn outcome(reader: &Reader) -> Outcome {
 }
 
 /// Waits until every reader has what was booked for it, or `deadline` passes.
-pub async fn drain(readers: &[Arc<Reader>], deadline: Duration) {
+pub(super) async fn drain(readers: &[Arc<Reader>], deadline: Duration) {
     let until = Instant::now() + deadline;
     for reader in readers {
         loop {

@@ -8,17 +8,21 @@ use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-pub type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+pub(super) type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 /// A connected, handshaken JSON client and its connection id.
-pub struct RawClient {
+pub(super) struct RawClient {
     pub socket: Socket,
     pub connection_id: String,
 }
 
 /// Negotiates as `user` (negotiateVersion 1, as current clients do), opens the WebSocket and
 /// completes the JSON handshake.
-pub async fn connect(hub: &HubClient, http: &reqwest::Client, user: &str) -> Result<RawClient> {
+pub(super) async fn connect(
+    hub: &HubClient,
+    http: &reqwest::Client,
+    user: &str,
+) -> Result<RawClient> {
     let offer = hub.negotiate_local(NegotiateOptions::default().user_id(user))?;
     let token = offer.access_token.expose_secret().to_string();
     let mut negotiate = url::Url::parse(&offer.url)?;
@@ -64,7 +68,7 @@ pub async fn connect(hub: &HubClient, http: &reqwest::Client, user: &str) -> Res
 
 /// How a connection the client stopped reading ended, once it reads again.
 #[derive(Debug, PartialEq, Eq)]
-pub enum Ending {
+pub(super) enum Ending {
     /// A Close frame with this status code.
     Closed(u16),
     /// The socket ended without a Close frame.
@@ -74,7 +78,7 @@ pub enum Ending {
 }
 
 /// Reads what is buffered until the connection's end, for at most `wait`.
-pub async fn ending(socket: &mut Socket, wait: std::time::Duration) -> Ending {
+pub(super) async fn ending(socket: &mut Socket, wait: std::time::Duration) -> Ending {
     let read = async {
         while let Some(frame) = socket.next().await {
             match frame {
@@ -93,7 +97,7 @@ pub async fn ending(socket: &mut Socket, wait: std::time::Duration) -> Ending {
 }
 
 /// Reads at most one frame within `wait`: `Open` when it was a message or none came.
-pub async fn next_frame(socket: &mut Socket, wait: std::time::Duration) -> Ending {
+pub(super) async fn next_frame(socket: &mut Socket, wait: std::time::Duration) -> Ending {
     match tokio::time::timeout(wait, socket.next()).await {
         Err(_) | Ok(Some(Ok(WsMessage::Text(_) | WsMessage::Binary(_)))) => Ending::Open,
         Ok(Some(Ok(WsMessage::Close(frame)))) => {

@@ -8,7 +8,7 @@ use anyhow::Result;
 
 /// One sample.
 #[derive(Debug, Clone, Default)]
-pub struct Row {
+pub(super) struct Row {
     pub t_s: f64,
     pub rss_mb: f64,
     pub fds: u64,
@@ -26,7 +26,7 @@ pub struct Row {
 
 const HEADER: &str = "t_s,rss_mb,fds,accepted,delivered,send_errors,rest_ops,churned,cutoffs,faults,latency_p50_ms,latency_p99_ms,latency_max_ms";
 
-pub fn write_csv(rows: &[Row], path: &Path) -> Result<()> {
+pub(super) fn write_csv(rows: &[Row], path: &Path) -> Result<()> {
     let mut out = String::from(HEADER);
     out.push('\n');
     for r in rows {
@@ -53,7 +53,7 @@ pub fn write_csv(rows: &[Row], path: &Path) -> Result<()> {
 }
 
 /// Percentile `p` (0..=1) of `values`, which it sorts.
-pub fn percentile(values: &mut [f64], p: f64) -> f64 {
+pub(super) fn percentile(values: &mut [f64], p: f64) -> f64 {
     if values.is_empty() {
         return 0.0;
     }
@@ -168,7 +168,7 @@ fn short(v: f64) -> String {
 }
 
 /// The four charts: memory, descriptors, accepted vs delivered, latency.
-pub fn write_svg(rows: &[Row], fault_times: &[f64], path: &Path) -> Result<()> {
+pub(super) fn write_svg(rows: &[Row], fault_times: &[f64], path: &Path) -> Result<()> {
     let t: Vec<f64> = rows.iter().map(|r| r.t_s).collect();
     let col = |f: fn(&Row) -> f64| rows.iter().map(f).collect::<Vec<_>>();
     let mut svg = format!(
