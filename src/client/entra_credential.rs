@@ -3,10 +3,14 @@
 
 use std::sync::Arc;
 
-use azure_core::credentials::{Secret, SecretBytes, TokenCredential};
+#[cfg(feature = "identity-certificate")]
+use azure_core::credentials::SecretBytes;
+use azure_core::credentials::{Secret, TokenCredential};
+#[cfg(feature = "identity-certificate")]
+use azure_identity::ClientCertificateCredential;
 use azure_identity::{
-    ClientCertificateCredential, ClientSecretCredential, DeveloperToolsCredential,
-    ManagedIdentityCredential, ManagedIdentityCredentialOptions, UserAssignedId,
+    ClientSecretCredential, DeveloperToolsCredential, ManagedIdentityCredential,
+    ManagedIdentityCredentialOptions, UserAssignedId,
 };
 
 use super::entra_settings::{EntraId, EntraSource};
@@ -18,7 +22,8 @@ impl EntraId {
     /// `DeveloperToolsCredential` (`azure`: Azure CLI, then Azure Developer CLI; the Rust SDK's
     /// counterpart of the .NET `DefaultAzureCredential` for a developer's machine),
     /// `ManagedIdentityCredential`, `ClientSecretCredential`, or `ClientCertificateCredential`
-    /// with the PKCS#12 file `ClientCert` names. Nothing is fetched until a token is needed.
+    /// with the PKCS#12 file `ClientCert` names (feature `identity-certificate`, which links
+    /// the system OpenSSL). Nothing is fetched until a token is needed.
     ///
     /// ```
     /// use azure_signalr_rest::{ConnectionString, Credential};
@@ -54,6 +59,15 @@ impl EntraId {
                 None,
             )
             .map_err(|e| failed("client secret", e))?,
+            #[cfg(not(feature = "identity-certificate"))]
+            EntraSource::ClientCertificate { .. } => {
+                return Err(Error::credential(
+                    op,
+                    "ClientCert needs this crate's `identity-certificate` feature (it links the \
+                     system OpenSSL)",
+                ));
+            }
+            #[cfg(feature = "identity-certificate")]
             EntraSource::ClientCertificate {
                 tenant_id,
                 client_id,

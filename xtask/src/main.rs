@@ -251,18 +251,25 @@ fn run(cmd: &mut Command) -> Result<()> {
     Ok(())
 }
 
-/// The Debian packages the tests need: Node.js and npm run the official JavaScript client, and
-/// chromium runs it in a real browser (`tests/emulator_browser.rs`).
-const SYSTEM_PACKAGES: [(&str, &str); 3] = [
+/// The Debian packages the tests need, each with the program or file that shows it is there:
+/// Node.js and npm run the official JavaScript client, chromium runs it in a real browser
+/// (`tests/emulator_browser.rs`), and OpenSSL's headers with pkg-config build the
+/// `identity-certificate` feature (`--all-features`).
+const SYSTEM_PACKAGES: [(&str, &str); 5] = [
     ("nodejs", "node"),
     ("npm", "npm"),
     ("chromium", "/usr/bin/chromium"),
+    ("pkg-config", "pkg-config"),
+    ("libssl-dev", "/usr/include/openssl/ssl.h"),
 ];
 
 /// Installs the missing ones with apt-get when this is a Debian-like machine and we are root (a
 /// fresh CI machine), so the README's test command does all the set-up; elsewhere it names them.
 fn ensure_system_packages() -> Result<()> {
     let present = |program: &str| {
+        if program.starts_with('/') {
+            return Path::new(program).exists();
+        }
         Command::new("sh")
             .args(["-c", "command -v \"$0\" >/dev/null 2>&1", program])
             .status()
