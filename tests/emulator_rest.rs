@@ -978,8 +978,9 @@ async fn invalid_requests_get_400_naming_the_rule() {
         "{}",
         r.body
     );
+    // `target` and `details` are left out when absent: the spec types them as string and array.
     assert!(
-        r.body.ends_with(",\"target\":null,\"details\":null}"),
+        r.body.ends_with("\"}") && !r.body.contains("null"),
         "{}",
         r.body
     );
