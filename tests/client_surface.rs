@@ -1,7 +1,7 @@
 //! The client's public surface as a whole: clients can be shared across tasks, every request
 //! names this SDK, and no tracing event at any level carries the key or a token.
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use azure_signalr_rest::{
@@ -19,6 +19,7 @@ fn assert_send<T: Send>(_: &T) {}
 
 #[test]
 fn clients_are_send_sync_and_clone_and_their_calls_are_send() {
+    logs();
     assert_send_sync_clone::<ServiceClient>();
     assert_send_sync_clone::<HubClient>();
     assert_send_sync::<Error>();
@@ -135,6 +136,7 @@ async fn every_operation(client: &ServiceClient) {
 
 #[tokio::test]
 async fn every_request_names_this_sdk() {
+    logs();
     let (port, heads) = server().await;
     for version in ApiVersion::ALL {
         every_operation(&client(port, version)).await;
@@ -174,17 +176,28 @@ impl std::io::Write for Sink {
     }
 }
 
-#[tokio::test(flavor = "current_thread")]
-async fn no_trace_event_carries_the_key_or_a_token() {
-    let sink = Sink::default();
-    let writer = sink.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+/// The one subscriber of this test binary, at TRACE, writing to a shared sink. Global and set
+/// by every test before it does anything: a scoped subscriber (`set_default`) saw no events at
+/// all when another test had touched the same callsites on its own thread first, because
+/// tracing caches a callsite's interest for the whole process.
+fn logs() -> &'static Sink {
+    static SINK: OnceLock<Sink> = OnceLock::new();
+    SINK.get_or_init(|| {
+        let sink = Sink::default();
+        let writer = sink.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .finish();
+        tracing::subscriber::set_global_default(subscriber).unwrap();
+        sink
+    })
+}
 
+#[tokio::test]
+async fn no_trace_event_carries_the_key_or_a_token() {
+    let sink = logs();
     let (port, heads) = server().await;
     let mut tokens = Vec::new();
     for version in ApiVersion::ALL {
