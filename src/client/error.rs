@@ -142,6 +142,20 @@ pub enum ErrorKind {
         /// Time from the start of the call to giving up.
         elapsed: Duration,
     },
+    /// A call over several endpoints that did not succeed on all of them: each endpoint that
+    /// failed (or was offline and skipped) with its error, and those that succeeded. Whether a
+    /// partial success is an error at all is the client's
+    /// [`PartialDelivery`](crate::PartialDelivery) policy.
+    #[error("{}", describe_endpoints(failed, succeeded))]
+    Endpoints {
+        /// Each endpoint that failed, with why.
+        failed: Vec<EndpointError>,
+        /// The names of the endpoints on which the call succeeded.
+        succeeded: Vec<String>,
+    },
+    /// The endpoint was offline at the last health check, so the call skipped it.
+    #[error("offline (skipped)")]
+    Offline,
     /// The request could not be sent or the response could not be read.
     #[error("transport error: {source}")]
     Transport {
@@ -149,6 +163,29 @@ pub enum ErrorKind {
         #[source]
         source: reqwest::Error,
     },
+}
+
+/// One endpoint's failure in [`ErrorKind::Endpoints`]; the error names no key or token.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct EndpointError {
+    /// The endpoint's name.
+    pub endpoint: String,
+    /// What went wrong there.
+    pub error: Error,
+}
+
+/// `failed on east (offline (skipped)); succeeded on west`.
+fn describe_endpoints(failed: &[EndpointError], succeeded: &[String]) -> String {
+    let failures: Vec<String> = failed
+        .iter()
+        .map(|f| format!("{} ({})", f.endpoint, f.error.kind))
+        .collect();
+    let mut text = format!("failed on {}", failures.join(", "));
+    if !succeeded.is_empty() {
+        text.push_str(&format!("; succeeded on {}", succeeded.join(", ")));
+    }
+    text
 }
 
 /// `: [code] message`, leaving out what the service did not send.
@@ -249,7 +286,12 @@ impl Error {
             | Server { status, .. }
             | UnexpectedStatus { status, .. } => Some(*status),
             Transport { source } => source.status(),
-            InvalidInput { .. } | Unsupported { .. } | Credential { .. } | Timeout { .. } => None,
+            InvalidInput { .. }
+            | Unsupported { .. }
+            | Credential { .. }
+            | Timeout { .. }
+            | Endpoints { .. }
+            | Offline => None,
         }
     }
 
@@ -281,6 +323,8 @@ impl Error {
             | Unsupported { .. }
             | Credential { .. }
             | Timeout { .. }
+            | Endpoints { .. }
+            | Offline
             | Transport { .. } => None,
         }
     }

@@ -98,7 +98,10 @@ impl HubClient {
             hub: &self.path_hub,
             application: shared.application.as_deref(),
         };
-        shared.raw.send(&shared.executor, &to, &call).await
+        match &self.service.fleet {
+            Some(fleet) => fleet.call(&to, call).await,
+            None => shared.raw.send(&shared.executor, &to, &call).await,
+        }
     }
 
     /// Checks the version and the hub name: the common start of every operation.

@@ -1,8 +1,11 @@
 //! Negotiate with `HubClient`: the client URL and a client token for it.
 
+use std::sync::Arc;
+
 use super::super::error::{Error, ErrorKind};
 use super::super::message::validate_hub_name;
 use super::super::negotiate::{NegotiateOptions, NegotiateResponse, DEFAULT_CLIENT_TOKEN_LIFETIME};
+use super::super::shared::Shared;
 use super::super::token::TokenClaims;
 use super::super::version::Operation;
 use super::HubClient;
@@ -46,8 +49,9 @@ impl HubClient {
     /// # }
     /// ```
     pub async fn negotiate(&self, options: NegotiateOptions) -> Result<NegotiateResponse, Error> {
-        let (url, claims) = self.client_claims(options)?;
-        let access_token = self.service.mint_client_token(&claims).await;
+        let shared = self.negotiate_endpoint(&options)?;
+        let (url, claims) = self.client_claims(shared, options)?;
+        let access_token = shared.mint_client_token(&claims).await;
         Ok(NegotiateResponse {
             url,
             access_token: access_token.map_err(relabel)?,
@@ -67,8 +71,9 @@ impl HubClient {
     /// assert!(json["accessToken"].is_string());
     /// ```
     pub fn negotiate_local(&self, options: NegotiateOptions) -> Result<NegotiateResponse, Error> {
-        let (url, claims) = self.client_claims(options)?;
-        let minter = self.service.token_minter().ok_or_else(|| {
+        let shared = self.negotiate_endpoint(&options)?;
+        let (url, claims) = self.client_claims(shared, options)?;
+        let minter = shared.minter.as_ref().ok_or_else(|| {
             Error::credential(
                 Operation::Negotiate,
                 "negotiate_local signs client tokens with the access key; under Entra ID use \
@@ -81,9 +86,20 @@ impl HubClient {
         })
     }
 
-    /// The client URL and the claims of its token.
-    fn client_claims(&self, options: NegotiateOptions) -> Result<(String, TokenClaims), Error> {
-        let shared = &self.service.shared;
+    /// The endpoint the client goes to: the only one, or the router's choice among several.
+    fn negotiate_endpoint(&self, options: &NegotiateOptions) -> Result<&Arc<Shared>, Error> {
+        match &self.service.fleet {
+            Some(fleet) => fleet.negotiate_member(&self.name, options),
+            None => Ok(&self.service.shared),
+        }
+    }
+
+    /// The client URL and the claims of its token, on endpoint `shared`.
+    fn client_claims(
+        &self,
+        shared: &Shared,
+        options: NegotiateOptions,
+    ) -> Result<(String, TokenClaims), Error> {
         if shared.local_validation {
             validate_hub_name(Operation::Negotiate, "hub", &self.given)?;
         }
@@ -92,7 +108,7 @@ impl HubClient {
             Some(app) => format!("{app}_{}", self.name),
             None => self.name.clone(),
         };
-        let url = format!("{}/client/?hub={hub}", self.service.client_endpoint());
+        let url = format!("{}/client/?hub={hub}", shared.client_endpoint);
         let claims = TokenClaims {
             audience: shared.audience.client_audience(&hub),
             lifetime: options.lifetime.unwrap_or(DEFAULT_CLIENT_TOKEN_LIFETIME),
