@@ -12,6 +12,21 @@ use super::upstream::settings::SharedUpstream;
 /// The access key used when none is given (the official emulator's well-known key).
 pub const DEFAULT_ACCESS_KEY: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789ABCDEFGH";
 
+/// How long a connection may take to send a request head (and stay idle between requests).
+pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a request body may take to arrive in full.
+pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(30);
+/// Connections served at once, WebSockets and streams included.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
+/// Bytes of messages that may wait for one client before it is closed as too slow.
+pub const DEFAULT_OUTBOUND_BUDGET: usize = 16 * 1024 * 1024;
+/// Messages that may wait for one client before it is closed as too slow.
+pub const DEFAULT_OUTBOUND_QUEUE: usize = 1024;
+/// Negotiations that may wait for their transport at once, per user of a hub.
+pub const DEFAULT_NEGOTIATIONS_PER_USER: usize = 1_000;
+/// Negotiations that may wait for their transport at once, per hub.
+pub const DEFAULT_NEGOTIATIONS_PER_HUB: usize = 10_000;
+
 /// Settings of an emulator, collected by [`EmulatorBuilder`](super::EmulatorBuilder).
 #[derive(Clone)]
 pub(crate) struct Settings {
@@ -72,20 +87,20 @@ impl Default for Settings {
             client_timeout: Duration::from_secs(30),
             handshake_timeout: Duration::from_secs(15),
             long_poll_timeout: Duration::from_secs(90),
-            outbound_queue: 1024,
-            outbound_budget: 16 * 1024 * 1024,
+            outbound_queue: DEFAULT_OUTBOUND_QUEUE,
+            outbound_budget: DEFAULT_OUTBOUND_BUDGET,
             delivery_record: 10_000,
             max_message_size: crate::protocol::DEFAULT_MAX_MESSAGE_SIZE,
             http_limits: server::HttpLimits {
-                header_timeout: Duration::from_secs(30),
-                body_timeout: Duration::from_secs(30),
+                header_timeout: DEFAULT_HEADER_TIMEOUT,
+                body_timeout: DEFAULT_BODY_TIMEOUT,
                 // Set at start from the message size (see `start`).
                 max_body: 0,
-                max_connections: 10_000,
+                max_connections: DEFAULT_MAX_CONNECTIONS,
             },
             negotiation_limits: negotiations::NegotiationLimits {
-                per_user: 1_000,
-                per_hub: 10_000,
+                per_user: DEFAULT_NEGOTIATIONS_PER_USER,
+                per_hub: DEFAULT_NEGOTIATIONS_PER_HUB,
             },
             entra: None,
         }

@@ -83,7 +83,11 @@ mod upstream;
 pub use crate::protocol::TransportType;
 pub use auth::CLOCK_SKEW;
 pub use builder::{Emulator, EmulatorBuilder};
-pub use config::DEFAULT_ACCESS_KEY;
+pub use config::{
+    DEFAULT_ACCESS_KEY, DEFAULT_BODY_TIMEOUT, DEFAULT_HEADER_TIMEOUT, DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_NEGOTIATIONS_PER_HUB, DEFAULT_NEGOTIATIONS_PER_USER, DEFAULT_OUTBOUND_BUDGET,
+    DEFAULT_OUTBOUND_QUEUE,
+};
 #[cfg(feature = "identity")]
 pub use entra::EntraIssuerCredential;
 pub use entra::{EntraIssuer, EntraTrust, SIGNALR_AUDIENCE};

@@ -2,9 +2,10 @@
 //! negotiations) and the process tuning behind them: the open-file limit the connection cap
 //! is derived from, and glibc's allocator returning freed message buffers.
 
+use std::fmt;
 use std::time::Duration;
 
-use azure_signalr_rest::emulator::EmulatorBuilder;
+use azure_signalr_rest::emulator::{self, EmulatorBuilder};
 use clap::Args;
 
 /// Descriptors kept back from the connection cap at the least: standard streams, the listening
@@ -14,34 +15,34 @@ const MIN_DESCRIPTOR_RESERVE: u64 = 64;
 /// number of clients).
 const DESCRIPTOR_RESERVE_DIVISOR: u64 = 16;
 /// The cap where the open-file limit cannot be read (the emulator's own default).
-const FALLBACK_CONNECTION_CAP: usize = 10_000;
+const FALLBACK_CONNECTION_CAP: usize = emulator::DEFAULT_MAX_CONNECTIONS;
 
 /// `asrs emulator start`'s limits; each maps to the [`EmulatorBuilder`] method of its name.
 #[derive(Debug, Args)]
 pub(crate) struct LimitArgs {
     /// Seconds a connection may take to send a request head; also how long an idle keep-alive
     /// connection stays open.
-    #[arg(long, value_name = "SECONDS", default_value = "30", value_parser = seconds)]
-    header_timeout: Duration,
+    #[arg(long, value_name = "SECONDS", default_value_t = Seconds(emulator::DEFAULT_HEADER_TIMEOUT), value_parser = seconds)]
+    header_timeout: Seconds,
     /// Seconds a request body may take to arrive in full (else 408 and the connection closes).
-    #[arg(long, value_name = "SECONDS", default_value = "30", value_parser = seconds)]
-    body_timeout: Duration,
+    #[arg(long, value_name = "SECONDS", default_value_t = Seconds(emulator::DEFAULT_BODY_TIMEOUT), value_parser = seconds)]
+    body_timeout: Seconds,
     /// Connections served at once, WebSockets and streams included; one more is answered 503
     /// with Retry-After [default: the open-file limit (raised to its hard limit) less 1/16 of
     /// it, at least 64, kept in reserve]
     #[arg(long, value_name = "CONNECTIONS", value_parser = positive)]
     max_connections: Option<usize>,
     /// Bytes of messages that may wait for one client before it is closed as too slow (1008).
-    #[arg(long, value_name = "BYTES", default_value = "16777216", value_parser = positive)]
+    #[arg(long, value_name = "BYTES", default_value_t = emulator::DEFAULT_OUTBOUND_BUDGET, value_parser = positive)]
     outbound_budget: usize,
     /// Messages that may wait for one client before it is closed as too slow (1008).
-    #[arg(long, value_name = "MESSAGES", default_value = "1024", value_parser = positive)]
+    #[arg(long, value_name = "MESSAGES", default_value_t = emulator::DEFAULT_OUTBOUND_QUEUE, value_parser = positive)]
     outbound_queue: usize,
     /// Negotiations that may wait for their transport at once per user of a hub (else 429).
-    #[arg(long, value_name = "COUNT", default_value = "1000", value_parser = positive)]
+    #[arg(long, value_name = "COUNT", default_value_t = emulator::DEFAULT_NEGOTIATIONS_PER_USER, value_parser = positive)]
     negotiations_per_user: usize,
     /// Negotiations that may wait for their transport at once per hub (else 429).
-    #[arg(long, value_name = "COUNT", default_value = "10000", value_parser = positive)]
+    #[arg(long, value_name = "COUNT", default_value_t = emulator::DEFAULT_NEGOTIATIONS_PER_HUB, value_parser = positive)]
     negotiations_per_hub: usize,
 }
 
@@ -51,8 +52,8 @@ impl LimitArgs {
     pub(crate) fn apply(&self, builder: EmulatorBuilder) -> (EmulatorBuilder, String) {
         let (cap, note) = connection_cap(self.max_connections, raise_open_file_limit());
         let builder = builder
-            .header_timeout(self.header_timeout)
-            .body_timeout(self.body_timeout)
+            .header_timeout(self.header_timeout.0)
+            .body_timeout(self.body_timeout.0)
             .max_connections(cap)
             .outbound_budget(self.outbound_budget)
             .outbound_queue(self.outbound_queue)
@@ -70,11 +71,21 @@ fn positive(text: &str) -> Result<usize, String> {
     }
 }
 
+/// A duration given and shown in seconds (the defaults are the emulator's own constants).
+#[derive(Clone, Copy, Debug)]
+struct Seconds(Duration);
+
+impl fmt::Display for Seconds {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0.as_secs_f64())
+    }
+}
+
 /// Seconds above zero, fractions allowed (`0.5`).
-fn seconds(text: &str) -> Result<Duration, String> {
+fn seconds(text: &str) -> Result<Seconds, String> {
     let value: f64 = text.parse().map_err(|e| format!("{e}"))?;
     match Duration::try_from_secs_f64(value) {
-        Ok(d) if !d.is_zero() => Ok(d),
+        Ok(d) if !d.is_zero() => Ok(Seconds(d)),
         _ => Err("must be a number of seconds above 0".into()),
     }
 }
@@ -214,6 +225,6 @@ mod tests {
         assert!(seconds("0").is_err());
         assert!(seconds("-1").is_err());
         assert!(seconds("soon").is_err());
-        assert_eq!(seconds("0.5"), Ok(Duration::from_millis(500)));
+        assert_eq!(seconds("0.5").map(|s| s.0), Ok(Duration::from_millis(500)));
     }
 }
