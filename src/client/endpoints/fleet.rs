@@ -129,6 +129,10 @@ impl Fleet {
                 settle(op, self.partial, answers.collect())
             }
             Route::Fan(targets) => {
+                if targets.is_empty() {
+                    // As Microsoft's SDK does: nothing to send to is not a failure.
+                    tracing::warn!(operation = %op, "the router chose no endpoint: nothing sent");
+                }
                 let calls: Vec<(usize, Call<'_>)> = targets
                     .iter()
                     .map(|(i, names)| match names {
