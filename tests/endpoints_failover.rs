@@ -165,27 +165,33 @@ async fn secondaries_take_clients_only_when_no_primary_is_online() {
     );
 }
 
+/// An instance that accepts connections and holds them, never answering; stops when dropped.
+async fn silent_instance() -> (u16, tokio::task::JoinHandle<()>) {
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = silent.local_addr().unwrap().port();
+    let task = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = silent.accept().await {
+            held.push(socket);
+        }
+    });
+    (port, task)
+}
+
+fn silent_endpoint(port: u16) -> azure_signalr_rest::ServiceEndpoint {
+    let cs = format!("Endpoint=http://127.0.0.1;Port={port};AccessKey={}", key(1));
+    azure_signalr_rest::ServiceEndpoint::new("silent", cs.parse().unwrap())
+}
+
 /// An instance that accepts connections and never answers: its check gives up within the
 /// interval and marks it offline; sends then skip it at once instead of waiting out the
 /// client's timeout on it.
 #[tokio::test]
 async fn a_silent_instance_is_skipped_without_waiting() {
     let emulators = start(1).await;
-    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = silent.local_addr().unwrap().port();
-    // Holds every accepted socket open, saying nothing.
-    let quiet = tokio::spawn(async move {
-        let mut held = Vec::new();
-        while let Ok((socket, _)) = silent.accept().await {
-            held.push(socket);
-        }
-    });
-    let cs = format!("Endpoint=http://127.0.0.1;Port={port};AccessKey={}", key(1));
+    let (port, quiet) = silent_instance().await;
     let client = builder(&emulators)
-        .endpoints([azure_signalr_rest::ServiceEndpoint::new(
-            "silent",
-            cs.parse().unwrap(),
-        )])
+        .endpoints([silent_endpoint(port)])
         .health_check_interval(INTERVAL)
         .partial_delivery(PartialDelivery::Succeed)
         .build()
@@ -200,5 +206,33 @@ async fn a_silent_instance_is_skipped_without_waiting() {
     let took = started.elapsed();
     assert!(took < Duration::from_secs(1), "the send took {took:?}");
     assert_eq!(next_target(&mut listener).await, "fast");
+    quiet.abort();
+}
+
+/// Asking which instance has a connection does not wait for a silent one once another has
+/// said yes (before any check has marked the silent one offline).
+#[tokio::test]
+async fn a_yes_does_not_wait_for_a_silent_instance() {
+    let emulators = start(1).await;
+    let (port, quiet) = silent_instance().await;
+    let client = builder(&emulators)
+        .endpoints([silent_endpoint(port)])
+        .health_check_interval(Duration::from_secs(60))
+        .build()
+        .unwrap();
+    let hub = client.hub(HUB);
+    let mut listener = listen(&hub, "l").await;
+    let id = listener.connection_id().unwrap();
+    let started = Instant::now();
+    assert!(online(&client, "silent"), "not checked yet");
+    assert!(hub.connection_exists(&id).await.unwrap());
+    assert!(hub.user_exists("l").await.unwrap());
+    hub.send_to_connection(&id, &message("direct"))
+        .await
+        .unwrap();
+    let took = started.elapsed();
+    // Each would take the 3 s timeout if it waited for the silent instance.
+    assert!(took < Duration::from_secs(2), "took {took:?}");
+    assert_eq!(next_target(&mut listener).await, "direct");
     quiet.abort();
 }

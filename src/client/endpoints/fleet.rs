@@ -7,6 +7,7 @@ use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use futures::future::join_all;
+use futures::stream::{FuturesUnordered, StreamExt};
 use reqwest::StatusCode;
 
 use super::outcome::{is_absent, settle, settle_exists, skipped, Answer};
@@ -144,7 +145,8 @@ impl Fleet {
             }
             Route::Exists(targets) => {
                 let calls: Vec<_> = targets.into_iter().map(|i| (i, call)).collect();
-                let answers = self.send_each(to, &calls).await;
+                let answers = self.ask_each(to, &calls).await.into_iter();
+                let answers = answers.map(|(_, answer)| answer).collect();
                 settle_exists(op, self.partial, answers, |e| self.absent(&call, e))
             }
             Route::Connection(targets) => self.on_connection(to, call, targets).await,
@@ -176,11 +178,11 @@ impl Fleet {
         };
         let ask = Call::ConnectionExists { connection };
         let asks: Vec<_> = targets.iter().map(|&i| (i, ask)).collect();
-        let answers = self.send_each(to, &asks).await;
+        let answers = self.ask_each(to, &asks).await;
         let mut holders = Vec::new();
         let mut said_no = Vec::new();
         let mut failed = Vec::new();
-        for (&i, (endpoint, result)) in targets.iter().zip(answers) {
+        for (i, (endpoint, result)) in answers {
             match result {
                 Ok(_) => holders.push((i, call)),
                 Err(e) if self.absent(&ask, &e) => said_no.push((i, endpoint)),
@@ -215,23 +217,44 @@ impl Fleet {
         answer.pop().expect("one").1
     }
 
-    /// Each `(endpoint, call)` concurrently; offline endpoints skipped (as
-    /// [`ErrorKind::Offline`]). An endpoint that does not answer at all is marked offline.
+    /// Each `(endpoint, call)` concurrently, answers in the order of `calls`.
     async fn send_each(&self, to: &Target<'_>, calls: &[(usize, Call<'_>)]) -> Vec<Answer> {
-        let sends = calls.iter().map(|(i, call)| async move {
-            let m = &self.members[*i];
-            let name = m.status.name.to_string();
-            if !m.status.is_online() {
-                let error = skipped(&name, call.operation());
-                return (name, Err(error));
+        join_all(calls.iter().map(|(i, call)| self.send_one(to, *i, call))).await
+    }
+
+    /// An existence check of each `(endpoint, call)` concurrently, until one says yes (the
+    /// rest are then dropped: yes is final, as a connection id is on one instance only).
+    /// Answers in the order they came, with the endpoint's index.
+    async fn ask_each(&self, to: &Target<'_>, calls: &[(usize, Call<'_>)]) -> Vec<(usize, Answer)> {
+        let mut pending: FuturesUnordered<_> = calls
+            .iter()
+            .map(|(i, call)| async move { (*i, self.send_one(to, *i, call).await) })
+            .collect();
+        let mut answers = Vec::with_capacity(calls.len());
+        while let Some((i, answer)) = pending.next().await {
+            let yes = answer.1.is_ok();
+            answers.push((i, answer));
+            if yes {
+                break;
             }
-            let result = m.raw.send(&m.executor, to, call).await;
-            if let Err(e) = &result {
-                health::note_failure(&m.status, e);
-            }
-            (name, result)
-        });
-        join_all(sends).await
+        }
+        answers
+    }
+
+    /// `call` on endpoint `i`; skipped when it is offline (as [`ErrorKind::Offline`]). An
+    /// endpoint that does not answer at all is marked offline.
+    async fn send_one(&self, to: &Target<'_>, i: usize, call: &Call<'_>) -> Answer {
+        let m = &self.members[i];
+        let name = m.status.name.to_string();
+        if !m.status.is_online() {
+            let error = skipped(&name, call.operation());
+            return (name, Err(error));
+        }
+        let result = m.raw.send(&m.executor, to, call).await;
+        if let Err(e) = &result {
+            health::note_failure(&m.status, e);
+        }
+        (name, result)
     }
 
     /// Whether `error` is `call`'s "not there" answer.
