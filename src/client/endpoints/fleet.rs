@@ -17,7 +17,7 @@ use crate::client::api::{Call, Target};
 use crate::client::error::{EndpointError, Error, ErrorKind};
 use crate::client::negotiate::NegotiateOptions;
 use crate::client::shared::Shared;
-use crate::client::version::{Operation, Support};
+use crate::client::version::{ApiVersion, Operation, Support};
 
 /// Several endpoints behind one client.
 pub(crate) struct Fleet {
@@ -122,7 +122,14 @@ impl Fleet {
         self.watch_health();
         let op = call.operation();
         let statuses = self.statuses();
-        match route(&call, to.hub, &*self.router, &statuses) {
+        // Routers see the hub as negotiate does: without the application prefix of 1.0.
+        let first = &self.members[0];
+        let prefixed = matches!(first.version, ApiVersion::V1 | ApiVersion::V1Preview);
+        let prefix = to.application.filter(|_| prefixed);
+        let hub = prefix
+            .and_then(|app| to.hub.strip_prefix(app)?.strip_prefix('_'))
+            .unwrap_or(to.hub);
+        match route(&call, hub, &*self.router, &statuses) {
             Route::Health => {
                 let answers = self.check_all().await.into_iter();
                 let answers =
@@ -375,5 +382,53 @@ mod tests {
                 .unwrap_err();
             assert!(err.to_string().contains("a (offline"), "{err}");
         });
+    }
+
+    /// Records the hubs it is asked about.
+    #[derive(Debug, Default)]
+    struct Recorder(std::sync::Mutex<Vec<String>>);
+
+    impl crate::EndpointRouter for std::sync::Arc<Recorder> {
+        fn negotiate_endpoint<'a>(
+            &self,
+            hub: &str,
+            _: &NegotiateOptions,
+            online: &'a [crate::EndpointStatus],
+        ) -> Option<&'a crate::EndpointStatus> {
+            self.0.lock().unwrap().push(hub.to_owned());
+            online.first()
+        }
+
+        fn endpoints_for_broadcast<'a>(
+            &self,
+            hub: &str,
+            _: &'a [crate::EndpointStatus],
+        ) -> Vec<&'a crate::EndpointStatus> {
+            self.0.lock().unwrap().push(hub.to_owned());
+            Vec::new()
+        }
+    }
+
+    #[tokio::test]
+    async fn routers_see_the_hub_without_the_application_prefix() {
+        let recorder = std::sync::Arc::new(Recorder::default());
+        for version in crate::ApiVersion::ALL {
+            let cs = "Endpoint=http://127.0.0.1;Port=9;AccessKey=k";
+            let client = ServiceClient::builder()
+                .endpoints(["a", "b"].map(|n| ServiceEndpoint::new(n, cs.parse().unwrap())))
+                .api_version(version)
+                .application("App")
+                .router(recorder.clone())
+                .build()
+                .unwrap();
+            let hub = client.hub("Chat");
+            hub.negotiate_local(NegotiateOptions::default()).unwrap();
+            // Routed nowhere: nothing sent, not a failure.
+            let message = crate::Message::new("t", ()).unwrap();
+            hub.broadcast(&message, None).await.unwrap();
+        }
+        let seen = recorder.0.lock().unwrap().clone();
+        assert_eq!(seen.len(), 2 * crate::ApiVersion::ALL.len());
+        assert!(seen.iter().all(|h| h == "chat"), "{seen:?}");
     }
 }
