@@ -209,6 +209,8 @@ impl Fleet {
             }
             return settle(op, self.partial, answers);
         }
+        // The first in configuration order, whatever order the answers came in.
+        said_no.sort_by_key(|(i, _)| *i);
         let Some(&(first, _)) = said_no.first() else {
             return match failed.is_empty() {
                 true => Ok(StatusCode::ACCEPTED),
