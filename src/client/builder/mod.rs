@@ -11,8 +11,7 @@ use super::api::RawClient;
 use super::auth::{AudienceBase, Auth, USER_AGENT};
 use super::connection_string::{trim_slash, ConnectionString, Credential};
 use super::endpoints::{
-    DefaultEndpointRouter, EndpointRouter, EndpointStatus, EndpointType, Fleet, PartialDelivery,
-    ServiceEndpoint,
+    EndpointRouter, EndpointStatus, EndpointType, PartialDelivery, ServiceEndpoint,
 };
 // Entra ID (issue 13).
 #[cfg(feature = "identity")]
@@ -26,6 +25,8 @@ use super::service::{ServiceClient, DEFAULT_TIMEOUT, PREVIEW_PORT};
 use super::shared::Shared;
 use super::token::{AccessKey, TokenMinter};
 use super::version::{ApiVersion, Operation};
+
+mod several;
 #[cfg(feature = "identity")]
 use azure_core::credentials::TokenCredential;
 
@@ -244,73 +245,6 @@ impl ServiceClientBuilder {
         self
     }
 
-    /// Builds the client over several service instances (instead of [`endpoint`](Self::endpoint)
-    /// or [`connection_string`](Self::connection_string)): every other setting of this builder
-    /// applies to each. Names must be unique. With one endpoint the client is exactly a
-    /// client of that endpoint.
-    ///
-    /// ```
-    /// use azure_signalr_rest::{EndpointType, ServiceClient, ServiceEndpoint};
-    /// let client = ServiceClient::builder()
-    ///     .endpoints([
-    ///         ServiceEndpoint::new("east", "Endpoint=http://localhost;Port=8888;AccessKey=k".parse().unwrap()),
-    ///         ServiceEndpoint::new("west", "Endpoint=http://localhost;Port=8889;AccessKey=k".parse().unwrap())
-    ///             .endpoint_type(EndpointType::Secondary),
-    ///     ])
-    ///     .build()
-    ///     .unwrap();
-    /// let names: Vec<_> = client.endpoints().iter().map(|e| e.name().to_owned()).collect();
-    /// assert_eq!(names, ["east", "west"]);
-    /// ```
-    pub fn endpoints(
-        mut self,
-        endpoints: impl IntoIterator<Item = ServiceEndpoint>,
-    ) -> ServiceClientBuilder {
-        self.endpoints.extend(endpoints);
-        self
-    }
-
-    /// Routes calls over several endpoints (default [`DefaultEndpointRouter`]; see
-    /// [`EndpointRouter`] for writing one).
-    ///
-    /// ```
-    /// use azure_signalr_rest::{DefaultEndpointRouter, ServiceClient};
-    /// let builder = ServiceClient::builder().router(DefaultEndpointRouter::default());
-    /// # let _ = builder;
-    /// ```
-    pub fn router(mut self, router: impl EndpointRouter) -> ServiceClientBuilder {
-        self.router = Some(Arc::new(router));
-        self
-    }
-
-    /// Time between two health checks of each endpoint, with several (default
-    /// [`DEFAULT_HEALTH_CHECK_INTERVAL`]). Each check is also bounded by it (and by the
-    /// [`timeout`](Self::timeout)); an offline endpoint is skipped by sends and negotiate
-    /// until a check finds it back.
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// let builder = azure_signalr_rest::ServiceClient::builder().health_check_interval(Duration::from_secs(2));
-    /// # let _ = builder;
-    /// ```
-    pub fn health_check_interval(mut self, interval: Duration) -> ServiceClientBuilder {
-        self.health_check_interval = Some(interval);
-        self
-    }
-
-    /// Whether a call that reached only some of several endpoints succeeds (default
-    /// [`PartialDelivery::Fail`]).
-    ///
-    /// ```
-    /// use azure_signalr_rest::{PartialDelivery, ServiceClient};
-    /// let builder = ServiceClient::builder().partial_delivery(PartialDelivery::Succeed);
-    /// # let _ = builder;
-    /// ```
-    pub fn partial_delivery(mut self, policy: PartialDelivery) -> ServiceClientBuilder {
-        self.partial_delivery = policy;
-        self
-    }
-
     /// Builds the client.
     ///
     /// ```
@@ -318,72 +252,14 @@ impl ServiceClientBuilder {
     /// let err = ServiceClient::builder().endpoint("https://h").build().unwrap_err();
     /// assert!(err.to_string().contains("access key"));
     /// ```
-    pub fn build(mut self) -> Result<ServiceClient, Error> {
+    pub fn build(self) -> Result<ServiceClient, Error> {
         if self.endpoints.is_empty() {
             return Ok(ServiceClient {
                 shared: self.build_one()?,
                 fleet: None,
             });
         }
-        let op = Operation::BuildClient;
-        if self.endpoint.is_some() || self.key.is_some() || self.entra.is_some() {
-            return Err(Error::invalid(
-                op,
-                "endpoints",
-                "give either several endpoints or one endpoint and its credential, not both",
-            ));
-        }
-        #[cfg(feature = "identity")]
-        if self.credential.is_some() {
-            return Err(Error::invalid(
-                op,
-                "endpoints",
-                "give each endpoint its own credential (ServiceEndpoint::credential)",
-            ));
-        }
-        if self.http.is_none() {
-            // One connection pool for all the endpoints.
-            self.http = Some(default_http()?);
-        }
-        let endpoints = std::mem::take(&mut self.endpoints);
-        let mut members: Vec<Arc<Shared>> = Vec::with_capacity(endpoints.len());
-        for endpoint in endpoints {
-            if members.iter().any(|m| &*m.status.name == endpoint.name()) {
-                return Err(Error::invalid(
-                    op,
-                    "endpoints",
-                    format!("two endpoints are named `{}`", endpoint.name()),
-                ));
-            }
-            let mut one = self.clone().connection_string(endpoint.connection_string());
-            #[cfg(feature = "identity")]
-            if let Some(credential) = &endpoint.credential {
-                one = one.credential(credential.clone());
-            }
-            one.name = Some((endpoint.name().to_owned(), endpoint.kind()));
-            members.push(one.build_one()?);
-        }
-        let shared = members[0].clone();
-        if members.len() == 1 {
-            return Ok(ServiceClient {
-                shared,
-                fleet: None,
-            });
-        }
-        let router = self
-            .router
-            .unwrap_or_else(|| Arc::new(DefaultEndpointRouter::default()));
-        let fleet = Fleet::new(
-            members,
-            router,
-            self.partial_delivery,
-            self.health_check_interval
-                .unwrap_or(DEFAULT_HEALTH_CHECK_INTERVAL),
-        );
-        Ok(ServiceClient {
-            shared,
-            fleet: Some(fleet),
-        })
+        self.build_several()
     }
 
     /// The client of one endpoint.
@@ -527,78 +403,4 @@ fn default_http() -> Result<reqwest::Client, Error> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn build(cs: &str, version: ApiVersion) -> ServiceClient {
-        ServiceClient::builder()
-            .connection_string(&cs.parse().unwrap())
-            .api_version(version)
-            .build()
-            .unwrap()
-    }
-
-    #[test]
-    fn preview_port_only_without_explicit_port() {
-        let c = build(
-            "Endpoint=https://h.example;AccessKey=k",
-            ApiVersion::V1Preview,
-        );
-        assert_eq!(c.rest_endpoint(), "https://h.example:5002");
-        assert_eq!(c.client_endpoint(), "https://h.example");
-        let c = build(
-            "Endpoint=https://h.example:7000;AccessKey=k",
-            ApiVersion::V1Preview,
-        );
-        assert_eq!(c.rest_endpoint(), "https://h.example:7000");
-        for version in ApiVersion::ALL {
-            let c = build("Endpoint=http://localhost;Port=8888;AccessKey=k", version);
-            assert_eq!(c.rest_endpoint(), "http://localhost:8888", "{version}");
-            assert_eq!(c.client_endpoint(), "http://localhost:8888", "{version}");
-        }
-        let c = build("Endpoint=https://h.example;AccessKey=k", ApiVersion::V1);
-        assert_eq!(c.rest_endpoint(), "https://h.example");
-    }
-
-    #[test]
-    fn client_and_server_endpoints() {
-        let c = build(
-            "Endpoint=https://h.example;AccessKey=k;ClientEndpoint=https://proxy.example/sr/;ServerEndpoint=http://10.0.0.1:81",
-            ApiVersion::V1,
-        );
-        assert_eq!(c.rest_endpoint(), "http://10.0.0.1:81");
-        assert_eq!(c.client_endpoint(), "https://proxy.example/sr");
-    }
-
-    #[test]
-    fn entra_id_without_the_identity_feature_says_so() {
-        let cs: ConnectionString = "Endpoint=https://h;AuthType=azure.msi".parse().unwrap();
-        let built = ServiceClient::builder().connection_string(&cs).build();
-        if cfg!(feature = "identity") {
-            assert!(built.unwrap().token_minter().is_none());
-        } else {
-            let err = built.unwrap_err().to_string();
-            assert!(
-                err.contains("azure.msi") && err.contains("identity"),
-                "{err}"
-            );
-        }
-    }
-
-    #[test]
-    fn bad_application_refused() {
-        let err = ServiceClient::builder()
-            .endpoint("https://h")
-            .access_key(AccessKey::new("k"))
-            .application("no spaces")
-            .build()
-            .unwrap_err();
-        assert!(err.to_string().contains("application name"), "{err}");
-    }
-
-    #[test]
-    fn debug_shows_no_key() {
-        let c = build("Endpoint=https://h;AccessKey=topsecretkey", ApiVersion::V1);
-        assert!(!format!("{c:?}").contains("topsecretkey"));
-    }
-}
+mod tests;
