@@ -1,5 +1,8 @@
 //! The per-user config file: the connection string and hub, so they need not be typed each time
-//! (the quickstart's user-secrets, without .NET).
+//! (the quickstart's user-secrets, without .NET). It may also hold several endpoints in the
+//! settings form of Microsoft's SDKs, flat or nested (`"Azure:SignalR:Endpoints:east:Primary"`
+//! = connection string, see `endpoint_spec`), so an `appsettings.json` section can be pasted in;
+//! keys the tool does not know are kept as they are when it writes the file.
 //!
 //! JSON at `$ASRS_CONFIG` (a file path, for tests and scripts), else
 //! `$XDG_CONFIG_HOME/asrs/config.json`, else `~/.config/asrs/config.json`. Written with mode 0600
@@ -22,6 +25,16 @@ pub(crate) struct Config {
     pub connection_string: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hub: Option<String>,
+    /// Every other key (the endpoint settings among them), kept on save.
+    #[serde(flatten)]
+    pub other: serde_json::Map<String, serde_json::Value>,
+}
+
+impl Config {
+    /// The other keys as flat `a:b:c` settings.
+    pub(crate) fn settings(&self) -> Vec<(String, String)> {
+        crate::endpoint_spec::flatten(&serde_json::Value::Object(self.other.clone()))
+    }
 }
 
 impl fmt::Debug for Config {
@@ -32,6 +45,7 @@ impl fmt::Debug for Config {
                 &self.connection_string.as_ref().map(|_| "<redacted>"),
             )
             .field("hub", &self.hub)
+            .field("other", &self.other.keys().collect::<Vec<_>>())
             .finish()
     }
 }
@@ -107,11 +121,14 @@ mod tests {
         let config = Config {
             connection_string: Some("Endpoint=http://localhost;AccessKey=s3cret;".into()),
             hub: Some("chat".into()),
+            other: serde_json::from_str(r#"{"Azure:SignalR:Endpoints:east": "AccessKey=s3cret"}"#)
+                .unwrap(),
         };
         save(&path, &config).unwrap();
         let loaded = load(&path).unwrap();
         assert_eq!(loaded.connection_string, config.connection_string);
         assert_eq!(loaded.hub.as_deref(), Some("chat"));
+        assert_eq!(loaded.other, config.other);
         assert!(!format!("{loaded:?}").contains("s3cret"));
         #[cfg(unix)]
         {

@@ -22,6 +22,7 @@ mod connection;
 mod demo_check;
 mod emulator_limits;
 mod emulator_settings;
+mod endpoint_spec;
 mod global;
 mod redact;
 mod signal;
@@ -114,7 +115,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let cli = Cli::parse_from(cmd_emulator::official_short_flags(std::env::args_os()));
+    let cli = Cli::parse_from(command_line(std::env::args_os()));
     init_tracing(cli.global.verbose);
     match run(cli).await {
         Ok(code) => code,
@@ -123,6 +124,11 @@ async fn main() -> ExitCode {
             ExitCode::from(EXIT_ERROR)
         }
     }
+}
+
+/// The command line as clap should read it (see the two functions).
+fn command_line(args: impl IntoIterator<Item = std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+    global::gather_connection_strings(cmd_emulator::official_short_flags(args))
 }
 
 /// The error and its causes on one line, without the repetitions that arise when a message
@@ -185,12 +191,50 @@ mod tests {
             ][..],
         ] {
             let cli = Cli::try_parse_from(argv).unwrap();
-            assert_eq!(cli.global.connection_string.as_deref(), Some("x"));
+            assert_eq!(cli.global.connection_string, ["x"]);
             assert_eq!(cli.global.hub.as_deref(), Some("chat"));
             assert_eq!(cli.global.api_version, ApiVersion::V1);
         }
         let cli = Cli::try_parse_from(["asrs", "group", "add-user", "g", "u", "-h", "x"]).unwrap();
         assert_eq!(cli.global.hub.as_deref(), Some("x"));
+    }
+
+    #[test]
+    fn connection_strings_add_up_before_and_after_the_subcommand() {
+        let parse = |argv: &[&str]| {
+            Cli::try_parse_from(command_line(argv.iter().map(Into::into)))
+                .unwrap()
+                .global
+                .connection_string
+        };
+        for argv in [
+            &["asrs", "-c", "a=x", "-c", "b=y", "health"][..],
+            &["asrs", "health", "-c", "a=x", "--connection-string", "b=y"],
+            &["asrs", "-c", "a=x", "health", "-c", "b=y"],
+            &[
+                "asrs",
+                "-c",
+                "a=x",
+                "group",
+                "add-user",
+                "--connection-string=b=y",
+                "g",
+                "u",
+            ],
+        ] {
+            assert_eq!(parse(argv), ["a=x", "b=y"], "{argv:?}");
+        }
+        // After `emulator start`, -c is its config file; after `--`, a value.
+        let cli = Cli::try_parse_from(command_line(
+            ["asrs", "-c", "a=x", "emulator", "start", "-c", "dir"].map(Into::into),
+        ))
+        .unwrap();
+        assert_eq!(cli.global.connection_string, ["a=x"]);
+        let cli = Cli::try_parse_from(command_line(
+            ["asrs", "send", "user", "-c", "a=x", "--", "-c"].map(Into::into),
+        ))
+        .unwrap();
+        assert_eq!(cli.global.connection_string, ["a=x"]);
     }
 
     #[test]
