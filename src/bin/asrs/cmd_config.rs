@@ -6,7 +6,8 @@ use anyhow::{bail, Context as _};
 use azure_signalr_rest::ConnectionString;
 use clap::{Subcommand, ValueEnum};
 
-use crate::config::{load, path, save};
+use crate::config::{load, path, save, Config};
+use crate::endpoint_spec::from_settings;
 use crate::global::{GlobalArgs, RunnableCmd};
 
 #[derive(Debug, Subcommand)]
@@ -23,7 +24,8 @@ pub(crate) enum ConfigCommand {
         /// What to remove.
         key: ConfigKey,
     },
-    /// Print the config file's path and contents (the access key redacted).
+    /// Print the config file's path and contents (access keys redacted), with the endpoints of
+    /// its `Azure:SignalR:Endpoints:<name>[:<Primary|Secondary>]` settings.
     Show,
 }
 
@@ -79,11 +81,31 @@ impl RunnableCmd for ConfigCommand {
                     },
                 };
                 println!("connection-string: {connection_string}");
+                show_endpoints(&config)?;
                 println!("hub: {}", config.hub.as_deref().unwrap_or("(not set)"));
             }
         }
         Ok(ExitCode::SUCCESS)
     }
+}
+
+/// The named endpoints of the settings form, one a line, keys redacted.
+fn show_endpoints(config: &Config) -> anyhow::Result<()> {
+    let settings = config.settings();
+    let specs = from_settings(settings.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
+    if specs.is_empty() {
+        println!("endpoints: (none)");
+        return Ok(());
+    }
+    println!("endpoints:");
+    for spec in specs {
+        let shown = match spec.connection_string.parse::<ConnectionString>() {
+            Ok(cs) => cs.to_string(),
+            Err(e) => format!("(invalid: {e})"),
+        };
+        println!("  {} ({}): {shown}", spec.name_or_default(), spec.kind);
+    }
+    Ok(())
 }
 
 /// The key as typed on the command line.
