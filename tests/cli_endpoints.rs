@@ -68,7 +68,13 @@ fn health_shows_each_endpoint_and_names_the_one_that_is_down() {
     let west_cs = west.connection_string.clone();
     drop(west); // kills the process: its port refuses connections
     let down = health(&west_cs);
-    assert_eq!(down.status.code(), Some(2), "{}\n{}", down.stdout, down.stderr);
+    assert_eq!(
+        down.status.code(),
+        Some(2),
+        "{}\n{}",
+        down.stdout,
+        down.stderr
+    );
     assert!(health_line(&down, "east").ends_with(": online"));
     let line = health_line(&down, "west");
     assert!(line.contains(": offline: "), "{line}");
@@ -123,7 +129,10 @@ fn config_file_endpoints_reach_the_clients_of_each_instance() {
     });
 
     // `config show` lists both, keys redacted; `config set` keeps them.
-    let set = run(asrs_with_config(&config), &["config", "set", "hub", "chat2"]);
+    let set = run(
+        asrs_with_config(&config),
+        &["config", "set", "hub", "chat2"],
+    );
     assert!(set.status.success(), "{}", set.stderr);
     let shown = run(asrs_with_config(&config), &["config", "show"]);
     assert!(shown.status.success(), "{}", shown.stderr);
@@ -151,7 +160,12 @@ fn environment_variables_in_the_settings_form() {
             &west.connection_string,
         );
     let health = run(command, &["health"]);
-    assert!(health.status.success(), "{}\n{}", health.stdout, health.stderr);
+    assert!(
+        health.status.success(),
+        "{}\n{}",
+        health.stdout,
+        health.stderr
+    );
     assert!(health_line(&health, "east").starts_with("east (primary, "));
     assert!(health_line(&health, "west").starts_with("west (secondary, "));
     assert_no_key(&health);
@@ -192,8 +206,7 @@ fn bad_endpoint_lists_are_refused_naming_the_endpoint_not_the_key() {
     let bad = run(asrs_with_config(&config), &["health"]);
     assert_eq!(bad.status.code(), Some(2));
     assert!(
-        bad.stderr
-            .contains("Azure:SignalR:Endpoints:east:Tertiary")
+        bad.stderr.contains("Azure:SignalR:Endpoints:east:Tertiary")
             && bad.stderr.contains("Primary or Secondary"),
         "{}",
         bad.stderr

@@ -405,7 +405,11 @@ fn spread(demo: &mut Demo, emulators: &[EmulatorHandle]) {
             .filter(|name| holder(emulators, &demo.connection(name)) == Some(endpoint_name(n)))
             .collect();
         let ok = !members.is_empty();
-        let listed = if ok { members.join(", ") } else { "(none)".into() };
+        let listed = if ok {
+            members.join(", ")
+        } else {
+            "(none)".into()
+        };
         println!(
             "  {}: {listed}   {}",
             endpoint_name(n),
