@@ -3,7 +3,8 @@
 //! `main` parses, sets up logging and hands the command to its `cmd_*` file, one per command
 //! group, each implementing [`global::RunnableCmd`]. Beside them: `connection` finds the
 //! connection string and builds the clients, `config` keeps the per-user config file,
-//! `redact` keeps secrets out of log lines, `signal` waits for Ctrl-C or SIGTERM.
+//! `endpoint_spec` reads the forms that name several endpoints, `redact` keeps secrets out of
+//! log lines, `signal` waits for Ctrl-C or SIGTERM.
 
 mod cmd_client;
 mod cmd_close;
@@ -61,20 +62,21 @@ enum Command {
     Exists(cmd_exists::ExistsCommand),
     /// Close client connections.
     Close(cmd_close::CloseArgs),
-    /// Check the service's health.
+    /// Check the service's health (of each endpoint, with several).
     Health(cmd_health::HealthArgs),
     /// Print an access token (a client token, or a REST token for one request URL).
     Token(cmd_token::TokenArgs),
     /// Print a negotiate response (`{"url","accessToken"}`) for a user.
     Negotiate(cmd_negotiate::NegotiateArgs),
-    /// Read or change the per-user config file (connection string, hub).
+    /// Read or change the per-user config file (connection string, hub; `show` lists endpoints).
     #[command(subcommand)]
     Config(cmd_config::ConfigCommand),
     /// Run a local emulator of the service.
     #[command(subcommand)]
     Emulator(cmd_emulator::EmulatorCommand),
-    /// Start an embedded emulator, connect listeners, exercise every operation and check that
-    /// each listener received what it should (exit 0 only when everything arrived).
+    /// Start an embedded emulator (or several: --endpoints), connect listeners, exercise every
+    /// operation and check that each listener received what it should (exit 0 only when
+    /// everything arrived).
     Demo(cmd_demo::DemoArgs),
 }
 
