@@ -361,7 +361,7 @@ impl ServiceClientBuilder {
         );
         Ok(ServiceClient {
             shared,
-            fleet: Some(Arc::new(fleet)),
+            fleet: Some(fleet),
         })
     }
 

@@ -1,17 +1,22 @@
-//! The endpoints of a client with several, and how one call is spread over them.
+//! The endpoints of a client with several, and how one call is spread over them: routed
+//! (`route.rs`), offline ones skipped, connection operations sent only where the connection
+//! is, answers merged (`outcome.rs`); health checked in the background (`health.rs`).
 
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use futures::future::join_all;
 use reqwest::StatusCode;
 
-use super::{EndpointRouter, EndpointStatus, PartialDelivery};
+use super::outcome::{is_absent, settle, settle_exists, skipped, Answer};
+use super::route::{absent_codes, narrowed, route, Route};
+use super::{health, EndpointRouter, EndpointStatus, PartialDelivery};
 use crate::client::api::{Call, Target};
 use crate::client::error::{EndpointError, Error, ErrorKind};
 use crate::client::negotiate::NegotiateOptions;
 use crate::client::shared::Shared;
-use crate::client::version::Operation;
+use crate::client::version::{Operation, Support};
 
 /// Several endpoints behind one client.
 pub(crate) struct Fleet {
@@ -20,23 +25,29 @@ pub(crate) struct Fleet {
     router: Arc<dyn EndpointRouter>,
     partial: PartialDelivery,
     /// Time between two health checks of each endpoint.
-    #[allow(dead_code)]
     health_check_interval: Duration,
+    /// Whether the background health checks run.
+    checking: AtomicBool,
 }
 
 impl Fleet {
+    /// The fleet, its health checks started when built inside a tokio runtime (else on its
+    /// first call inside one).
     pub(crate) fn new(
         members: Vec<Arc<Shared>>,
         router: Arc<dyn EndpointRouter>,
         partial: PartialDelivery,
         health_check_interval: Duration,
-    ) -> Fleet {
-        Fleet {
+    ) -> Arc<Fleet> {
+        let fleet = Arc::new(Fleet {
             members,
             router,
             partial,
             health_check_interval,
-        }
+            checking: AtomicBool::new(false),
+        });
+        fleet.watch_health();
+        fleet
     }
 
     /// Every endpoint's status, in configuration order.
@@ -49,12 +60,14 @@ impl Fleet {
         self.members.iter().find(|m| &*m.status.name == name)
     }
 
-    /// The endpoint a new client of `hub` connects to.
+    /// The endpoint a new client of `hub` connects to: the router's choice among the online
+    /// ones.
     pub(crate) fn negotiate_member(
-        &self,
+        self: &Arc<Self>,
         hub: &str,
         options: &NegotiateOptions,
     ) -> Result<&Arc<Shared>, Error> {
+        self.watch_health();
         let online: Vec<EndpointStatus> = self
             .members
             .iter()
@@ -62,53 +75,214 @@ impl Fleet {
             .map(|m| m.status.clone())
             .collect();
         let chosen = self.router.negotiate_endpoint(hub, options, &online);
-        chosen.and_then(|c| self.member(c.name())).ok_or_else(|| {
-            Error::new(
-                Operation::Negotiate,
-                ErrorKind::Endpoints {
-                    failed: self
-                        .members
-                        .iter()
-                        .map(|m| EndpointError {
-                            endpoint: m.status.name.to_string(),
-                            error: Error::new(Operation::Negotiate, ErrorKind::Offline),
-                        })
-                        .collect(),
-                    succeeded: Vec::new(),
-                },
-            )
-        })
+        if let Some(member) = chosen.and_then(|c| self.member(c.name())) {
+            return Ok(member);
+        }
+        let op = Operation::Negotiate;
+        if !online.is_empty() {
+            return Err(Error::invalid(
+                op,
+                "endpoint router",
+                "chose none of the online endpoints",
+            ));
+        }
+        let failed = self
+            .members
+            .iter()
+            .map(|m| EndpointError {
+                endpoint: m.status.name.to_string(),
+                error: Error::new(op, ErrorKind::Offline),
+            })
+            .collect();
+        Err(Error::new(
+            op,
+            ErrorKind::Endpoints {
+                failed,
+                succeeded: Vec::new(),
+            },
+        ))
     }
 
-    /// `call` on every endpoint (a first version: no routing, no health, no asking).
-    pub(crate) async fn call(&self, to: &Target<'_>, call: Call<'_>) -> Result<StatusCode, Error> {
-        let results = join_all(
-            self.members
-                .iter()
-                .map(|m| async move { m.raw.send(&m.executor, to, &call).await }),
-        )
-        .await;
+    /// Checks every endpoint now (concurrently), marking each online or offline.
+    pub(crate) async fn check_all(&self) -> Vec<(EndpointStatus, Result<(), Error>)> {
+        let checks = self.members.iter().map(|m| async move {
+            let bound = self.health_check_interval.min(m.executor.timeout);
+            (m.status.clone(), health::check(m, bound).await)
+        });
+        join_all(checks).await
+    }
+
+    /// `call` on the endpoints its route names.
+    pub(crate) async fn call(
+        self: &Arc<Self>,
+        to: &Target<'_>,
+        call: Call<'_>,
+    ) -> Result<StatusCode, Error> {
+        self.watch_health();
+        let op = call.operation();
+        let statuses = self.statuses();
+        match route(&call, to.hub, &*self.router, &statuses) {
+            Route::Health => {
+                let answers = self.check_all().await.into_iter();
+                let answers =
+                    answers.map(|(s, r)| (s.name().to_owned(), r.map(|()| StatusCode::OK)));
+                settle(op, self.partial, answers.collect())
+            }
+            Route::Fan(targets) => {
+                let calls: Vec<(usize, Call<'_>)> = targets
+                    .iter()
+                    .map(|(i, names)| match names {
+                        Some(names) => (*i, narrowed(&call, names)),
+                        None => (*i, call),
+                    })
+                    .collect();
+                settle(op, self.partial, self.send_each(to, &calls).await)
+            }
+            Route::Exists(targets) => {
+                let calls: Vec<_> = targets.into_iter().map(|i| (i, call)).collect();
+                let answers = self.send_each(to, &calls).await;
+                settle_exists(op, self.partial, answers, |e| self.absent(&call, e))
+            }
+            Route::Connection(targets) => self.on_connection(to, call, targets).await,
+        }
+    }
+
+    /// An operation on one connection: asks the routed endpoints which has it (when the
+    /// version can ask) and acts there only; if none has it, answers as one endpoint would.
+    async fn on_connection(
+        &self,
+        to: &Target<'_>,
+        call: Call<'_>,
+        targets: Vec<usize>,
+    ) -> Result<StatusCode, Error> {
+        let op = call.operation();
+        let version = self.members[0].version;
+        if version.support(Operation::ConnectionExists) != Support::Native {
+            let calls: Vec<_> = targets.into_iter().map(|i| (i, call)).collect();
+            let answers = self.send_each(to, &calls).await;
+            return settle_exists(op, self.partial, answers, |e| self.absent(&call, e));
+        }
+        let connection = match call {
+            Call::SendToConnection { connection, .. }
+            | Call::CloseConnection { connection, .. }
+            | Call::AddConnectionToGroup { connection, .. }
+            | Call::RemoveConnectionFromGroup { connection, .. }
+            | Call::RemoveConnectionFromAllGroups { connection } => connection,
+            _ => unreachable!("route gives Connection only for connection operations"),
+        };
+        let ask = Call::ConnectionExists { connection };
+        let asks: Vec<_> = targets.iter().map(|&i| (i, ask)).collect();
+        let answers = self.send_each(to, &asks).await;
+        let mut holders = Vec::new();
+        let mut said_no = Vec::new();
         let mut failed = Vec::new();
-        let mut succeeded = Vec::new();
-        let mut status = None;
-        for (member, result) in self.members.iter().zip(results) {
+        for (&i, (endpoint, result)) in targets.iter().zip(answers) {
             match result {
-                Ok(s) => {
-                    status.get_or_insert(s);
-                    succeeded.push(member.status.name.to_string());
-                }
+                Ok(_) => holders.push((i, call)),
+                Err(e) if self.absent(&ask, &e) => said_no.push((i, endpoint)),
                 Err(error) => failed.push(EndpointError {
-                    endpoint: member.status.name.to_string(),
-                    error,
+                    endpoint,
+                    error: error.with_operation(op),
                 }),
             }
         }
-        match status {
-            Some(s) if failed.is_empty() || self.partial == PartialDelivery::Succeed => Ok(s),
-            _ => Err(Error::new(
-                call.operation(),
-                ErrorKind::Endpoints { failed, succeeded },
-            )),
+        if !holders.is_empty() {
+            let mut answers = self.send_each(to, &holders).await;
+            // Gone since it was asked: the endpoint's own answer, as with one endpoint.
+            if let [(_, Err(e))] = answers.as_slice()
+                && self.absent(&call, e)
+            {
+                return answers.pop().expect("one").1;
+            }
+            return settle(op, self.partial, answers);
+        }
+        let Some(&(first, _)) = said_no.first() else {
+            return match failed.is_empty() {
+                true => Ok(StatusCode::ACCEPTED),
+                false => Err(Error::new(op, endpoints(failed, Vec::new()))),
+            };
+        };
+        if !failed.is_empty() && self.partial == PartialDelivery::Fail {
+            let succeeded = said_no.into_iter().map(|(_, name)| name).collect();
+            return Err(Error::new(op, endpoints(failed, succeeded)));
+        }
+        // Nobody has it: the answer of one endpoint that said so.
+        let mut answer = self.send_each(to, &[(first, call)]).await;
+        answer.pop().expect("one").1
+    }
+
+    /// Each `(endpoint, call)` concurrently; offline endpoints skipped (as
+    /// [`ErrorKind::Offline`]). An endpoint that does not answer at all is marked offline.
+    async fn send_each(&self, to: &Target<'_>, calls: &[(usize, Call<'_>)]) -> Vec<Answer> {
+        let sends = calls.iter().map(|(i, call)| async move {
+            let m = &self.members[*i];
+            let name = m.status.name.to_string();
+            if !m.status.is_online() {
+                let error = skipped(&name, call.operation());
+                return (name, Err(error));
+            }
+            let result = m.raw.send(&m.executor, to, call).await;
+            if let Err(e) = &result {
+                health::note_failure(&m.status, e);
+            }
+            (name, result)
+        });
+        join_all(sends).await
+    }
+
+    /// Whether `error` is `call`'s "not there" answer.
+    fn absent(&self, call: &Call<'_>, error: &Error) -> bool {
+        // 1.0 answers an existence check's "no" with a bare 404.
+        let bare = self.members[0].raw.bare_404_means_absent()
+            && matches!(
+                call,
+                Call::ConnectionExists { .. }
+                    | Call::UserExists { .. }
+                    | Call::GroupExists { .. }
+                    | Call::UserInGroup { .. }
+            );
+        is_absent(error, absent_codes(call), bare)
+    }
+
+    /// Starts the background health checks unless they run, when inside a tokio runtime.
+    /// The task holds the fleet weakly: it ends with the last clone of the client (or with
+    /// its runtime, after which the next call starts it again).
+    fn watch_health(self: &Arc<Self>) {
+        if self.checking.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            self.checking.store(false, Ordering::Release);
+            return;
+        };
+        let running = Running(Arc::downgrade(self));
+        let interval = self.health_check_interval;
+        runtime.spawn(async move {
+            let mut ticks = tokio::time::interval(interval);
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                ticks.tick().await;
+                let Some(fleet) = running.0.upgrade() else {
+                    break;
+                };
+                fleet.check_all().await;
+            }
+        });
+    }
+}
+
+fn endpoints(failed: Vec<EndpointError>, succeeded: Vec<String>) -> ErrorKind {
+    ErrorKind::Endpoints { failed, succeeded }
+}
+
+/// Held by the health task: when the task ends (its runtime shut down), the next call
+/// starts another.
+struct Running(Weak<Fleet>);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Some(fleet) = self.0.upgrade() {
+            fleet.checking.store(false, Ordering::Release);
         }
     }
 }
