@@ -41,7 +41,10 @@ pub(crate) async fn start(n: usize) -> Vec<EmulatorHandle> {
 
 /// Endpoints named `e0`, `e1`, ... over the emulators, of the given types (primary when
 /// `kinds` is shorter).
-pub(crate) fn endpoints(emulators: &[EmulatorHandle], kinds: &[EndpointType]) -> Vec<ServiceEndpoint> {
+pub(crate) fn endpoints(
+    emulators: &[EmulatorHandle],
+    kinds: &[EndpointType],
+) -> Vec<ServiceEndpoint> {
     emulators
         .iter()
         .enumerate()
