@@ -65,6 +65,7 @@ fn health_shows_each_endpoint_and_names_the_one_that_is_down() {
     );
     assert_no_key(&up);
 
+    let (mut east_client, _) = start_client(&east, "chat", "alice");
     let west_cs = west.connection_string.clone();
     drop(west); // kills the process: its port refuses connections
     let down = health(&west_cs);
@@ -84,6 +85,42 @@ fn health_shows_each_endpoint_and_names_the_one_that_is_down() {
         down.stderr
     );
     assert_no_key(&down);
+
+    // A send still reaches east's clients, and says it missed west: an error by default...
+    let send = |extra: &[&str], text: &str| {
+        let mut command = asrs();
+        command.args([
+            "-h",
+            "chat",
+            "-c",
+            &format!("east={}", east.connection_string),
+        ]);
+        command
+            .args(["-c", &format!("west={west_cs}:secondary")])
+            .args(extra);
+        let args = format!(r#"["srv","{text}"]"#);
+        run(command, &["send", "broadcast", "--args", &args])
+    };
+    let partial = send(&[], "first");
+    assert_eq!(partial.status.code(), Some(2), "{}", partial.stdout);
+    assert!(
+        partial.stderr.contains("failed on west (") && partial.stderr.contains("succeeded on east"),
+        "{}",
+        partial.stderr
+    );
+    east_client.next_line("the first broadcast", |l| {
+        l.ends_with("from server srv: first")
+    });
+    assert_no_key(&partial);
+    // ...and with --allow-partial a success, west named on standard error.
+    let allowed = send(&["--allow-partial"], "second");
+    assert!(allowed.status.success(), "{}", allowed.stderr);
+    assert_eq!(allowed.stdout, "broadcast: accepted");
+    assert!(allowed.stderr.contains("west"), "{}", allowed.stderr);
+    east_client.next_line("the second broadcast", |l| {
+        l.ends_with("from server srv: second")
+    });
+    assert_no_key(&allowed);
 }
 
 #[test]

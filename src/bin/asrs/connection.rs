@@ -10,7 +10,9 @@
 use std::fmt;
 
 use anyhow::{anyhow, bail, Context as _};
-use azure_signalr_rest::{ConnectionString, HubClient, ServiceClient, ServiceEndpoint};
+use azure_signalr_rest::{
+    ConnectionString, HubClient, PartialDelivery, ServiceClient, ServiceEndpoint,
+};
 
 use crate::config;
 use crate::endpoint_spec::{
@@ -178,7 +180,10 @@ pub(crate) fn service_client(global: &GlobalArgs) -> anyhow::Result<ServiceClien
     for e in &endpoints {
         tracing::info!(name = e.name(), kind = %e.kind(), endpoint = %e.connection_string().endpoint(), from = %source, version = %global.api_version, "endpoint");
     }
-    let builder = ServiceClient::builder().api_version(global.api_version);
+    let mut builder = ServiceClient::builder().api_version(global.api_version);
+    if global.allow_partial {
+        builder = builder.partial_delivery(PartialDelivery::Succeed);
+    }
     let builder = match (plain, endpoints.as_slice()) {
         // One connection string: exactly the client of a single instance.
         (true, [one]) => builder.connection_string(one.connection_string()),

@@ -48,6 +48,10 @@ pub(crate) struct GlobalArgs {
             .map(|s| s.parse::<ApiVersion>().expect("one of the possible values")),
     )]
     pub api_version: ApiVersion,
+    /// With several endpoints, a call that reached only some of them succeeds (the others are
+    /// logged on standard error); without it, such a call fails naming each endpoint it missed.
+    #[arg(long, global = true)]
+    pub allow_partial: bool,
     /// Log what happens to standard error (-v: info, -vv: debug, -vvv: trace; RUST_LOG overrides).
     #[arg(short = 'v', long, global = true, action = ArgAction::Count)]
     pub verbose: u8,
@@ -66,6 +70,7 @@ impl fmt::Debug for GlobalArgs {
             )
             .field("hub", &self.hub)
             .field("api_version", &self.api_version)
+            .field("allow_partial", &self.allow_partial)
             .field("verbose", &self.verbose)
             .finish()
     }

@@ -80,9 +80,11 @@ enum Command {
     Demo(cmd_demo::DemoArgs),
 }
 
-fn init_tracing(verbose: u8) {
-    // Quiet by default: the command's own error line says what went wrong.
+fn init_tracing(verbose: u8, allow_partial: bool) {
+    // Quiet by default: the command's own error line says what went wrong. A call allowed to
+    // reach only some endpoints succeeds, so the library's warning is what names the others.
     let default = match verbose {
+        0 if allow_partial => "error,azure_signalr_rest::client::endpoints=warn",
         0 => "error",
         1 => "info",
         2 => "info,azure_signalr_rest=debug,asrs=debug",
@@ -118,7 +120,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse_from(command_line(std::env::args_os()));
-    init_tracing(cli.global.verbose);
+    init_tracing(cli.global.verbose, cli.global.allow_partial);
     match run(cli).await {
         Ok(code) => code,
         Err(error) => {
