@@ -187,6 +187,40 @@ fn config_file_endpoints_reach_the_clients_of_each_instance() {
 }
 
 #[test]
+fn new_clients_go_to_an_online_endpoint_from_the_first_negotiation() {
+    let (east, west) = two_emulators();
+    let east_cs = east.connection_string.clone();
+    drop(east); // the primary is down before anything ran
+    let with_both = || {
+        let mut command = asrs();
+        command.args(["-h", "chat", "-c", &format!("east={east_cs}")]);
+        command.args(["-c", &format!("west={}:secondary", west.connection_string)]);
+        command
+    };
+    let west_url = west
+        .connection_string
+        .split(';')
+        .find_map(|kv| kv.strip_prefix("Port="))
+        .map(|port| format!(":{port}/client/?hub=chat"))
+        .unwrap();
+    let negotiated = run(with_both(), &["negotiate", "--user", "bob"]);
+    assert!(negotiated.status.success(), "{}", negotiated.stderr);
+    let answer: serde_json::Value = serde_json::from_str(&negotiated.stdout).unwrap();
+    let url = answer["url"].as_str().unwrap();
+    assert!(url.ends_with(&west_url), "{url} is not west's ({west_url})");
+
+    // `asrs client` connects there too: west knows its connection.
+    let mut command = with_both();
+    command.args(["client", "carol"]);
+    let mut client = cli_support::Process::spawn(command);
+    client.next_line("`Client started...`", |l| l == "Client started...");
+    let id = client.next_line("its connection id", |l| l.starts_with("Connection ID: "));
+    let id = id.trim_start_matches("Connection ID: ");
+    let exists = run(west.asrs("chat"), &["exists", "connection", id]);
+    assert_eq!(exists.stdout, "true", "{}", exists.stderr);
+}
+
+#[test]
 fn environment_variables_in_the_settings_form() {
     let (east, west) = two_emulators();
     let mut command = asrs();

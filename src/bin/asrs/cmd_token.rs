@@ -8,7 +8,7 @@ use azure_signalr_rest::{ServiceClient, TokenClaims};
 use clap::Args;
 
 use crate::cmd_negotiate::client_options;
-use crate::connection::{hub_client, service_client};
+use crate::connection::{negotiating_hub_client, service_client};
 use crate::global::{GlobalArgs, RunnableCmd};
 
 #[derive(Debug, Args)]
@@ -31,7 +31,8 @@ impl RunnableCmd for TokenArgs {
     async fn run(self, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
         let lifetime = Duration::from_secs(self.lifetime);
         let token = if self.client {
-            hub_client(global)?
+            negotiating_hub_client(global)
+                .await?
                 .negotiate(client_options(self.user, lifetime))
                 .await
                 .context("client token")?

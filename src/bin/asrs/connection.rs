@@ -215,3 +215,19 @@ pub(crate) fn hub_client(global: &GlobalArgs) -> anyhow::Result<HubClient> {
     let service = service_client(global)?;
     Ok(service.hub(&hub_name(global)?))
 }
+
+/// A client for the hub that new clients negotiate with. With several endpoints each is checked
+/// first: a one-shot command would otherwise negotiate before any background check ran, and
+/// could hand out an endpoint that is down.
+pub(crate) async fn negotiating_hub_client(global: &GlobalArgs) -> anyhow::Result<HubClient> {
+    let service = service_client(global)?;
+    let hub = hub_name(global)?;
+    if service.endpoints().len() > 1 {
+        for (endpoint, result) in service.check_endpoints().await {
+            if let Err(error) = result {
+                tracing::info!(endpoint = endpoint.name(), %error, "not negotiating with it");
+            }
+        }
+    }
+    Ok(service.hub(&hub))
+}
