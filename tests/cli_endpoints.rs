@@ -285,3 +285,56 @@ fn bad_endpoint_lists_are_refused_naming_the_endpoint_not_the_key() {
     assert_no_key(&bad);
     let _ = std::fs::remove_dir_all(config.parent().unwrap());
 }
+
+#[test]
+fn config_set_and_unset_endpoint() {
+    let (east, west) = two_emulators();
+    let config = fresh_config_path();
+    let asrs_config = |args: &[&str]| run(asrs_with_config(&config), args);
+    for value in [
+        format!("east={}", east.connection_string),
+        format!("west={}:secondary", west.connection_string),
+    ] {
+        let set = asrs_config(&["config", "set", "endpoint", &value]);
+        assert!(set.status.success(), "{}", set.stderr);
+        assert_no_key(&set);
+    }
+    let health = asrs_config(&["health"]);
+    assert!(
+        health.status.success(),
+        "{}\n{}",
+        health.stdout,
+        health.stderr
+    );
+    assert!(health_line(&health, "east").starts_with("east (primary, "));
+    assert!(health_line(&health, "west").starts_with("west (secondary, "));
+
+    // Without a name, or with a bad string, nothing is saved.
+    let refused = asrs_config(&["config", "set", "endpoint", &east.connection_string]);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(
+        refused.stderr.contains("name the endpoint"),
+        "{}",
+        refused.stderr
+    );
+    assert_no_key(&refused);
+
+    let unset = asrs_config(&["config", "unset", "endpoint", "WEST"]);
+    assert!(unset.status.success(), "{}", unset.stderr);
+    let shown = asrs_config(&["config", "show"]);
+    assert!(
+        shown.stdout.contains("  east (primary): "),
+        "{}",
+        shown.stdout
+    );
+    assert!(!shown.stdout.contains("west"), "{}", shown.stdout);
+    assert_no_key(&shown);
+    let again = asrs_config(&["config", "unset", "endpoint", "west"]);
+    assert_eq!(again.status.code(), Some(2));
+    assert!(
+        again.stderr.contains("no endpoint `west`"),
+        "{}",
+        again.stderr
+    );
+    let _ = std::fs::remove_dir_all(config.parent().unwrap());
+}

@@ -7,7 +7,7 @@ use azure_signalr_rest::ConnectionString;
 use clap::{Subcommand, ValueEnum};
 
 use crate::config::{load, path, save, Config};
-use crate::endpoint_spec::from_settings;
+use crate::endpoint_spec::{from_settings, parse_option, settings_key};
 use crate::global::{GlobalArgs, RunnableCmd};
 
 #[derive(Debug, Subcommand)]
@@ -23,6 +23,9 @@ pub(crate) enum ConfigCommand {
     Unset {
         /// What to remove.
         key: ConfigKey,
+        /// The endpoint's name (with `endpoint`).
+        #[arg(required_if_eq("key", "endpoint"))]
+        name: Option<String>,
     },
     /// Print the config file's path and contents (access keys redacted), with the endpoints of
     /// its `Azure:SignalR:Endpoints:<name>[:<Primary|Secondary>]` settings.
@@ -35,6 +38,9 @@ pub(crate) enum ConfigKey {
     ConnectionString,
     /// The hub used when -h/--hub is not given.
     Hub,
+    /// One of several endpoints: NAME=CONNECTION_STRING[:secondary], written as the setting
+    /// Azure:SignalR:Endpoints:<NAME>:<Primary|Secondary> (unset takes the NAME).
+    Endpoint,
 }
 
 impl RunnableCmd for ConfigCommand {
@@ -44,6 +50,7 @@ impl RunnableCmd for ConfigCommand {
         match self {
             ConfigCommand::Set { key, value } => {
                 let value = value.trim().to_owned();
+                let mut what = key_name(key);
                 match key {
                     ConfigKey::ConnectionString => {
                         // Refuse a string that would fail later; the error never quotes the key.
@@ -58,17 +65,50 @@ impl RunnableCmd for ConfigCommand {
                         }
                         config.hub = Some(value);
                     }
+                    ConfigKey::Endpoint => {
+                        let spec = parse_option(&value).context("not saved")?;
+                        let Some(name) = spec.name else {
+                            bail!(
+                                "not saved: name the endpoint: NAME=CONNECTION_STRING[:secondary]"
+                            );
+                        };
+                        spec.connection_string
+                            .parse::<ConnectionString>()
+                            .with_context(|| {
+                                format!("not saved: invalid connection string of endpoint `{name}`")
+                            })?;
+                        // One setting per endpoint: a new type or string replaces the old.
+                        config.remove_endpoint(&name);
+                        config.other.insert(
+                            settings_key(&name, spec.kind),
+                            spec.connection_string.into(),
+                        );
+                        what = format!("endpoint {name} ({})", spec.kind);
+                    }
                 }
                 save(&path, &config)?;
-                println!("saved {} to {}", key_name(key), path.display());
+                println!("saved {what} to {}", path.display());
             }
-            ConfigCommand::Unset { key } => {
-                match key {
-                    ConfigKey::ConnectionString => config.connection_string = None,
-                    ConfigKey::Hub => config.hub = None,
-                }
+            ConfigCommand::Unset { key, name } => {
+                let what = match (key, name) {
+                    (ConfigKey::ConnectionString, _) => {
+                        config.connection_string = None;
+                        key_name(key)
+                    }
+                    (ConfigKey::Hub, _) => {
+                        config.hub = None;
+                        key_name(key)
+                    }
+                    (ConfigKey::Endpoint, name) => {
+                        let name = name.unwrap_or_default();
+                        if config.remove_endpoint(&name) == 0 {
+                            bail!("no endpoint `{name}` in {}", path.display());
+                        }
+                        format!("endpoint {name}")
+                    }
+                };
                 save(&path, &config)?;
-                println!("removed {} from {}", key_name(key), path.display());
+                println!("removed {what} from {}", path.display());
             }
             ConfigCommand::Show => {
                 println!("config file: {}", path.display());

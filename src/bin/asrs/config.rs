@@ -31,6 +31,36 @@ pub(crate) struct Config {
 }
 
 impl Config {
+    /// Removes every setting of the endpoint `name` (any case, flat or nested, either
+    /// section), and the objects that become empty; returns how many.
+    pub(crate) fn remove_endpoint(&mut self, name: &str) -> usize {
+        use serde_json::{Map, Value};
+        fn walk(map: &mut Map<String, Value>, prefix: &str, name: &str) -> usize {
+            let mut removed = 0;
+            map.retain(|key, value| {
+                let full = if prefix.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{prefix}:{key}")
+                };
+                match value {
+                    Value::Object(inner) => {
+                        removed += walk(inner, &full, name);
+                        !inner.is_empty()
+                    }
+                    _ => {
+                        let hit = crate::endpoint_spec::endpoint_name(&full)
+                            .is_some_and(|n| n.eq_ignore_ascii_case(name));
+                        removed += usize::from(hit);
+                        !hit
+                    }
+                }
+            });
+            removed
+        }
+        walk(&mut self.other, "", name)
+    }
+
     /// The other keys as flat `a:b:c` settings.
     pub(crate) fn settings(&self) -> Vec<(String, String)> {
         crate::endpoint_spec::flatten(&serde_json::Value::Object(self.other.clone()))
@@ -137,6 +167,24 @@ mod tests {
             assert_eq!(mode & 0o077, 0, "config file readable by others: {mode:o}");
         }
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn an_endpoint_is_removed_wherever_it_is_written() {
+        let mut config = Config {
+            other: serde_json::from_str(
+                r#"{"Azure:SignalR:Endpoints:East:Primary": "a", "keep": {"x": 1},
+                    "Azure": {"SignalR": {"ConnectionString": {"east": "b", "west": "c"}}}}"#,
+            )
+            .unwrap(),
+            ..Config::default()
+        };
+        assert_eq!(config.remove_endpoint("east"), 2);
+        assert_eq!(
+            serde_json::Value::Object(config.other),
+            serde_json::json!({"keep": {"x": 1},
+                "Azure": {"SignalR": {"ConnectionString": {"west": "c"}}}})
+        );
     }
 
     #[test]

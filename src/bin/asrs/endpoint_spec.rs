@@ -204,6 +204,20 @@ pub(crate) fn plain_from_settings<'a>(
     })
 }
 
+/// The endpoint a settings key names, if it names one.
+pub(crate) fn endpoint_name(key: &str) -> Option<&str> {
+    endpoint_key(key).and_then(|rest| rest.split(':').next())
+}
+
+/// The flat settings key `asrs config set endpoint` writes.
+pub(crate) fn settings_key(name: &str, kind: EndpointType) -> String {
+    let kind = match kind {
+        EndpointType::Secondary => "Secondary",
+        _ => "Primary",
+    };
+    format!("{}:{name}:{kind}", SECTIONS[0])
+}
+
 /// What follows `<section>:` in a settings key naming an endpoint.
 fn endpoint_key(key: &str) -> Option<&str> {
     let key = strip_prefix_ignore_case(key, "Values:").unwrap_or(key);
