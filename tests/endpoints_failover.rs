@@ -164,3 +164,41 @@ async fn secondaries_take_clients_only_when_no_primary_is_online() {
         "{err}"
     );
 }
+
+/// An instance that accepts connections and never answers: its check gives up within the
+/// interval and marks it offline; sends then skip it at once instead of waiting out the
+/// client's timeout on it.
+#[tokio::test]
+async fn a_silent_instance_is_skipped_without_waiting() {
+    let emulators = start(1).await;
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = silent.local_addr().unwrap().port();
+    // Holds every accepted socket open, saying nothing.
+    let quiet = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = silent.accept().await {
+            held.push(socket);
+        }
+    });
+    let cs = format!("Endpoint=http://127.0.0.1;Port={port};AccessKey={}", key(1));
+    let client = builder(&emulators)
+        .endpoints([azure_signalr_rest::ServiceEndpoint::new(
+            "silent",
+            cs.parse().unwrap(),
+        )])
+        .health_check_interval(INTERVAL)
+        .partial_delivery(PartialDelivery::Succeed)
+        .build()
+        .unwrap();
+    let hub = client.hub(HUB);
+    let mut listener = listen(&hub, "l").await;
+    assert_eq!(holder(&emulators, &listener), 0);
+    // Fails on main's naive fleet: nothing checks it.
+    assert!(wait_until(INTERVAL + SLACK, || !online(&client, "silent")).await);
+    let started = Instant::now();
+    hub.broadcast(&message("fast"), None).await.unwrap();
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(1), "the send took {took:?}");
+    assert_eq!(next_target(&mut listener).await, "fast");
+    quiet.abort();
+}

@@ -129,6 +129,10 @@ impl Fleet {
                 settle(op, self.partial, answers.collect())
             }
             Route::Fan(targets) => {
+                if targets.is_empty() {
+                    // As Microsoft's SDK does: nothing to send to is not a failure.
+                    tracing::warn!(operation = %op, "the router chose no endpoint: nothing sent");
+                }
                 let calls: Vec<(usize, Call<'_>)> = targets
                     .iter()
                     .map(|(i, names)| match names {
@@ -284,5 +288,69 @@ impl Drop for Running {
         if let Some(fleet) = self.0.upgrade() {
             fleet.checking.store(false, Ordering::Release);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use crate::{NegotiateOptions, RetryPolicy, ServiceClient, ServiceEndpoint};
+
+    /// Two endpoints where nothing listens (port 9, discard), checked every 10 ms.
+    fn unreachable_pair() -> ServiceClient {
+        let cs = "Endpoint=http://127.0.0.1;Port=9;AccessKey=k";
+        ServiceClient::builder()
+            .endpoints(["a", "b"].map(|n| ServiceEndpoint::new(n, cs.parse().unwrap())))
+            .retry_policy(RetryPolicy::none())
+            .health_check_interval(Duration::from_millis(10))
+            .build()
+            .unwrap()
+    }
+
+    async fn wait_until(mut condition: impl FnMut() -> bool) -> bool {
+        tokio::time::timeout(Duration::from_secs(5), async {
+            while !condition() {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        })
+        .await
+        .is_ok()
+    }
+
+    #[tokio::test]
+    async fn health_checks_end_with_the_last_client() {
+        let client = unreachable_pair();
+        let weak = std::sync::Arc::downgrade(client.fleet.as_ref().unwrap());
+        let offline = || client.endpoints().iter().all(|e| !e.is_online());
+        assert!(
+            wait_until(offline).await,
+            "the checks run from the build on"
+        );
+        let clone = client.clone();
+        drop(client);
+        assert!(weak.upgrade().is_some(), "a clone keeps the client");
+        drop(clone);
+        assert!(wait_until(|| weak.strong_count() == 0).await);
+    }
+
+    #[test]
+    fn health_checks_start_on_the_first_call_in_a_runtime() {
+        let client = unreachable_pair();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let hub = client.hub("chat");
+            // Online until checked: negotiate works, and starts the checks.
+            hub.negotiate_local(NegotiateOptions::default()).unwrap();
+            let offline = || client.endpoints().iter().all(|e| !e.is_online());
+            assert!(wait_until(offline).await);
+            let err = hub
+                .negotiate_local(NegotiateOptions::default())
+                .unwrap_err();
+            assert!(err.to_string().contains("a (offline"), "{err}");
+        });
     }
 }
