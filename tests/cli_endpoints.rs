@@ -240,6 +240,25 @@ fn environment_variables_in_the_settings_form() {
     assert!(health_line(&health, "east").starts_with("east (primary, "));
     assert!(health_line(&health, "west").starts_with("west (secondary, "));
     assert_no_key(&health);
+
+    // A plain connection string beside them is the endpoint `default`.
+    let mut command = asrs();
+    command
+        .env("Azure__SignalR__ConnectionString", &east.connection_string)
+        .env(
+            "Azure__SignalR__Endpoints__west__Secondary",
+            &west.connection_string,
+        );
+    let health = run(command, &["health"]);
+    assert!(
+        health.status.success(),
+        "{}\n{}",
+        health.stdout,
+        health.stderr
+    );
+    assert!(health_line(&health, "default").starts_with("default (primary, "));
+    assert!(health_line(&health, "west").starts_with("west (secondary, "));
+    assert_no_key(&health);
 }
 
 #[test]

@@ -7,7 +7,7 @@ use azure_signalr_rest::ConnectionString;
 use clap::{Subcommand, ValueEnum};
 
 use crate::config::{load, path, save, Config};
-use crate::endpoint_spec::{from_settings, parse_option, settings_key};
+use crate::endpoint_spec::{from_settings, parse_option, plain_from_settings, settings_key};
 use crate::global::{GlobalArgs, RunnableCmd};
 
 #[derive(Debug, Subcommand)]
@@ -112,7 +112,12 @@ impl RunnableCmd for ConfigCommand {
             }
             ConfigCommand::Show => {
                 println!("config file: {}", path.display());
-                let connection_string = match &config.connection_string {
+                let settings = config.settings();
+                // As the lookup reads it: `connectionString`, else ASP.NET Core's key.
+                let plain = config.connection_string.clone().or_else(|| {
+                    plain_from_settings(settings.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+                });
+                let connection_string = match &plain {
                     None => "(not set)".to_owned(),
                     // Display redacts the key.
                     Some(s) => match s.parse::<ConnectionString>() {
