@@ -8,10 +8,10 @@ use std::time::Duration;
 
 use cli_support::{asrs, Process};
 
-#[test]
-fn demo_passes() {
+/// Runs `asrs demo <args>`, checks that it passed, and returns its output.
+fn demo_passing(args: &[&str]) -> String {
     let mut command = asrs();
-    command.args(["demo", "--timeout", "120"]);
+    command.args(["demo", "--timeout", "120"]).args(args);
     let mut demo = Process::spawn(command);
     demo.close_stdin();
     // The demo bounds itself at 120 s; a little more for start-up.
@@ -27,6 +27,13 @@ fn demo_passes() {
         "{out}"
     );
     assert!(!out.contains("FAILED"), "{out}");
+    out
+}
+
+#[test]
+fn demo_passes() {
+    let out = demo_passing(&[]);
+    assert!(!out.contains("emulator-"), "{out}");
     // Every kind of send and close shows up in the report.
     for step in [
         "broadcast",
@@ -47,5 +54,31 @@ fn demo_passes() {
             out.contains(step),
             "{step} missing from the demo's report:\n{out}"
         );
+    }
+}
+
+#[test]
+fn demo_passes_across_two_endpoints() {
+    let out = demo_passing(&["--endpoints", "2"]);
+    for name in ["emulator-1", "emulator-2"] {
+        assert!(
+            out.lines()
+                .any(|l| l.starts_with(&format!("Emulator {name} started at http://"))),
+            "{out}"
+        );
+        // Listeners on each: the sends, membership changes and closes all cross instances.
+        assert!(
+            out.lines()
+                .any(|l| l.contains(" connected as user ") && l.ends_with(&format!(" on {name}"))),
+            "no listener on {name}:\n{out}"
+        );
+    }
+    for step in [
+        "broadcast",
+        "send user alice",
+        "send group red",
+        "close all",
+    ] {
+        assert!(out.contains(step), "{step} missing:\n{out}");
     }
 }

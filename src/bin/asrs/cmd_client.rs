@@ -12,7 +12,7 @@ use clap::{Args, ValueEnum};
 use serde_json::Value;
 
 use crate::cmd_send::SEND_MESSAGE_TARGET;
-use crate::connection::hub_client;
+use crate::connection::negotiating_hub_client;
 use crate::global::{GlobalArgs, RunnableCmd};
 
 #[derive(Debug, Args)]
@@ -81,7 +81,7 @@ fn end_of_input() -> tokio::sync::oneshot::Receiver<()> {
 
 impl RunnableCmd for ClientArgs {
     async fn run(self, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
-        let hub = hub_client(global)?;
+        let hub = negotiating_hub_client(global).await?;
         let mut builder = Listener::builder()
             .hub_client(hub.clone())
             .user_id(self.user_id.clone())

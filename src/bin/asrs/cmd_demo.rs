@@ -10,7 +10,9 @@ use anyhow::Context as _;
 use azure_signalr_rest::emulator::{Emulator, EmulatorHandle};
 use azure_signalr_rest::listener::{Listener, TransportType};
 use azure_signalr_rest::protocol::HubProtocol;
-use azure_signalr_rest::{AddUserOptions, ApiVersion, CloseOptions, ServiceClient};
+use azure_signalr_rest::{
+    AddUserOptions, ApiVersion, CloseOptions, ServiceClient, ServiceEndpoint,
+};
 use clap::Args;
 use tokio::time::timeout;
 
@@ -26,6 +28,10 @@ pub(crate) struct DemoArgs {
     /// Seconds the whole demo may take.
     #[arg(long, value_name = "SECONDS", default_value_t = 180)]
     timeout: u64,
+    /// Service instances: embedded emulators behind one client with that many endpoints
+    /// (listeners spread across them; every check must still pass).
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=3))]
+    endpoints: u8,
 }
 
 const HUB: &str = "demo";
@@ -40,20 +46,34 @@ const MEMBERS: [(&str, TransportType, HubProtocol); 4] = [
 
 impl RunnableCmd for DemoArgs {
     async fn run(self, _global: &GlobalArgs) -> anyhow::Result<ExitCode> {
-        let emulator = Emulator::builder()
-            .bind("127.0.0.1:0")
-            // The demo checks what its listeners receive, never the emulator's delivery record.
-            .delivery_record(0)
-            .start()
-            .await
-            .context("starting the embedded emulator")?;
-        println!("Emulator started at {}", emulator.endpoint());
+        let mut emulators = Vec::new();
+        for n in 1..=self.endpoints {
+            let emulator = Emulator::builder()
+                .bind("127.0.0.1:0")
+                // The demo checks what its listeners receive, never the emulator's record.
+                .delivery_record(0)
+                .start()
+                .await
+                .context("starting the embedded emulator")?;
+            if self.endpoints == 1 {
+                println!("Emulator started at {}", emulator.endpoint());
+            } else {
+                println!(
+                    "Emulator {} started at {}",
+                    endpoint_name(n),
+                    emulator.endpoint()
+                );
+            }
+            emulators.push(emulator);
+        }
         let outcome = timeout(
             Duration::from_secs(self.timeout),
-            run_on(&emulator, Duration::from_secs(self.wait)),
+            run_on(&emulators, Duration::from_secs(self.wait)),
         )
         .await;
-        emulator.shutdown().await;
+        for emulator in emulators {
+            emulator.shutdown().await;
+        }
         match outcome {
             Err(_elapsed) => anyhow::bail!("the demo did not finish within {}s", self.timeout),
             Ok(result) => result,
@@ -61,14 +81,48 @@ impl RunnableCmd for DemoArgs {
     }
 }
 
-async fn run_on(emulator: &EmulatorHandle, wait: Duration) -> anyhow::Result<ExitCode> {
-    let connection_string = emulator.connection_string();
-    let client = |version| {
-        ServiceClient::builder()
-            .connection_string(&connection_string.parse()?)
-            .api_version(version)
-            .build()
-    };
+/// The name of the `n`th emulator's endpoint.
+fn endpoint_name(n: u8) -> String {
+    format!("emulator-{n}")
+}
+
+/// A client of `version` for the emulators: of one, as before endpoints had names; of several,
+/// one endpoint each.
+fn client_of(
+    emulators: &[EmulatorHandle],
+    version: ApiVersion,
+) -> Result<ServiceClient, azure_signalr_rest::Error> {
+    let builder = ServiceClient::builder().api_version(version);
+    match emulators {
+        [one] => builder.connection_string(&one.connection_string().parse()?),
+        several => {
+            let mut endpoints = Vec::new();
+            for (n, emulator) in (1..).zip(several) {
+                endpoints.push(ServiceEndpoint::new(
+                    endpoint_name(n),
+                    emulator.connection_string().parse()?,
+                ));
+            }
+            builder.endpoints(endpoints)
+        }
+    }
+    .build()
+}
+
+/// The endpoint whose emulator holds `connection_id`.
+fn holder(emulators: &[EmulatorHandle], connection_id: &str) -> Option<String> {
+    (1..).zip(emulators).find_map(|(n, emulator)| {
+        emulator
+            .hub(HUB)
+            .connections
+            .iter()
+            .any(|c| c.connection_id == connection_id)
+            .then(|| endpoint_name(n))
+    })
+}
+
+async fn run_on(emulators: &[EmulatorHandle], wait: Duration) -> anyhow::Result<ExitCode> {
+    let client = |version| client_of(emulators, version);
     let hub = client(ApiVersion::V2022_06_01)?.hub(HUB);
     let hub_v1 = client(ApiVersion::V1)?.hub(HUB);
     let hub_preview = client(ApiVersion::V1Preview)?.hub(HUB);
@@ -90,8 +144,15 @@ async fn run_on(emulator: &EmulatorHandle, wait: Duration) -> anyhow::Result<Exi
         let connection_id = listener
             .connection_id()
             .context("a connected listener has a connection id")?;
+        let on = match emulators {
+            [_] => String::new(),
+            _ => format!(
+                " on {}",
+                holder(emulators, &connection_id).unwrap_or_else(|| "(no emulator)".into())
+            ),
+        };
         println!(
-            "{name:<6} connected as user {name} over {transport} ({}), connection {connection_id}",
+            "{name:<6} connected as user {name} over {transport} ({}), connection {connection_id}{on}",
             protocol.name()
         );
         members.push(Member {
@@ -102,6 +163,9 @@ async fn run_on(emulator: &EmulatorHandle, wait: Duration) -> anyhow::Result<Exi
         });
     }
     let mut demo = Demo::new(hub.clone(), members, wait);
+    if emulators.len() > 1 {
+        spread(&mut demo, emulators);
+    }
     let all = MEMBERS.map(|(name, ..)| name);
     let none: [&str; 0] = [];
 
@@ -328,4 +392,29 @@ async fn run_on(emulator: &EmulatorHandle, wait: Duration) -> anyhow::Result<Exi
         .await;
 
     Ok(demo.report())
+}
+
+/// Checks that the listeners are spread over every emulator, so the checks that follow cross
+/// instances.
+fn spread(demo: &mut Demo, emulators: &[EmulatorHandle]) {
+    demo.next_step("listeners on every endpoint");
+    for n in (1..).take(emulators.len()) {
+        let members: Vec<&str> = MEMBERS
+            .iter()
+            .map(|(name, ..)| *name)
+            .filter(|name| holder(emulators, &demo.connection(name)) == Some(endpoint_name(n)))
+            .collect();
+        let ok = !members.is_empty();
+        let listed = if ok {
+            members.join(", ")
+        } else {
+            "(none)".into()
+        };
+        println!(
+            "  {}: {listed}   {}",
+            endpoint_name(n),
+            if ok { "ok" } else { "FAILED" }
+        );
+        demo.check(ok, format!("{} holds no listener", endpoint_name(n)));
+    }
 }

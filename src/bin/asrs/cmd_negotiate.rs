@@ -7,7 +7,7 @@ use anyhow::Context as _;
 use azure_signalr_rest::NegotiateOptions;
 use clap::Args;
 
-use crate::connection::hub_client;
+use crate::connection::negotiating_hub_client;
 use crate::global::{GlobalArgs, RunnableCmd};
 
 /// What `--user` and `--lifetime` ask of a client token.
@@ -31,7 +31,8 @@ pub(crate) struct NegotiateArgs {
 
 impl RunnableCmd for NegotiateArgs {
     async fn run(self, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
-        let response = hub_client(global)?
+        let response = negotiating_hub_client(global)
+            .await?
             .negotiate(client_options(
                 self.user,
                 Duration::from_secs(self.lifetime),

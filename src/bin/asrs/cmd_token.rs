@@ -4,11 +4,11 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{bail, Context as _};
-use azure_signalr_rest::TokenClaims;
+use azure_signalr_rest::{ServiceClient, TokenClaims};
 use clap::Args;
 
 use crate::cmd_negotiate::client_options;
-use crate::connection::{hub_client, service_client};
+use crate::connection::{negotiating_hub_client, service_client};
 use crate::global::{GlobalArgs, RunnableCmd};
 
 #[derive(Debug, Args)]
@@ -31,7 +31,8 @@ impl RunnableCmd for TokenArgs {
     async fn run(self, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
         let lifetime = Duration::from_secs(self.lifetime);
         let token = if self.client {
-            hub_client(global)?
+            negotiating_hub_client(global)
+                .await?
                 .negotiate(client_options(self.user, lifetime))
                 .await
                 .context("client token")?
@@ -43,7 +44,7 @@ impl RunnableCmd for TokenArgs {
                  for a REST token valid for that request URL"
                 );
             };
-            let service = service_client(global)?;
+            let service = signer_for(service_client(global)?, &audience)?;
             let minter = service.token_minter().context(
                 "REST tokens are signed with the access key; this connection string has none",
             )?;
@@ -55,5 +56,33 @@ impl RunnableCmd for TokenArgs {
         };
         println!("{}", token.expose_secret());
         Ok(ExitCode::SUCCESS)
+    }
+}
+
+/// The endpoint whose key signs a REST token for `audience`: the only one, or, of several, the
+/// one the URL is on (each instance has its own key).
+fn signer_for(service: ServiceClient, audience: &str) -> anyhow::Result<ServiceClient> {
+    let endpoints = service.endpoints();
+    if endpoints.len() == 1 {
+        return Ok(service);
+    }
+    let on = |base: &str| {
+        audience
+            .strip_prefix(base)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with(['/', '?']))
+    };
+    match endpoints.iter().find(|e| on(e.rest_endpoint())) {
+        Some(e) => Ok(service
+            .endpoint(e.name())
+            .expect("a client has each endpoint it lists")),
+        None => bail!(
+            "the audience URL is on none of the endpoints ({}); a REST token is signed with \
+             the key of the instance it is for",
+            endpoints
+                .iter()
+                .map(|e| format!("{}: {}", e.name(), e.rest_endpoint()))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
     }
 }

@@ -1,5 +1,8 @@
 //! The per-user config file: the connection string and hub, so they need not be typed each time
-//! (the quickstart's user-secrets, without .NET).
+//! (the quickstart's user-secrets, without .NET). It may also hold several endpoints in the
+//! settings form of Microsoft's SDKs, flat or nested (`"Azure:SignalR:Endpoints:east:Primary"`
+//! = connection string, see `endpoint_spec`), so an `appsettings.json` section can be pasted in;
+//! keys the tool does not know are kept as they are when it writes the file.
 //!
 //! JSON at `$ASRS_CONFIG` (a file path, for tests and scripts), else
 //! `$XDG_CONFIG_HOME/asrs/config.json`, else `~/.config/asrs/config.json`. Written with mode 0600
@@ -22,6 +25,46 @@ pub(crate) struct Config {
     pub connection_string: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hub: Option<String>,
+    /// Every other key (the endpoint settings among them), kept on save.
+    #[serde(flatten)]
+    pub other: serde_json::Map<String, serde_json::Value>,
+}
+
+impl Config {
+    /// Removes every setting of the endpoint `name` (any case, flat or nested, either
+    /// section), and the objects that become empty; returns how many.
+    pub(crate) fn remove_endpoint(&mut self, name: &str) -> usize {
+        use serde_json::{Map, Value};
+        fn walk(map: &mut Map<String, Value>, prefix: &str, name: &str) -> usize {
+            let mut removed = 0;
+            map.retain(|key, value| {
+                let full = if prefix.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{prefix}:{key}")
+                };
+                match value {
+                    Value::Object(inner) => {
+                        removed += walk(inner, &full, name);
+                        !inner.is_empty()
+                    }
+                    _ => {
+                        let hit = crate::endpoint_spec::endpoint_name(&full)
+                            .is_some_and(|n| n.eq_ignore_ascii_case(name));
+                        removed += usize::from(hit);
+                        !hit
+                    }
+                }
+            });
+            removed
+        }
+        walk(&mut self.other, "", name)
+    }
+
+    /// The other keys as flat `a:b:c` settings.
+    pub(crate) fn settings(&self) -> Vec<(String, String)> {
+        crate::endpoint_spec::flatten(&serde_json::Value::Object(self.other.clone()))
+    }
 }
 
 impl fmt::Debug for Config {
@@ -32,6 +75,7 @@ impl fmt::Debug for Config {
                 &self.connection_string.as_ref().map(|_| "<redacted>"),
             )
             .field("hub", &self.hub)
+            .field("other", &self.other.keys().collect::<Vec<_>>())
             .finish()
     }
 }
@@ -107,11 +151,14 @@ mod tests {
         let config = Config {
             connection_string: Some("Endpoint=http://localhost;AccessKey=s3cret;".into()),
             hub: Some("chat".into()),
+            other: serde_json::from_str(r#"{"Azure:SignalR:Endpoints:east": "AccessKey=s3cret"}"#)
+                .unwrap(),
         };
         save(&path, &config).unwrap();
         let loaded = load(&path).unwrap();
         assert_eq!(loaded.connection_string, config.connection_string);
         assert_eq!(loaded.hub.as_deref(), Some("chat"));
+        assert_eq!(loaded.other, config.other);
         assert!(!format!("{loaded:?}").contains("s3cret"));
         #[cfg(unix)]
         {
@@ -120,6 +167,24 @@ mod tests {
             assert_eq!(mode & 0o077, 0, "config file readable by others: {mode:o}");
         }
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn an_endpoint_is_removed_wherever_it_is_written() {
+        let mut config = Config {
+            other: serde_json::from_str(
+                r#"{"Azure:SignalR:Endpoints:East:Primary": "a", "keep": {"x": 1},
+                    "Azure": {"SignalR": {"ConnectionString": {"east": "b", "west": "c"}}}}"#,
+            )
+            .unwrap(),
+            ..Config::default()
+        };
+        assert_eq!(config.remove_endpoint("east"), 2);
+        assert_eq!(
+            serde_json::Value::Object(config.other),
+            serde_json::json!({"keep": {"x": 1},
+                "Azure": {"SignalR": {"ConnectionString": {"west": "c"}}}})
+        );
     }
 
     #[test]

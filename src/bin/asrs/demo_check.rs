@@ -154,6 +154,11 @@ impl Demo {
         format!("#{} {title}", self.step)
     }
 
+    /// Records a check made outside this file; `what` is reported when it failed.
+    pub(crate) fn check(&mut self, ok: bool, what: String) {
+        self.record(ok, what);
+    }
+
     fn record(&mut self, ok: bool, what: String) {
         self.checks += 1;
         if !ok {

@@ -1,6 +1,7 @@
 //! What every command shares: the global options and the trait each command group implements.
 //! It imports no command file, so the `cmd_*` files and `main` depend on it, never the reverse.
 
+use std::ffi::OsString;
 use std::fmt;
 use std::process::ExitCode;
 
@@ -23,8 +24,17 @@ pub(crate) const EXIT_ERROR: u8 = 2;
 pub(crate) struct GlobalArgs {
     /// Connection string of the service (else the environment variables
     /// Azure__SignalR__ConnectionString or AZURE_SIGNALR_CONNECTION_STRING, else the config file).
-    #[arg(short = 'c', long, global = true, value_name = "CONNECTION_STRING")]
-    pub connection_string: Option<String>,
+    /// Several service instances: repeat it as NAME=CONNECTION_STRING, with `:secondary` at the
+    /// end for a standby (`-c east="Endpoint=...;" -c west="Endpoint=...;:secondary"`), or set
+    /// Azure__SignalR__Endpoints__<NAME>[__Secondary] (or the same keys in the config file).
+    #[arg(
+        short = 'c',
+        long,
+        global = true,
+        value_name = "[NAME=]CONNECTION_STRING[:secondary]",
+        action = ArgAction::Append
+    )]
+    pub connection_string: Vec<String>,
     /// Hub name (else the config file's `hub`).
     #[arg(short = 'h', long, global = true, value_name = "HUB")]
     pub hub: Option<String>,
@@ -38,6 +48,10 @@ pub(crate) struct GlobalArgs {
             .map(|s| s.parse::<ApiVersion>().expect("one of the possible values")),
     )]
     pub api_version: ApiVersion,
+    /// With several endpoints, a call that reached only some of them succeeds (the others are
+    /// logged on standard error); without it, such a call fails naming each endpoint it missed.
+    #[arg(long, global = true)]
+    pub allow_partial: bool,
     /// Log what happens to standard error (-v: info, -vv: debug, -vvv: trace; RUST_LOG overrides).
     #[arg(short = 'v', long, global = true, action = ArgAction::Count)]
     pub verbose: u8,
@@ -52,11 +66,43 @@ impl fmt::Debug for GlobalArgs {
         f.debug_struct("GlobalArgs")
             .field(
                 "connection_string",
-                &self.connection_string.as_ref().map(|_| "<redacted>"),
+                &vec!["<redacted>"; self.connection_string.len()],
             )
             .field("hub", &self.hub)
             .field("api_version", &self.api_version)
+            .field("allow_partial", &self.allow_partial)
             .field("verbose", &self.verbose)
             .finish()
     }
+}
+
+/// Moves every `-c VALUE`, `--connection-string VALUE` and `--connection-string=VALUE` to the
+/// front of the command line (they are global options). Clap keeps only the values given on
+/// one side of a subcommand when a global option is repeated on both; gathered before it, all
+/// count. Runs after `emulator start`'s own `-c` became `--config`; stops at `--`.
+pub(crate) fn gather_connection_strings(args: Vec<OsString>) -> Vec<OsString> {
+    let mut args = args.into_iter();
+    let mut front: Vec<OsString> = args.next().into_iter().collect();
+    let mut rest = Vec::new();
+    while let Some(arg) = args.next() {
+        if arg == "--" {
+            rest.push(arg);
+            rest.extend(args.by_ref());
+        } else if arg == "-c" || arg == "--connection-string" {
+            match args.next() {
+                Some(value) => front.extend([arg, value]),
+                // No value: clap says so.
+                None => rest.push(arg),
+            }
+        } else if arg
+            .to_str()
+            .is_some_and(|a| a.starts_with("--connection-string="))
+        {
+            front.push(arg);
+        } else {
+            rest.push(arg);
+        }
+    }
+    front.extend(rest);
+    front
 }

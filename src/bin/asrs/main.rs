@@ -3,7 +3,8 @@
 //! `main` parses, sets up logging and hands the command to its `cmd_*` file, one per command
 //! group, each implementing [`global::RunnableCmd`]. Beside them: `connection` finds the
 //! connection string and builds the clients, `config` keeps the per-user config file,
-//! `redact` keeps secrets out of log lines, `signal` waits for Ctrl-C or SIGTERM.
+//! `endpoint_spec` reads the forms that name several endpoints, `redact` keeps secrets out of
+//! log lines, `signal` waits for Ctrl-C or SIGTERM.
 
 mod cmd_client;
 mod cmd_close;
@@ -22,6 +23,7 @@ mod connection;
 mod demo_check;
 mod emulator_limits;
 mod emulator_settings;
+mod endpoint_spec;
 mod global;
 mod redact;
 mod signal;
@@ -60,26 +62,29 @@ enum Command {
     Exists(cmd_exists::ExistsCommand),
     /// Close client connections.
     Close(cmd_close::CloseArgs),
-    /// Check the service's health.
+    /// Check the service's health (of each endpoint, with several).
     Health(cmd_health::HealthArgs),
     /// Print an access token (a client token, or a REST token for one request URL).
     Token(cmd_token::TokenArgs),
     /// Print a negotiate response (`{"url","accessToken"}`) for a user.
     Negotiate(cmd_negotiate::NegotiateArgs),
-    /// Read or change the per-user config file (connection string, hub).
+    /// Read or change the per-user config file (connection string, hub; `show` lists endpoints).
     #[command(subcommand)]
     Config(cmd_config::ConfigCommand),
     /// Run a local emulator of the service.
     #[command(subcommand)]
     Emulator(cmd_emulator::EmulatorCommand),
-    /// Start an embedded emulator, connect listeners, exercise every operation and check that
-    /// each listener received what it should (exit 0 only when everything arrived).
+    /// Start an embedded emulator (or several: --endpoints), connect listeners, exercise every
+    /// operation and check that each listener received what it should (exit 0 only when
+    /// everything arrived).
     Demo(cmd_demo::DemoArgs),
 }
 
-fn init_tracing(verbose: u8) {
-    // Quiet by default: the command's own error line says what went wrong.
+fn init_tracing(verbose: u8, allow_partial: bool) {
+    // Quiet by default: the command's own error line says what went wrong. A call allowed to
+    // reach only some endpoints succeeds, so the library's warning is what names the others.
     let default = match verbose {
+        0 if allow_partial => "error,azure_signalr_rest::client::endpoints=warn",
         0 => "error",
         1 => "info",
         2 => "info,azure_signalr_rest=debug,asrs=debug",
@@ -114,8 +119,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let cli = Cli::parse_from(cmd_emulator::official_short_flags(std::env::args_os()));
-    init_tracing(cli.global.verbose);
+    let cli = Cli::parse_from(command_line(std::env::args_os()));
+    init_tracing(cli.global.verbose, cli.global.allow_partial);
     match run(cli).await {
         Ok(code) => code,
         Err(error) => {
@@ -123,6 +128,11 @@ async fn main() -> ExitCode {
             ExitCode::from(EXIT_ERROR)
         }
     }
+}
+
+/// The command line as clap should read it (see the two functions).
+fn command_line(args: impl IntoIterator<Item = std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+    global::gather_connection_strings(cmd_emulator::official_short_flags(args))
 }
 
 /// The error and its causes on one line, without the repetitions that arise when a message
@@ -185,12 +195,50 @@ mod tests {
             ][..],
         ] {
             let cli = Cli::try_parse_from(argv).unwrap();
-            assert_eq!(cli.global.connection_string.as_deref(), Some("x"));
+            assert_eq!(cli.global.connection_string, ["x"]);
             assert_eq!(cli.global.hub.as_deref(), Some("chat"));
             assert_eq!(cli.global.api_version, ApiVersion::V1);
         }
         let cli = Cli::try_parse_from(["asrs", "group", "add-user", "g", "u", "-h", "x"]).unwrap();
         assert_eq!(cli.global.hub.as_deref(), Some("x"));
+    }
+
+    #[test]
+    fn connection_strings_add_up_before_and_after_the_subcommand() {
+        let parse = |argv: &[&str]| {
+            Cli::try_parse_from(command_line(argv.iter().map(Into::into)))
+                .unwrap()
+                .global
+                .connection_string
+        };
+        for argv in [
+            &["asrs", "-c", "a=x", "-c", "b=y", "health"][..],
+            &["asrs", "health", "-c", "a=x", "--connection-string", "b=y"],
+            &["asrs", "-c", "a=x", "health", "-c", "b=y"],
+            &[
+                "asrs",
+                "-c",
+                "a=x",
+                "group",
+                "add-user",
+                "--connection-string=b=y",
+                "g",
+                "u",
+            ],
+        ] {
+            assert_eq!(parse(argv), ["a=x", "b=y"], "{argv:?}");
+        }
+        // After `emulator start`, -c is its config file; after `--`, a value.
+        let cli = Cli::try_parse_from(command_line(
+            ["asrs", "-c", "a=x", "emulator", "start", "-c", "dir"].map(Into::into),
+        ))
+        .unwrap();
+        assert_eq!(cli.global.connection_string, ["a=x"]);
+        let cli = Cli::try_parse_from(command_line(
+            ["asrs", "send", "user", "-c", "a=x", "--", "-c"].map(Into::into),
+        ))
+        .unwrap();
+        assert_eq!(cli.global.connection_string, ["a=x"]);
     }
 
     #[test]

@@ -30,6 +30,8 @@ pub(super) async fn check(member: &Shared, bound: Duration) -> Result<(), Error>
     };
     match &result {
         Ok(()) => mark(&member.status, true, None),
+        // API 1.0-preview has no health operation: that says nothing about the endpoint.
+        Err(e) if matches!(e.kind(), ErrorKind::Unsupported { .. }) => {}
         Err(e) => mark(&member.status, false, Some(e)),
     }
     result
