@@ -115,7 +115,10 @@ pub(crate) fn table(record: &Value) -> Result<String> {
     let baseline = f(&figures[key(COUNTS[0])]["phases"]["max"]["sends_per_s"]);
     for (phase, title) in [
         ("max", "Broadcast at the highest sustained rate"),
-        ("fixed", "Broadcast at a fixed rate (half the 1-emulator maximum)"),
+        (
+            "fixed",
+            "Broadcast at a fixed rate (half the 1-emulator maximum)",
+        ),
     ] {
         writeln!(out, "\n**{title}**\n")?;
         writeln!(
@@ -124,7 +127,10 @@ pub(crate) fn table(record: &Value) -> Result<String> {
              copies per client | p50 / p99 ms from send | p50 / p99 ms from acceptance | \
              failed broadcasts | emulators CPU (cores) | load generator CPU (cores) |"
         )?;
-        writeln!(out, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")?;
+        writeln!(
+            out,
+            "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+        )?;
         for count in COUNTS {
             let p = &figures[key(count)]["phases"][phase];
             writeln!(
@@ -207,8 +213,9 @@ mod tests {
                 "p50_us_from_accept": 500, "p99_us_from_accept": 9000,
             })
         };
-        let spread: serde_json::Map<String, Value> =
-            (1..=count).map(|i| (format!("e{i}"), json!(10 / count))).collect();
+        let spread: serde_json::Map<String, Value> = (1..=count)
+            .map(|i| (format!("e{i}"), json!(10 / count)))
+            .collect();
         json!({
             "endpoints": count, "clients": 10, "connected": 10, "connect_seconds": 0.1,
             "clients_per_endpoint": spread, "closed_by_server": 0,
@@ -224,7 +231,10 @@ mod tests {
                          "emulators_3": row(3, 90.0) },
         });
         let text = table(&record).unwrap();
-        assert!(text.contains("| 2 | 10 of 10 | e1: 5, e2: 5 | 0 |"), "{text}");
+        assert!(
+            text.contains("| 2 | 10 of 10 | e1: 5, e2: 5 | 0 |"),
+            "{text}"
+        );
         assert!(
             text.contains("| 2 | max (window) | 150 | 1.50 | 1500 | 1.000 | 1.50 / 12.00 | 0.50 / 9.00 | 0 | 0.50 | ? |"),
             "{text}"
