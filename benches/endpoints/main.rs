@@ -275,7 +275,8 @@ async fn run(args: Args) {
     let mut out = serde_json::Map::new();
     let mut max_rate = 0.0;
     for (index, name) in PHASES.iter().enumerate() {
-        let rate = (index > 0).then(|| args.fixed_rate.unwrap_or(max_rate * 0.5));
+        // At least 1/s: a max phase that delivered nothing must not make the pacing divide by 0.
+        let rate = (index > 0).then(|| args.fixed_rate.unwrap_or(max_rate * 0.5).max(1.0));
         let r = phase(&hub, &shared, &args, index, rate).await;
         let sends_per_s = r.sends as f64 / r.seconds;
         if index == 0 {
