@@ -270,14 +270,29 @@ impl ServiceClientBuilder {
         self
     }
 
-    /// Routes calls over several endpoints (default [`DefaultEndpointRouter`]).
+    /// Routes calls over several endpoints (default [`DefaultEndpointRouter`]; see
+    /// [`EndpointRouter`] for writing one).
+    ///
+    /// ```
+    /// use azure_signalr_rest::{DefaultEndpointRouter, ServiceClient};
+    /// let builder = ServiceClient::builder().router(DefaultEndpointRouter::default());
+    /// # let _ = builder;
+    /// ```
     pub fn router(mut self, router: impl EndpointRouter) -> ServiceClientBuilder {
         self.router = Some(Arc::new(router));
         self
     }
 
     /// Time between two health checks of each endpoint, with several (default
-    /// [`DEFAULT_HEALTH_CHECK_INTERVAL`]).
+    /// [`DEFAULT_HEALTH_CHECK_INTERVAL`]). Each check is also bounded by it (and by the
+    /// [`timeout`](Self::timeout)); an offline endpoint is skipped by sends and negotiate
+    /// until a check finds it back.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let builder = azure_signalr_rest::ServiceClient::builder().health_check_interval(Duration::from_secs(2));
+    /// # let _ = builder;
+    /// ```
     pub fn health_check_interval(mut self, interval: Duration) -> ServiceClientBuilder {
         self.health_check_interval = Some(interval);
         self
@@ -285,6 +300,12 @@ impl ServiceClientBuilder {
 
     /// Whether a call that reached only some of several endpoints succeeds (default
     /// [`PartialDelivery::Fail`]).
+    ///
+    /// ```
+    /// use azure_signalr_rest::{PartialDelivery, ServiceClient};
+    /// let builder = ServiceClient::builder().partial_delivery(PartialDelivery::Succeed);
+    /// # let _ = builder;
+    /// ```
     pub fn partial_delivery(mut self, policy: PartialDelivery) -> ServiceClientBuilder {
         self.partial_delivery = policy;
         self
@@ -361,7 +382,7 @@ impl ServiceClientBuilder {
         );
         Ok(ServiceClient {
             shared,
-            fleet: Some(Arc::new(fleet)),
+            fleet: Some(fleet),
         })
     }
 

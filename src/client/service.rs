@@ -172,7 +172,9 @@ impl ServiceClient {
         })
     }
 
-    /// Checks the service's health: `Ok(())` when it answers 200.
+    /// Checks the service's health: `Ok(())` when it answers 200. With several endpoints,
+    /// every endpoint is checked (offline ones too, marking each online or offline) and the
+    /// result follows the client's [`PartialDelivery`](crate::PartialDelivery) policy.
     ///
     /// ```no_run
     /// # async fn run() -> Result<(), azure_signalr_rest::Error> {
@@ -196,5 +198,40 @@ impl ServiceClient {
             .send(&shared.executor, &to, &Call::Health)
             .await
             .map(|_| ())
+    }
+
+    /// Checks the health of each endpoint now, concurrently (each check bounded by the
+    /// health-check interval and the client's timeout), marks each online or offline as the
+    /// background checks do, and returns each endpoint's status with its result, in
+    /// configuration order.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use azure_signalr_rest::{RetryPolicy, ServiceClient, ServiceEndpoint};
+    /// // Nothing listens on port 9 (discard): both checks fail, and both endpoints go offline.
+    /// let client = ServiceClient::builder()
+    ///     .endpoints([
+    ///         ServiceEndpoint::new("east", "Endpoint=http://127.0.0.1;Port=9;AccessKey=k".parse().unwrap()),
+    ///         ServiceEndpoint::new("west", "Endpoint=http://127.0.0.1;Port=9;AccessKey=k".parse().unwrap()),
+    ///     ])
+    ///     .retry_policy(RetryPolicy::none())
+    ///     .build()
+    ///     .unwrap();
+    /// for (endpoint, result) in client.check_endpoints().await {
+    ///     assert!(result.is_err());
+    ///     assert!(!endpoint.is_online(), "{}", endpoint.name());
+    /// }
+    /// # }
+    /// ```
+    pub async fn check_endpoints(&self) -> Vec<(EndpointStatus, Result<(), Error>)> {
+        match &self.fleet {
+            Some(fleet) => fleet.check_all().await,
+            None => {
+                let result = self.health().await;
+                let status = self.shared.status.clone();
+                status.set_online(result.is_ok());
+                vec![(status, result)]
+            }
+        }
     }
 }

@@ -6,6 +6,9 @@
 //! `EndpointType`, `IEndpointRouter`), which over REST refuses several endpoints outright.
 
 mod fleet;
+mod health;
+mod outcome;
+mod route;
 mod router;
 
 use std::fmt;
@@ -209,9 +212,8 @@ impl EndpointStatus {
         self.online.load(Ordering::Relaxed)
     }
 
-    // Health checks (to come) set it.
-    #[allow(dead_code)]
-    pub(crate) fn set_online(&self, online: bool) {
-        self.online.store(online, Ordering::Relaxed);
+    /// Sets the flag, returning what it was.
+    pub(crate) fn set_online(&self, online: bool) -> bool {
+        self.online.swap(online, Ordering::Relaxed)
     }
 }

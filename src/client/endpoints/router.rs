@@ -9,6 +9,7 @@ use crate::client::negotiate::NegotiateOptions;
 /// `IEndpointRouter` in Microsoft's server SDK). Every method has a default; override the ones
 /// your deployment knows better, e.g. negotiate by the client's region.
 ///
+/// `hub` is the hub's name, lower-cased, without the client's application prefix.
 /// Routers see every endpoint; offline ones they return for a message are skipped and reported.
 /// Negotiate sees only online endpoints, so it can never hand out an offline one.
 ///
