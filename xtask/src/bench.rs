@@ -1,5 +1,5 @@
-//! `cargo xtask bench [all|send|tokens|fanout] [--duration S] [--warmup S] [--idle-clients N]
-//! [--out DIR]`: builds the release benchmark binaries, checks (and where it can, installs) the
+//! `cargo xtask bench [all|send|tokens|fanout|endpoints] [--duration S] [--warmup S]
+//! [--idle-clients N] [--endpoint-clients N] [--out DIR]`: builds the release benchmark binaries, checks (and where it can, installs) the
 //! peers, runs every contender against one emulator process on 127.0.0.1 in one run, and
 //! writes raw figures, tables and plots to `--out` (default `benches/results/`).
 //! BENCHMARKS.md quotes them.
@@ -18,7 +18,7 @@ use crate::root;
 /// Which sections to run and for how long.
 #[derive(clap::Args, Debug, Clone)]
 pub(crate) struct BenchArgs {
-    /// all, send, tokens or fanout.
+    /// all, send, tokens, fanout or endpoints.
     #[arg(default_value = "all")]
     pub section: String,
     /// Seconds measured per run (after the warm-up).
@@ -33,7 +33,13 @@ pub(crate) struct BenchArgs {
     /// Where the figures, tables and plots go (relative to the workspace root).
     #[arg(long, default_value = "benches/results")]
     pub out: PathBuf,
+    /// WebSocket clients of the endpoints section (spread over its 1, 2 and 3 emulators).
+    #[arg(long, default_value_t = 1000)]
+    pub endpoint_clients: usize,
 }
+
+/// The sections of a full run, in run order.
+pub(crate) const SECTIONS: [&str; 4] = ["tokens", "send", "fanout", "endpoints"];
 
 const KEY: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789ABCDEFGH";
 const FONT: &str = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf";
@@ -41,9 +47,9 @@ const FONT: &str = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf";
 pub(crate) fn bench(args: BenchArgs) -> Result<std::process::ExitCode> {
     let started = Instant::now();
     let sections: Vec<&str> = match args.section.as_str() {
-        "all" => vec!["tokens", "send", "fanout"],
-        s @ ("send" | "tokens" | "fanout") => vec![s],
-        other => bail!("unknown section `{other}`: all, send, tokens or fanout"),
+        "all" => SECTIONS.to_vec(),
+        s if SECTIONS.contains(&s) => vec![s],
+        other => bail!("unknown section `{other}`: all, {}", SECTIONS.join(", ")),
     };
     setup(&sections)?;
     let binaries = build()?;
@@ -55,6 +61,7 @@ pub(crate) fn bench(args: BenchArgs) -> Result<std::process::ExitCode> {
         let figures = match *section {
             "tokens" => tokens(&binaries, &args)?,
             "send" => send(&binaries, &args)?,
+            "endpoints" => crate::bench_endpoints::run(&binaries, &args)?,
             _ => fanout(&binaries, &args)?,
         };
         let record = json!({
@@ -177,7 +184,7 @@ fn build() -> Result<BTreeMap<String, PathBuf>> {
             binaries.insert(name.to_string(), PathBuf::from(exe));
         }
     }
-    for name in ["tokens", "emulator_server", "send", "fanout"] {
+    for name in ["tokens", "emulator_server", "send", "fanout", "endpoints"] {
         if !binaries.contains_key(name) {
             bail!("cargo built no `{name}` benchmark");
         }
@@ -186,14 +193,14 @@ fn build() -> Result<BTreeMap<String, PathBuf>> {
 }
 
 /// An emulator process; stops when dropped (its standard input closes).
-struct EmulatorProcess {
+pub(crate) struct EmulatorProcess {
     child: Child,
     stdin: Option<ChildStdin>,
     addr: String,
 }
 
 impl EmulatorProcess {
-    fn start(binaries: &BTreeMap<String, PathBuf>) -> Result<EmulatorProcess> {
+    pub(crate) fn start(binaries: &BTreeMap<String, PathBuf>) -> Result<EmulatorProcess> {
         let mut child = Command::new(&binaries["emulator_server"])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -210,11 +217,11 @@ impl EmulatorProcess {
         Ok(EmulatorProcess { child, stdin, addr })
     }
 
-    fn endpoint(&self) -> String {
+    pub(crate) fn endpoint(&self) -> String {
         format!("http://{}", self.addr)
     }
 
-    fn pid(&self) -> u32 {
+    pub(crate) fn pid(&self) -> u32 {
         self.child.id()
     }
 }
@@ -235,7 +242,7 @@ impl Drop for EmulatorProcess {
 }
 
 /// Runs a command that prints one JSON line last; returns it.
-fn json_of(cmd: &mut Command) -> Result<Value> {
+pub(crate) fn json_of(cmd: &mut Command) -> Result<Value> {
     let output = cmd
         .current_dir(root())
         .stderr(Stdio::inherit())

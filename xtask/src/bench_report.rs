@@ -13,21 +13,24 @@ use crate::bench::SENDERS;
 
 const FONT: &str = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf";
 
-fn f(v: &Value) -> f64 {
+pub(crate) fn f(v: &Value) -> f64 {
     v.as_f64().unwrap_or(f64::NAN)
 }
 
 /// CPU use in cores, or "?" where it could not be read.
-fn cores(v: &Value) -> String {
+pub(crate) fn cores(v: &Value) -> String {
     v.as_f64().map_or("?".into(), |c| format!("{c:.2}"))
 }
 
-fn ms(us: &Value) -> String {
+pub(crate) fn ms(us: &Value) -> String {
     format!("{:.2}", f(us) / 1000.0)
 }
 
 /// The Markdown table of a section's figures.
 pub(crate) fn table(section: &str, record: &Value) -> Result<String> {
+    if section == "endpoints" {
+        return crate::bench_endpoints::table(record);
+    }
     let figures = &record["figures"];
     let mut out = String::new();
     writeln!(
@@ -154,7 +157,7 @@ fn ns(v: &Value) -> String {
     }
 }
 
-fn register_font() -> Result<()> {
+pub(crate) fn register_font() -> Result<()> {
     static DONE: std::sync::OnceLock<()> = std::sync::OnceLock::new();
     if DONE.get().is_none() {
         let bytes = std::fs::read(FONT).with_context(|| format!("reading {FONT}"))?;
@@ -169,10 +172,10 @@ fn register_font() -> Result<()> {
     Ok(())
 }
 
-type Area<'a> = DrawingArea<BitMapBackend<'a>, Shift>;
+pub(crate) type Area<'a> = DrawingArea<BitMapBackend<'a>, Shift>;
 
 /// One bar chart: `bars` of (label, value), with the value written above each bar.
-fn bars(
+pub(crate) fn bars(
     area: &Area,
     title: &str,
     y_label: &str,
@@ -235,7 +238,7 @@ fn bars(
     Ok(())
 }
 
-const PALETTE: [RGBColor; 6] = [
+pub(crate) const PALETTE: [RGBColor; 6] = [
     RGBColor(31, 119, 180),
     RGBColor(255, 127, 14),
     RGBColor(44, 160, 44),
@@ -246,6 +249,9 @@ const PALETTE: [RGBColor; 6] = [
 
 /// Draws the section's PNG.
 pub(crate) fn plot(section: &str, record: &Value, path: &Path) -> Result<()> {
+    if section == "endpoints" {
+        return crate::bench_endpoints::plot(record, path);
+    }
     register_font()?;
     let figures = &record["figures"];
     match section {

@@ -2,6 +2,7 @@
 //! `cargo xtask bench`.
 
 mod bench;
+mod bench_endpoints;
 mod bench_report;
 mod fuzz;
 mod new_version;
@@ -38,7 +39,7 @@ enum Chore {
     /// Run every check CI runs: Node packages for the official-client tests, rustfmt, clippy,
     /// a build with no features and with each feature alone, and the whole test suite.
     Test,
-    /// Run the benchmarks (sections: all, send, tokens, fanout) and write their results
+    /// Run the benchmarks (sections: all, send, tokens, fanout, endpoints) and write their results
     /// (default: benches/results/).
     Bench(bench::BenchArgs),
     /// Add a fourth API version (a copy of 2022-06-01) in a copy of the crate, the way the
