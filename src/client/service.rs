@@ -28,7 +28,7 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 /// Requests themselves still go to the `ServerEndpoint` (or the endpoint and its port). Why: the
 /// service checks the audience against its own public name, not against the port or the
 /// private address a request came through, and a server (or emulator) that accepts the SDK's
-/// tokens then accepts ours. [`HubClient::negotiate`] signs client tokens the same way.
+/// tokens then accepts ours. [`HubClient::negotiate`](crate::HubClient::negotiate) signs client tokens the same way.
 ///
 /// ```
 /// use azure_signalr_rest::{ApiVersion, ServiceClient};

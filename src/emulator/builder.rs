@@ -226,9 +226,9 @@ impl EmulatorBuilder {
     }
 
     /// Trusts an Entra-like issuer for REST calls and hands out signing keys for its tokens at
-    /// `/api/v1/auth/accessKey`: its RS256 tokens must have the audience [`SIGNALR_AUDIENCE`],
+    /// `/api/v1/auth/accessKey`: its RS256 tokens must have the audience [`SIGNALR_AUDIENCE`](super::SIGNALR_AUDIENCE),
     /// its issuer name and one of its keys, and be within `exp`/`nbf` give or take
-    /// [`CLOCK_SKEW`]; client tokens signed with a handed-out key name it in `kid`. The access
+    /// [`CLOCK_SKEW`](super::CLOCK_SKEW); client tokens signed with a handed-out key name it in `kid`. The access
     /// key keeps working.
     ///
     /// ```no_run

@@ -38,8 +38,8 @@ pub(crate) enum ConfigKey {
     ConnectionString,
     /// The hub used when -h/--hub is not given.
     Hub,
-    /// One of several endpoints: NAME=CONNECTION_STRING[:secondary], written as the setting
-    /// Azure:SignalR:Endpoints:<NAME>:<Primary|Secondary> (unset takes the NAME).
+    /// One of several endpoints: `NAME=CONNECTION_STRING[:secondary]`, written as the setting
+    /// `Azure:SignalR:Endpoints:<NAME>:<Primary|Secondary>` (unset takes the NAME).
     Endpoint,
 }
 

@@ -26,7 +26,7 @@ pub(crate) struct GlobalArgs {
     /// Azure__SignalR__ConnectionString or AZURE_SIGNALR_CONNECTION_STRING, else the config file).
     /// Several service instances: repeat it as NAME=CONNECTION_STRING, with `:secondary` at the
     /// end for a standby (`-c east="Endpoint=...;" -c west="Endpoint=...;:secondary"`), or set
-    /// Azure__SignalR__Endpoints__<NAME>[__Secondary] (or the same keys in the config file).
+    /// `Azure__SignalR__Endpoints__<NAME>[__Secondary]` (or the same keys in the config file).
     #[arg(
         short = 'c',
         long,

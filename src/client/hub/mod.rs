@@ -23,7 +23,7 @@ mod negotiate;
 ///
 /// Which API version offers which operation (and which are composed of several calls) is
 /// tabulated on [`ApiVersion`]; an operation the version lacks fails with
-/// [`ErrorKind::Unsupported`] before any network traffic.
+/// [`ErrorKind::Unsupported`](crate::ErrorKind::Unsupported) before any network traffic.
 ///
 /// ```
 /// use azure_signalr_rest::{NegotiateOptions, ServiceClient};
