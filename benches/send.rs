@@ -8,6 +8,9 @@
 //! send --endpoint http://127.0.0.1:PORT --key KEY --print-token URL   # a long-lived token for wrk
 //! ```
 
+#[path = "support/args.rs"]
+mod args;
+
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -32,34 +35,24 @@ struct Args {
 fn parse_args() -> Args {
     let mut a = Args {
         endpoint: "http://127.0.0.1:8888".into(),
-        key: azure_signalr_rest_key(),
+        key: args::EMULATOR_KEY.into(),
         op: "broadcast".into(),
         concurrency: 1,
         duration: 10.0,
         warmup: 2.0,
         print_token: None,
     };
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        let mut value = || args.next().unwrap_or_else(|| panic!("{arg} needs a value"));
-        match arg.as_str() {
-            "--endpoint" => a.endpoint = value(),
-            "--key" => a.key = value(),
-            "--op" => a.op = value(),
-            "--concurrency" => a.concurrency = value().parse().expect("--concurrency N"),
-            "--duration" => a.duration = value().parse().expect("--duration SECONDS"),
-            "--warmup" => a.warmup = value().parse().expect("--warmup SECONDS"),
-            "--print-token" => a.print_token = Some(value()),
-            _ => {} // `cargo bench` appends `--bench`
-        }
-    }
+    args::each(|arg, value| match arg {
+        "--endpoint" => a.endpoint = value(),
+        "--key" => a.key = value(),
+        "--op" => a.op = value(),
+        "--concurrency" => a.concurrency = value().parse().expect("--concurrency N"),
+        "--duration" => a.duration = value().parse().expect("--duration SECONDS"),
+        "--warmup" => a.warmup = value().parse().expect("--warmup SECONDS"),
+        "--print-token" => a.print_token = Some(value()),
+        _ => {} // `cargo bench` appends `--bench`
+    });
     a
-}
-
-/// The emulator's well-known key (the same default as `emulator::DEFAULT_ACCESS_KEY`, which is
-/// only compiled with the `emulator` feature).
-fn azure_signalr_rest_key() -> String {
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789ABCDEFGH".into()
 }
 
 async fn send_once(hub: &HubClient, op: &str, message: &Message) -> bool {
