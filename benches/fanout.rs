@@ -54,11 +54,9 @@ const PLAN: [(&str, bool, Option<f64>); PHASES] = [
 ];
 struct Args {
     endpoint: String,
-    key: String,
+    common: args::Common,
     clients: usize,
     mode: String,
-    duration: f64,
-    warmup: f64,
     group_size: usize,
     emulator_pid: Option<u32>,
     senders: usize,
@@ -67,22 +65,18 @@ struct Args {
 fn parse_args() -> Args {
     let mut a = Args {
         endpoint: "http://127.0.0.1:8888".into(),
-        key: args::EMULATOR_KEY.into(),
+        common: args::Common::new(1.0),
         clients: 1000,
         mode: "deliver".into(),
-        duration: 10.0,
-        warmup: 1.0,
         group_size: 10,
         emulator_pid: None,
         senders: 16,
     };
     args::each(|arg, value| match arg {
+        _ if a.common.take(arg, value) => {}
         "--endpoint" => a.endpoint = value(),
-        "--key" => a.key = value(),
         "--clients" => a.clients = value().parse().expect("--clients N"),
         "--mode" => a.mode = value(),
-        "--duration" => a.duration = value().parse().expect("--duration SECONDS"),
-        "--warmup" => a.warmup = value().parse().expect("--warmup SECONDS"),
         "--group-size" => a.group_size = value().parse().expect("--group-size N"),
         "--emulator-pid" => a.emulator_pid = Some(value().parse().expect("--emulator-pid PID")),
         "--senders" => a.senders = value().parse().expect("--senders N"),
@@ -119,24 +113,18 @@ async fn send(hub: &HubClient, target: &Target, phase: usize, seq: u64) -> bool 
 async fn phase(
     hub: &HubClient,
     shared: &Arc<Shared>,
-    args: &Args,
+    pacing: &Pacing<'_>,
     index: usize,
     target: Arc<Target>,
     fan: u64,
     rate: Option<f64>,
 ) -> Sent {
-    let pacing = Pacing {
-        senders: args.senders,
-        warmup: args.warmup,
-        duration: args.duration,
-        emulator_pids: args.emulator_pid.as_slice(),
-    };
     let hub = hub.clone();
     let call = move |n: u64| {
         let (hub, target) = (hub.clone(), target.clone());
         async move { send(&hub, &target, index, n).await }
     };
-    let sent = run_phase(shared, index, rate, Some(fan), &pacing, call).await;
+    let sent = run_phase(shared, index, rate, Some(fan), pacing, call).await;
     // Let the stragglers arrive before the next phase.
     tokio::time::sleep(Duration::from_millis(500)).await;
     sent
@@ -144,17 +132,13 @@ async fn phase(
 
 fn main() {
     let args = parse_args();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
-    runtime.block_on(run(args));
+    args::block_on(run(args));
 }
 
 async fn run(args: Args) {
     let client = ServiceClient::builder()
         .endpoint(args.endpoint.clone())
-        .access_key(AccessKey::new(args.key.clone()))
+        .access_key(AccessKey::new(args.common.key.clone()))
         .build()
         .expect("client");
     let hub = client.hub(HUB);
@@ -213,6 +197,12 @@ async fn run(args: Args) {
         let fan_all = connected as u64;
         let fan_group = args.group_size as u64;
         let mut phases = Vec::new();
+        let pacing = Pacing {
+            senders: args.senders,
+            warmup: args.common.warmup,
+            duration: args.common.duration,
+            emulator_pids: args.emulator_pid.as_slice(),
+        };
         let mut max_rate = [0.0f64; 2];
         for (index, &(_, to_groups, fraction)) in PLAN.iter().enumerate() {
             let (target, fan) = if to_groups {
@@ -222,7 +212,7 @@ async fn run(args: Args) {
             };
             let family = usize::from(to_groups);
             let rate = fraction.map(|f| max_rate[family] * f);
-            let result = phase(&hub, &shared, &args, index, Arc::new(target), fan, rate).await;
+            let result = phase(&hub, &shared, &pacing, index, Arc::new(target), fan, rate).await;
             let sends_per_s = result.sends as f64 / result.seconds;
             if fraction.is_none() {
                 max_rate[family] = sends_per_s;

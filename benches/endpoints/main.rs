@@ -48,10 +48,8 @@ const PHASES: [&str; 2] = ["max", "fixed"];
 struct Args {
     endpoints: Vec<String>,
     emulator_pids: Vec<u32>,
-    key: String,
+    common: args::Common,
     clients: usize,
-    duration: f64,
-    warmup: f64,
     senders: usize,
     fixed_rate: Option<f64>,
 }
@@ -60,22 +58,18 @@ fn parse_args() -> Args {
     let mut a = Args {
         endpoints: Vec::new(),
         emulator_pids: Vec::new(),
-        key: args::EMULATOR_KEY.into(),
+        common: args::Common::new(2.0),
         clients: 1000,
-        duration: 10.0,
-        warmup: 2.0,
         senders: 16,
         fixed_rate: None,
     };
     args::each(|arg, value| match arg {
+        _ if a.common.take(arg, value) => {}
         "--endpoint" => a.endpoints.push(value()),
         "--emulator-pid" => a
             .emulator_pids
             .push(value().parse().expect("--emulator-pid PID")),
-        "--key" => a.key = value(),
         "--clients" => a.clients = value().parse().expect("--clients N"),
-        "--duration" => a.duration = value().parse().expect("--duration SECONDS"),
-        "--warmup" => a.warmup = value().parse().expect("--warmup SECONDS"),
         "--senders" => a.senders = value().parse().expect("--senders N"),
         "--fixed-rate" => a.fixed_rate = Some(value().parse().expect("--fixed-rate R")),
         _ => {} // `cargo bench` appends `--bench`
@@ -89,16 +83,10 @@ fn parse_args() -> Args {
 async fn phase(
     hub: &HubClient,
     shared: &Arc<Shared>,
-    args: &Args,
+    pacing: &Pacing<'_>,
     index: usize,
     rate: Option<f64>,
 ) -> Sent {
-    let pacing = Pacing {
-        senders: args.senders,
-        warmup: args.warmup,
-        duration: args.duration,
-        emulator_pids: &args.emulator_pids,
-    };
     let hub = hub.clone();
     let broadcast = move |n: u64| {
         let hub = hub.clone();
@@ -108,7 +96,7 @@ async fn phase(
             hub.broadcast(&message, None).await.is_ok()
         }
     };
-    let sent = run_phase(shared, index, rate, None, &pacing, broadcast).await;
+    let sent = run_phase(shared, index, rate, None, pacing, broadcast).await;
     let deadline = Instant::now() + Duration::from_secs(10);
     while shared.delivered_all[index].load(Ordering::Relaxed) < sent.sends_all * shared.connected()
         && Instant::now() < deadline
@@ -151,11 +139,7 @@ async fn clients_per_endpoint(client: &ServiceClient, shared: &Shared) -> Value 
 
 fn main() {
     let args = parse_args();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
-    runtime.block_on(run(args));
+    args::block_on(run(args));
 }
 
 async fn run(args: Args) {
@@ -164,7 +148,7 @@ async fn run(args: Args) {
         .iter()
         .enumerate()
         .map(|(i, url)| {
-            let cs = format!("Endpoint={url};AccessKey={};Version=1.0;", args.key);
+            let cs = format!("Endpoint={url};AccessKey={};Version=1.0;", args.common.key);
             ServiceEndpoint::new(
                 format!("e{}", i + 1),
                 cs.parse().expect("connection string"),
@@ -193,11 +177,17 @@ async fn run(args: Args) {
     eprintln!("clients per endpoint: {spread}");
 
     let mut out = serde_json::Map::new();
+    let pacing = Pacing {
+        senders: args.senders,
+        warmup: args.common.warmup,
+        duration: args.common.duration,
+        emulator_pids: &args.emulator_pids,
+    };
     let mut max_rate = 0.0;
     for (index, name) in PHASES.iter().enumerate() {
         // At least 1/s: a max phase that delivered nothing must not make the pacing divide by 0.
         let rate = (index > 0).then(|| args.fixed_rate.unwrap_or(max_rate * 0.5).max(1.0));
-        let r = phase(&hub, &shared, &args, index, rate).await;
+        let r = phase(&hub, &shared, &pacing, index, rate).await;
         let sends_per_s = r.sends as f64 / r.seconds;
         if index == 0 {
             max_rate = sends_per_s;
