@@ -8,6 +8,9 @@
 //! send --endpoint http://127.0.0.1:PORT --key KEY --print-token URL   # a long-lived token for wrk
 //! ```
 
+#[path = "support/args.rs"]
+mod args;
+
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -21,45 +24,29 @@ const USER: &str = "user1";
 
 struct Args {
     endpoint: String,
-    key: String,
+    common: args::Common,
     op: String,
     concurrency: usize,
-    duration: f64,
-    warmup: f64,
     print_token: Option<String>,
 }
 
 fn parse_args() -> Args {
     let mut a = Args {
         endpoint: "http://127.0.0.1:8888".into(),
-        key: azure_signalr_rest_key(),
+        common: args::Common::new(2.0),
         op: "broadcast".into(),
         concurrency: 1,
-        duration: 10.0,
-        warmup: 2.0,
         print_token: None,
     };
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        let mut value = || args.next().unwrap_or_else(|| panic!("{arg} needs a value"));
-        match arg.as_str() {
-            "--endpoint" => a.endpoint = value(),
-            "--key" => a.key = value(),
-            "--op" => a.op = value(),
-            "--concurrency" => a.concurrency = value().parse().expect("--concurrency N"),
-            "--duration" => a.duration = value().parse().expect("--duration SECONDS"),
-            "--warmup" => a.warmup = value().parse().expect("--warmup SECONDS"),
-            "--print-token" => a.print_token = Some(value()),
-            _ => {} // `cargo bench` appends `--bench`
-        }
-    }
+    args::each(|arg, value| match arg {
+        _ if a.common.take(arg, value) => {}
+        "--endpoint" => a.endpoint = value(),
+        "--op" => a.op = value(),
+        "--concurrency" => a.concurrency = value().parse().expect("--concurrency N"),
+        "--print-token" => a.print_token = Some(value()),
+        _ => {} // `cargo bench` appends `--bench`
+    });
     a
-}
-
-/// The emulator's well-known key (the same default as `emulator::DEFAULT_ACCESS_KEY`, which is
-/// only compiled with the `emulator` feature).
-fn azure_signalr_rest_key() -> String {
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789ABCDEFGH".into()
 }
 
 async fn send_once(hub: &HubClient, op: &str, message: &Message) -> bool {
@@ -76,7 +63,7 @@ fn main() {
     if let Some(url) = &args.print_token {
         // A token for wrk's fixed request: valid for a day, audience = the request URL.
         let minter = TokenMinter::with_rest_lifetime(
-            AccessKey::new(args.key.clone()),
+            AccessKey::new(args.common.key.clone()),
             Duration::from_secs(24 * 3600),
             Duration::from_secs(60),
         );
@@ -87,18 +74,14 @@ fn main() {
         );
         return;
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
-    runtime.block_on(run(args));
+    args::block_on(run(args));
 }
 
 async fn run(args: Args) {
     let endpoint = url::Url::parse(&args.endpoint).expect("--endpoint URL");
     let client = ServiceClient::builder()
         .endpoint(args.endpoint.clone())
-        .access_key(AccessKey::new(args.key.clone()))
+        .access_key(AccessKey::new(args.common.key.clone()))
         .build()
         .expect("client");
     let _ = endpoint;
@@ -130,10 +113,10 @@ async fn run(args: Args) {
             histogram
         }));
     }
-    tokio::time::sleep(Duration::from_secs_f64(args.warmup)).await;
+    tokio::time::sleep(Duration::from_secs_f64(args.common.warmup)).await;
     measuring.store(true, Ordering::Relaxed);
     let started = Instant::now();
-    tokio::time::sleep(Duration::from_secs_f64(args.duration)).await;
+    tokio::time::sleep(Duration::from_secs_f64(args.common.duration)).await;
     stop.store(true, Ordering::Relaxed);
     let seconds = started.elapsed().as_secs_f64();
     let mut histogram = Histogram::<u64>::new(3).unwrap();

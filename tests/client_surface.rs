@@ -1,7 +1,10 @@
 //! The client's public surface as a whole: clients can be shared across tasks, every request
 //! names this SDK, and no tracing event at any level carries the key or a token.
 
-use std::sync::{Arc, Mutex, OnceLock};
+#[path = "common/log_sink.rs"]
+mod log_sink;
+
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use azure_signalr_rest::{
@@ -11,6 +14,8 @@ use azure_signalr_rest::{
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
 
+use log_sink::trace_logs;
+
 const KEY: &str = "surface-test-key-0123456789abcdefghijklmnopqrstuvwxyz";
 
 fn assert_send_sync_clone<T: Send + Sync + Clone + 'static>() {}
@@ -19,7 +24,7 @@ fn assert_send<T: Send>(_: &T) {}
 
 #[test]
 fn clients_are_send_sync_and_clone_and_their_calls_are_send() {
-    logs();
+    trace_logs();
     assert_send_sync_clone::<ServiceClient>();
     assert_send_sync_clone::<HubClient>();
     assert_send_sync::<Error>();
@@ -136,7 +141,7 @@ async fn every_operation(client: &ServiceClient) {
 
 #[tokio::test]
 async fn every_request_names_this_sdk() {
-    logs();
+    trace_logs();
     let (port, heads) = server().await;
     for version in ApiVersion::ALL {
         every_operation(&client(port, version)).await;
@@ -161,43 +166,9 @@ async fn every_request_names_this_sdk() {
     }
 }
 
-/// Collects everything a subscriber writes.
-#[derive(Clone, Default)]
-struct Sink(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Sink {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-/// The one subscriber of this test binary, at TRACE, writing to a shared sink. Global and set
-/// by every test before it does anything: a scoped subscriber (`set_default`) saw no events at
-/// all when another test had touched the same callsites on its own thread first, because
-/// tracing caches a callsite's interest for the whole process.
-fn logs() -> &'static Sink {
-    static SINK: OnceLock<Sink> = OnceLock::new();
-    SINK.get_or_init(|| {
-        let sink = Sink::default();
-        let writer = sink.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::TRACE)
-            .with_ansi(false)
-            .with_writer(move || writer.clone())
-            .finish();
-        tracing::subscriber::set_global_default(subscriber).unwrap();
-        sink
-    })
-}
-
 #[tokio::test]
 async fn no_trace_event_carries_the_key_or_a_token() {
-    let sink = logs();
+    let sink = trace_logs();
     let (port, heads) = server().await;
     let mut tokens = Vec::new();
     for version in ApiVersion::ALL {
@@ -212,7 +183,7 @@ async fn no_trace_event_carries_the_key_or_a_token() {
         }
     }
     assert!(tokens.len() > 40, "{} tokens", tokens.len());
-    let logs = String::from_utf8_lossy(&sink.0.lock().unwrap()).into_owned();
+    let logs = sink.text();
     assert!(logs.contains("TRACE") || logs.contains("DEBUG"), "{logs}");
     assert!(!logs.contains(KEY), "the key is in the logs");
     for token in &tokens {

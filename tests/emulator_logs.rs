@@ -6,37 +6,17 @@
 //! other threads than the test).
 
 mod common;
-
-use std::sync::{Arc, Mutex};
+#[path = "common/log_sink.rs"]
+mod log_sink;
 
 use common::{http, msg, negotiate, rest, start, token, WAIT};
 use futures::SinkExt;
+use log_sink::trace_logs;
 use serde_json::json;
-
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_log_event_carries_a_secret_and_requests_are_logged_redacted() {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish();
-    tracing::subscriber::set_global_default(subscriber).unwrap();
+    let captured = trace_logs();
 
     let emu = start().await;
     let mut secrets = vec![emu.access_key().to_string()];
@@ -119,7 +99,7 @@ async fn no_log_event_carries_a_secret_and_requests_are_logged_redacted() {
     drop(ws);
     emu.shutdown().await;
 
-    let logs = String::from_utf8_lossy(&captured.0.lock().unwrap()).into_owned();
+    let logs = captured.text();
     // Requests are logged, with the path and the query's secrets redacted.
     let transport_request = logs
         .lines()

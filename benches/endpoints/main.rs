@@ -22,33 +22,34 @@
 //! waits for the stragglers and reports copies per client per accepted broadcast: 1 when every
 //! broadcast reached every client once, whichever instance it is on.
 
+#[path = "../support/args.rs"]
+mod args;
+#[path = "../support/load.rs"]
+mod load;
+#[path = "../support/receivers.rs"]
 mod receivers;
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use azure_signalr_rest::{HubClient, Message, ServiceClient, ServiceEndpoint};
+use futures::StreamExt;
 use serde_json::{json, Value};
-use tokio::sync::{watch, Semaphore};
+use tokio::sync::watch;
 
-use receivers::{
-    clients_per_endpoint, connect_all, merged_latency, now_us, Shared, ACCEPT_SLOTS, HUB, PHASES,
-};
+use load::{run_phase, Pacing, Sent};
+use receivers::{connect_all, now_us, Shared};
 
-/// Undelivered messages per client the max-rate senders may have outstanding (an emulator's
-/// per-client queue holds 1,024 by default).
-const WINDOW: u64 = 128;
-/// Broadcasts the open-loop phase may have in flight at once.
-const IN_FLIGHT: u32 = 256;
+const HUB: &str = "endpoints";
+/// The phases in order: `max`, then `fixed`.
+const PHASES: [&str; 2] = ["max", "fixed"];
 
 struct Args {
     endpoints: Vec<String>,
     emulator_pids: Vec<u32>,
-    key: String,
+    common: args::Common,
     clients: usize,
-    duration: f64,
-    warmup: f64,
     senders: usize,
     fixed_rate: Option<f64>,
 }
@@ -57,187 +58,88 @@ fn parse_args() -> Args {
     let mut a = Args {
         endpoints: Vec::new(),
         emulator_pids: Vec::new(),
-        key: "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789ABCDEFGH".into(),
+        common: args::Common::new(2.0),
         clients: 1000,
-        duration: 10.0,
-        warmup: 2.0,
         senders: 16,
         fixed_rate: None,
     };
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        let mut value = || args.next().unwrap_or_else(|| panic!("{arg} needs a value"));
-        match arg.as_str() {
-            "--endpoint" => a.endpoints.push(value()),
-            "--emulator-pid" => a
-                .emulator_pids
-                .push(value().parse().expect("--emulator-pid PID")),
-            "--key" => a.key = value(),
-            "--clients" => a.clients = value().parse().expect("--clients N"),
-            "--duration" => a.duration = value().parse().expect("--duration SECONDS"),
-            "--warmup" => a.warmup = value().parse().expect("--warmup SECONDS"),
-            "--senders" => a.senders = value().parse().expect("--senders N"),
-            "--fixed-rate" => a.fixed_rate = Some(value().parse().expect("--fixed-rate R")),
-            _ => {} // `cargo bench` appends `--bench`
-        }
-    }
+    args::each(|arg, value| match arg {
+        _ if a.common.take(arg, value) => {}
+        "--endpoint" => a.endpoints.push(value()),
+        "--emulator-pid" => a
+            .emulator_pids
+            .push(value().parse().expect("--emulator-pid PID")),
+        "--clients" => a.clients = value().parse().expect("--clients N"),
+        "--senders" => a.senders = value().parse().expect("--senders N"),
+        "--fixed-rate" => a.fixed_rate = Some(value().parse().expect("--fixed-rate R")),
+        _ => {} // `cargo bench` appends `--bench`
+    });
     assert!(!a.endpoints.is_empty(), "give at least one --endpoint");
     a
 }
 
-/// CPU time (user + system) a process has used so far, in seconds.
-fn cpu_seconds(pid: u32) -> Option<f64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // Fields after the parenthesised command name; utime and stime are the 12th and 13th.
-    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
-    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
-    // /proc reports in USER_HZ, which Linux fixes at 100 for user space.
-    Some(ticks as f64 / 100.0)
-}
-
-/// CPU seconds of every emulator together (`None` when none was given or one is unreadable),
-/// and of this process.
-fn cpu_now(args: &Args) -> (Option<f64>, Option<f64>) {
-    let emulators = if args.emulator_pids.is_empty() {
-        None
-    } else {
-        args.emulator_pids.iter().map(|&p| cpu_seconds(p)).sum()
-    };
-    (emulators, cpu_seconds(std::process::id()))
-}
-
-/// What one phase measured.
-struct PhaseResult {
-    rate: Option<f64>,
-    /// Broadcasts accepted during the measured part.
-    sends: u64,
-    /// Broadcasts accepted in the whole phase, warm-up included.
-    sends_all: u64,
-    failed: u64,
-    seconds: f64,
-    cores: (Option<f64>, Option<f64>),
-}
-
-/// Runs phase `index`: `rate` broadcasts/s (open loop), or as fast as the window allows.
+/// Runs phase `index`: `rate` broadcasts/s (open loop), or as fast as the window allows; then
+/// waits for the stragglers, so copies per client compare whole counts.
 async fn phase(
     hub: &HubClient,
     shared: &Arc<Shared>,
-    args: &Args,
+    pacing: &Pacing<'_>,
     index: usize,
     rate: Option<f64>,
-) -> PhaseResult {
-    let seq = Arc::new(AtomicU64::new(0));
-    let accepted = Arc::new(AtomicU64::new(0));
-    let accepted_all = Arc::new(AtomicU64::new(0));
-    let failed = Arc::new(AtomicU64::new(0));
-    let stop = Arc::new(AtomicBool::new(false));
-    let in_flight = Arc::new(Semaphore::new(IN_FLIGHT as usize));
-    let broadcast = {
-        let (hub, shared) = (hub.clone(), shared.clone());
-        let (accepted, accepted_all, failed) =
-            (accepted.clone(), accepted_all.clone(), failed.clone());
-        move |n: u64| {
-            let (hub, shared) = (hub.clone(), shared.clone());
-            let (accepted, accepted_all, failed) =
-                (accepted.clone(), accepted_all.clone(), failed.clone());
-            async move {
-                let message =
-                    Message::from_values("tick", vec![json!(index), json!(n), json!(now_us())]);
-                if hub.broadcast(&message, None).await.is_ok() {
-                    shared.accepted[index][n as usize % ACCEPT_SLOTS]
-                        .store(now_us(), Ordering::Relaxed);
-                    accepted_all.fetch_add(1, Ordering::Relaxed);
-                    if shared.measuring.load(Ordering::Relaxed) {
-                        accepted.fetch_add(1, Ordering::Relaxed);
-                    }
-                } else {
-                    failed.fetch_add(1, Ordering::Relaxed);
-                }
-            }
+) -> Sent {
+    let hub = hub.clone();
+    let broadcast = move |n: u64| {
+        let hub = hub.clone();
+        async move {
+            let message =
+                Message::from_values("tick", vec![json!(index), json!(n), json!(now_us())]);
+            hub.broadcast(&message, None).await.is_ok()
         }
     };
-    let mut tasks = Vec::new();
-    match rate {
-        None => {
-            for _ in 0..args.senders {
-                let (seq, stop, shared, run) =
-                    (seq.clone(), stop.clone(), shared.clone(), broadcast.clone());
-                tasks.push(tokio::spawn(async move {
-                    while !stop.load(Ordering::Relaxed) {
-                        // Flow control: stay within WINDOW undelivered messages per client.
-                        let sent = seq.load(Ordering::Relaxed);
-                        let delivered = shared.delivered_all[index].load(Ordering::Relaxed);
-                        let connected = shared.connected().max(1);
-                        if sent * connected > delivered + WINDOW * connected {
-                            tokio::time::sleep(Duration::from_micros(500)).await;
-                            continue;
-                        }
-                        run(seq.fetch_add(1, Ordering::Relaxed)).await;
-                    }
-                }));
-            }
-        }
-        Some(rate) => {
-            let (seq, stop, in_flight) = (seq.clone(), stop.clone(), in_flight.clone());
-            tasks.push(tokio::spawn(async move {
-                let start = Instant::now();
-                while !stop.load(Ordering::Relaxed) {
-                    // Send everything due by now, then sleep to the next due time.
-                    let due = (start.elapsed().as_secs_f64() * rate) as u64;
-                    while seq.load(Ordering::Relaxed) < due {
-                        let n = seq.fetch_add(1, Ordering::Relaxed);
-                        let permit = in_flight.clone().acquire_owned().await.unwrap();
-                        let send = broadcast(n);
-                        tokio::spawn(async move {
-                            send.await;
-                            drop(permit);
-                        });
-                    }
-                    let next = start + Duration::from_secs_f64((due + 1) as f64 / rate);
-                    tokio::time::sleep_until(next.into()).await;
-                }
-            }));
-        }
-    }
-    tokio::time::sleep(Duration::from_secs_f64(args.warmup)).await;
-    let before = cpu_now(args);
-    shared.measuring.store(true, Ordering::Relaxed);
-    let started = Instant::now();
-    tokio::time::sleep(Duration::from_secs_f64(args.duration)).await;
-    shared.measuring.store(false, Ordering::Relaxed);
-    let seconds = started.elapsed().as_secs_f64();
-    let after = cpu_now(args);
-    let cores = |b: Option<f64>, a: Option<f64>| Some((a? - b?) / seconds);
-    stop.store(true, Ordering::Relaxed);
-    for task in tasks {
-        let _ = task.await;
-    }
-    let _ = in_flight.acquire_many(IN_FLIGHT).await;
-    // Wait for the stragglers, so copies per client compare whole counts.
-    let sends_all = accepted_all.load(Ordering::Relaxed);
+    let sent = run_phase(shared, index, rate, None, pacing, broadcast).await;
     let deadline = Instant::now() + Duration::from_secs(10);
-    while shared.delivered_all[index].load(Ordering::Relaxed) < sends_all * shared.connected()
+    while shared.delivered_all[index].load(Ordering::Relaxed) < sent.sends_all * shared.connected()
         && Instant::now() < deadline
     {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    PhaseResult {
-        rate,
-        sends: accepted.load(Ordering::Relaxed),
-        sends_all,
-        failed: failed.load(Ordering::Relaxed),
-        seconds,
-        cores: (cores(before.0, after.0), cores(before.1, after.1)),
+    sent
+}
+
+/// How many of the connected clients each endpoint holds, asked of each endpoint alone.
+async fn clients_per_endpoint(client: &ServiceClient, shared: &Shared) -> Value {
+    let ids = shared.connection_ids.lock().unwrap().clone();
+    let mut counts = serde_json::Map::new();
+    for status in client.endpoints() {
+        let hub = client
+            .endpoint(status.name())
+            .expect("an endpoint the client lists")
+            .hub(HUB);
+        let answers: Vec<Result<bool, _>> = futures::stream::iter(&ids)
+            .map(|id| {
+                let hub = hub.clone();
+                async move { hub.connection_exists(id).await }
+            })
+            .buffer_unordered(32)
+            .collect()
+            .await;
+        let held = answers.iter().filter(|a| matches!(a, Ok(true))).count();
+        // A count that hides unanswered questions would understate the spread: say so.
+        if let Some(Err(e)) = answers.iter().find(|a| a.is_err()) {
+            let failed = answers.iter().filter(|a| a.is_err()).count();
+            eprintln!(
+                "{}: {failed} connection_exists calls failed, e.g. {e}",
+                status.name()
+            );
+        }
+        counts.insert(status.name().to_owned(), json!(held));
     }
+    Value::Object(counts)
 }
 
 fn main() {
     let args = parse_args();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
-    runtime.block_on(run(args));
+    args::block_on(run(args));
 }
 
 async fn run(args: Args) {
@@ -246,7 +148,7 @@ async fn run(args: Args) {
         .iter()
         .enumerate()
         .map(|(i, url)| {
-            let cs = format!("Endpoint={url};AccessKey={};Version=1.0;", args.key);
+            let cs = format!("Endpoint={url};AccessKey={};Version=1.0;", args.common.key);
             ServiceEndpoint::new(
                 format!("e{}", i + 1),
                 cs.parse().expect("connection string"),
@@ -258,10 +160,12 @@ async fn run(args: Args) {
         .build()
         .expect("client");
     let hub = client.hub(HUB);
-    let shared = Arc::new(Shared::new());
+    let shared = Arc::new(Shared::new(PHASES.len(), true));
     let (stop_tx, stop_rx) = watch::channel(false);
     let connect_started = Instant::now();
-    let tasks = connect_all(&hub, args.clients, &shared, &stop_rx).await;
+    // One HTTP client for every negotiate call, as one app process would share it.
+    let http = reqwest::Client::new();
+    let tasks = connect_all(&hub, &http, args.clients, &shared, &stop_rx).await;
     let connect_seconds = connect_started.elapsed().as_secs_f64();
     let connected = shared.connected();
     eprintln!(
@@ -273,11 +177,17 @@ async fn run(args: Args) {
     eprintln!("clients per endpoint: {spread}");
 
     let mut out = serde_json::Map::new();
+    let pacing = Pacing {
+        senders: args.senders,
+        warmup: args.common.warmup,
+        duration: args.common.duration,
+        emulator_pids: &args.emulator_pids,
+    };
     let mut max_rate = 0.0;
     for (index, name) in PHASES.iter().enumerate() {
         // At least 1/s: a max phase that delivered nothing must not make the pacing divide by 0.
         let rate = (index > 0).then(|| args.fixed_rate.unwrap_or(max_rate * 0.5).max(1.0));
-        let r = phase(&hub, &shared, &args, index, rate).await;
+        let r = phase(&hub, &shared, &pacing, index, rate).await;
         let sends_per_s = r.sends as f64 / r.seconds;
         if index == 0 {
             max_rate = sends_per_s;
@@ -288,11 +198,11 @@ async fn run(args: Args) {
             "{name}: {sends_per_s:.0} broadcasts/s, {:.0} delivered/s",
             delivered as f64 / r.seconds
         );
-        let (from_send, from_accept) = merged_latency(&shared, index);
+        let (from_send, from_accept) = shared.merged_latency(index);
         out.insert(
             (*name).into(),
             json!({
-                "target_rate": r.rate,
+                "target_rate": rate,
                 "sends": r.sends,
                 "failed_sends": r.failed,
                 "seconds": r.seconds,
@@ -300,8 +210,8 @@ async fn run(args: Args) {
                 "delivered": delivered,
                 "delivered_per_s": delivered as f64 / r.seconds,
                 "copies_per_client": delivered_all as f64 / (r.sends_all * connected).max(1) as f64,
-                "emulator_cores": r.cores.0,
-                "generator_cores": r.cores.1,
+                "emulator_cores": r.emulator_cores,
+                "generator_cores": r.generator_cores,
                 "p50_us_from_send": from_send.value_at_quantile(0.5),
                 "p99_us_from_send": from_send.value_at_quantile(0.99),
                 "p50_us_from_accept": from_accept.value_at_quantile(0.5),

@@ -72,6 +72,19 @@ pub struct ConnectionString {
 }
 
 impl ConnectionString {
+    /// Whether `key` (in any case) is one this parser reads, rather than skips as unknown: the
+    /// rule for telling a connection string from other `name=value` text.
+    ///
+    /// ```
+    /// use azure_signalr_rest::ConnectionString;
+    /// assert!(ConnectionString::is_known_key("endpoint"));
+    /// assert!(ConnectionString::is_known_key("ClientSecret"));
+    /// assert!(!ConnectionString::is_known_key("primary"));
+    /// ```
+    pub fn is_known_key(key: &str) -> bool {
+        canonical_key(key).is_some()
+    }
+
     /// The service endpoint, with the `Port` override applied.
     ///
     /// ```
@@ -289,6 +302,14 @@ const KNOWN_KEYS: [&str; 10] = [
     "ClientCert",
 ];
 
+/// The spelling this parser uses for `key`, a key in any case; `None` for a key it skips.
+fn canonical_key(key: &str) -> Option<&'static str> {
+    KNOWN_KEYS
+        .into_iter()
+        .chain([CLIENT_SECRET])
+        .find(|k| k.eq_ignore_ascii_case(key))
+}
+
 impl FromStr for ConnectionString {
     type Err = Error;
 
@@ -309,11 +330,7 @@ impl FromStr for ConnectionString {
                 ));
             };
             let key = key.trim();
-            let Some(canonical) = KNOWN_KEYS
-                .into_iter()
-                .chain([CLIENT_SECRET])
-                .find(|k| k.eq_ignore_ascii_case(key))
-            else {
+            let Some(canonical) = canonical_key(key) else {
                 continue;
             };
             if values.iter().any(|(k, _)| *k == canonical) {

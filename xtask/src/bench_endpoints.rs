@@ -12,7 +12,9 @@ use plotters::prelude::*;
 use serde_json::Value;
 
 use crate::bench::{json_of, BenchArgs, EmulatorProcess};
-use crate::bench_report::{bars, cores, f, ms, register_font, PALETTE};
+use crate::bench_report::{
+    bars, f, failures_and_cpu, ms, register_font, run_line, target_rate, PALETTE,
+};
 
 /// Emulator counts, in run and table order; the first is the baseline (a client of one
 /// endpoint, which is the single-endpoint client).
@@ -77,12 +79,7 @@ fn label(count: usize) -> String {
 pub(crate) fn table(record: &Value) -> Result<String> {
     let figures = &record["figures"];
     let mut out = String::new();
-    writeln!(
-        out,
-        "Run: {} — {}",
-        record["date"].as_str().unwrap_or(""),
-        record["machine"].as_str().unwrap_or("")
-    )?;
+    writeln!(out, "{}", run_line(record))?;
     writeln!(
         out,
         "Measured {} s per phase after {} s of warm-up. One `ServiceClient` over N emulator \
@@ -136,10 +133,8 @@ pub(crate) fn table(record: &Value) -> Result<String> {
             let p = &figures[key(count)]["phases"][phase];
             writeln!(
                 out,
-                "| {count} | {} | {:.0} | {:.2} | {:.0} | {:.3} | {} / {} | {} / {} | {} | {} | {} |",
-                p["target_rate"]
-                    .as_f64()
-                    .map_or("max (window)".into(), |r| format!("{r:.0}")),
+                "| {count} | {} | {:.0} | {:.2} | {:.0} | {:.3} | {} / {} | {} / {} | {} |",
+                target_rate(p),
                 f(&p["sends_per_s"]),
                 f(&p["sends_per_s"]) / baseline,
                 f(&p["delivered_per_s"]),
@@ -148,9 +143,7 @@ pub(crate) fn table(record: &Value) -> Result<String> {
                 ms(&p["p99_us_from_send"]),
                 ms(&p["p50_us_from_accept"]),
                 ms(&p["p99_us_from_accept"]),
-                p["failed_sends"],
-                cores(&p["emulator_cores"]),
-                cores(&p["generator_cores"]),
+                failures_and_cpu(p),
             )?;
         }
     }

@@ -26,6 +26,32 @@ pub(crate) fn ms(us: &Value) -> String {
     format!("{:.2}", f(us) / 1000.0)
 }
 
+/// A phase's target rate, or what the max-rate phase stands for instead.
+pub(crate) fn target_rate(phase: &Value) -> String {
+    phase["target_rate"]
+        .as_f64()
+        .map_or("max (window)".into(), |r| format!("{r:.0}"))
+}
+
+/// A phase's last three columns: failed sends, then the emulators' and the generator's CPU.
+pub(crate) fn failures_and_cpu(phase: &Value) -> String {
+    format!(
+        "{} | {} | {}",
+        phase["failed_sends"],
+        cores(&phase["emulator_cores"]),
+        cores(&phase["generator_cores"])
+    )
+}
+
+/// A table's first line: when, and on what machine, its figures were measured.
+pub(crate) fn run_line(record: &Value) -> String {
+    format!(
+        "Run: {} — {}",
+        record["date"].as_str().unwrap_or(""),
+        record["machine"].as_str().unwrap_or("")
+    )
+}
+
 /// The Markdown table of a section's figures.
 pub(crate) fn table(section: &str, record: &Value) -> Result<String> {
     if section == "endpoints" {
@@ -33,12 +59,7 @@ pub(crate) fn table(section: &str, record: &Value) -> Result<String> {
     }
     let figures = &record["figures"];
     let mut out = String::new();
-    writeln!(
-        out,
-        "Run: {} — {}",
-        record["date"].as_str().unwrap_or(""),
-        record["machine"].as_str().unwrap_or("")
-    )?;
+    writeln!(out, "{}", run_line(record))?;
     if section == "tokens" {
         writeln!(
             out,
@@ -113,19 +134,15 @@ pub(crate) fn table(section: &str, record: &Value) -> Result<String> {
             for (name, p) in deliver["phases"].as_object().into_iter().flatten() {
                 writeln!(
                     out,
-                    "| {name} | {} | {:.0} | {:.0} | {} | {} | {} | {} | {} | {} | {} |",
-                    p["target_rate"]
-                        .as_f64()
-                        .map_or("max (window)".into(), |r| format!("{r:.0}")),
+                    "| {name} | {} | {:.0} | {:.0} | {} | {} | {} | {} | {} |",
+                    target_rate(p),
                     f(&p["sends_per_s"]),
                     f(&p["delivered_per_s"]),
                     ms(&p["p50_us_from_accept"]),
                     ms(&p["p99_us_from_accept"]),
                     ms(&p["p50_us_from_send"]),
                     ms(&p["p99_us_from_send"]),
-                    p["failed_sends"],
-                    cores(&p["emulator_cores"]),
-                    cores(&p["generator_cores"]),
+                    failures_and_cpu(p),
                 )?;
             }
             writeln!(out, "\n| idle connections | connected | emulator VmRSS before | after | KiB per connection |")?;

@@ -9,29 +9,12 @@
 use std::fmt;
 
 use anyhow::{anyhow, bail};
-use azure_signalr_rest::EndpointType;
+use azure_signalr_rest::{ConnectionString, EndpointType};
 use serde_json::Value;
 
 /// The name given to a connection string without one, when it stands beside named endpoints
 /// (the name the library gives the endpoint of a one-endpoint client).
 pub(crate) const DEFAULT_NAME: &str = "default";
-
-/// Keys that may open a connection string. A `-c` value whose text before the first `=` is one
-/// of them is a plain connection string, never `NAME=...`. (The library's parser keeps its list
-/// private; this one only has to recognise the first key of a string.)
-const CONNECTION_STRING_KEYS: [&str; 11] = [
-    "Endpoint",
-    "AccessKey",
-    "Version",
-    "Port",
-    "ClientEndpoint",
-    "ServerEndpoint",
-    "AuthType",
-    "ClientId",
-    "ClientSecret",
-    "TenantId",
-    "ClientCert",
-];
 
 /// Settings sections that hold named endpoints: the Functions extension's and ASP.NET Core's.
 const SECTIONS: [&str; 2] = ["Azure:SignalR:Endpoints", "Azure:SignalR:ConnectionString"];
@@ -108,9 +91,9 @@ fn is_name(text: &str) -> bool {
 }
 
 fn is_key(text: &str) -> bool {
-    CONNECTION_STRING_KEYS
-        .iter()
-        .any(|k| k.eq_ignore_ascii_case(text.trim()))
+    // A `-c` value whose text before the first `=` is a connection-string key is a plain
+    // connection string, never `NAME=...`.
+    ConnectionString::is_known_key(text.trim())
 }
 
 fn opens_with_key(text: &str) -> bool {

@@ -1,5 +1,6 @@
-//! The receiving side of the endpoints benchmark: WebSocket clients connected through the
-//! one client's negotiate, what they count, and which instance holds each.
+//! The receiving side shared by the fan-out and endpoints load generators: WebSocket clients
+//! (the project's `Listener`, JSON hub protocol) that count and time each `tick` they receive.
+//! Included by each bench's main file with `#[path]`, since every bench is its own crate.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -7,16 +8,13 @@ use std::time::{Duration, Instant};
 
 use azure_signalr_rest::listener::{Event, Listener, TransportType};
 use azure_signalr_rest::protocol::HubProtocol;
-use azure_signalr_rest::{HubClient, ServiceClient};
-use futures::StreamExt;
+use azure_signalr_rest::HubClient;
 use hdrhistogram::Histogram;
-use serde_json::{json, Value};
+use serde_json::Value;
 use tokio::sync::{watch, Semaphore};
 
-pub(crate) const HUB: &str = "endpoints";
-/// The phases in order: `max`, then `fixed`.
-pub(crate) const PHASES: [&str; 2] = ["max", "fixed"];
-/// Latency histograms are kept in this many shards, shared by the clients by index.
+/// Latency histograms are kept in this many shards (few enough to stay in cache, enough that
+/// the worker threads seldom wait for the same lock).
 const LATENCY_SHARDS: usize = 8;
 /// Slots of the acceptance-time ring (per phase), indexed by sequence number.
 pub(crate) const ACCEPT_SLOTS: usize = 1 << 20;
@@ -34,15 +32,19 @@ pub(crate) fn histogram() -> Histogram<u64> {
 /// Latency from send and from acceptance, in microseconds.
 pub(crate) type LatencyPair = (Histogram<u64>, Histogram<u64>);
 
-/// Counters shared by the senders and every receiver.
+/// Counters shared by the senders and every receiver, one entry per phase.
 pub(crate) struct Shared {
     /// Messages received in the measured part of each phase.
-    pub(crate) delivered: [AtomicU64; 2],
-    /// Messages received in each phase, warm-up and stragglers included.
-    pub(crate) delivered_all: [AtomicU64; 2],
-    /// When the sender saw each broadcast accepted (µs), per phase, by sequence number.
+    pub(crate) delivered: Vec<AtomicU64>,
+    /// Messages received in each phase, warm-up and stragglers included (the senders' flow
+    /// control counts those too).
+    pub(crate) delivered_all: Vec<AtomicU64>,
+    /// When the sender saw each send accepted (µs), per phase, by sequence number.
     pub(crate) accepted: Vec<Vec<AtomicU64>>,
-    pub(crate) latency: Vec<Mutex<Vec<LatencyPair>>>,
+    /// Latencies (from send, from acceptance) per phase, in shards that clients share by
+    /// index: one histogram pair per client per phase was megabytes of counters, and the
+    /// cache misses of recording into them a large part of this process's CPU time.
+    latency: Vec<Mutex<Vec<LatencyPair>>>,
     /// Only messages of the measured part of a phase count (not its warm-up).
     pub(crate) measuring: AtomicBool,
     pub(crate) connected: AtomicUsize,
@@ -52,15 +54,19 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    pub(crate) fn new() -> Shared {
+    /// Counters for `phases` phases; `track_latency` false keeps no acceptance ring (a run
+    /// that only connects clients has no use for its memory).
+    pub(crate) fn new(phases: usize, track_latency: bool) -> Shared {
+        let slots = if track_latency { ACCEPT_SLOTS } else { 0 };
+        let counters = || (0..phases).map(|_| AtomicU64::new(0)).collect();
         Shared {
-            delivered: Default::default(),
-            delivered_all: Default::default(),
-            accepted: (0..PHASES.len())
-                .map(|_| (0..ACCEPT_SLOTS).map(|_| AtomicU64::new(0)).collect())
+            delivered: counters(),
+            delivered_all: counters(),
+            accepted: (0..phases)
+                .map(|_| (0..slots).map(|_| AtomicU64::new(0)).collect())
                 .collect(),
             latency: (0..LATENCY_SHARDS)
-                .map(|_| Mutex::new(PHASES.iter().map(|_| (histogram(), histogram())).collect()))
+                .map(|_| Mutex::new((0..phases).map(|_| (histogram(), histogram())).collect()))
                 .collect(),
             measuring: AtomicBool::new(false),
             connected: AtomicUsize::new(0),
@@ -71,6 +77,44 @@ impl Shared {
 
     pub(crate) fn connected(&self) -> u64 {
         self.connected.load(Ordering::Relaxed) as u64
+    }
+
+    /// One phase's latency histograms, merged over the shards.
+    pub(crate) fn merged_latency(&self, index: usize) -> LatencyPair {
+        let mut merged = (histogram(), histogram());
+        for shard in &self.latency {
+            let shard = shard.lock().unwrap();
+            merged.0.add(&shard[index].0).unwrap();
+            merged.1.add(&shard[index].1).unwrap();
+        }
+        merged
+    }
+
+    /// Counts and times one `tick` (`[phase, seq, µs at send]`) received at `received`.
+    fn record(&self, shard: usize, arguments: &[Value], received: u64) {
+        let field = |i: usize| arguments.get(i).and_then(Value::as_u64).unwrap_or(0);
+        let (phase, seq, sent) = (field(0) as usize, field(1) as usize, field(2));
+        if phase >= self.delivered.len() {
+            return;
+        }
+        self.delivered_all[phase].fetch_add(1, Ordering::Relaxed);
+        if !self.measuring.load(Ordering::Relaxed) {
+            return;
+        }
+        self.delivered[phase].fetch_add(1, Ordering::Relaxed);
+        // 0: not accepted yet as the sender sees it (or no ring: latency not tracked).
+        let accepted = self.accepted[phase]
+            .get(seq % ACCEPT_SLOTS)
+            .map_or(0, |slot| slot.load(Ordering::Relaxed));
+        let after_accept = if accepted == 0 {
+            0
+        } else {
+            received.saturating_sub(accepted)
+        };
+        let mut shard = self.latency[shard % LATENCY_SHARDS].lock().unwrap();
+        let (from_send, from_accept) = &mut shard[phase];
+        let _ = from_send.record(received.saturating_sub(sent).max(1));
+        let _ = from_accept.record(after_accept.max(1));
     }
 }
 
@@ -101,7 +145,6 @@ async fn client(
     shared.connected.fetch_add(1, Ordering::Relaxed);
     drop(connecting);
 
-    let latency = &shared.latency[index % LATENCY_SHARDS];
     let mut closed_by_server = false;
     loop {
         let event = tokio::select! {
@@ -110,27 +153,7 @@ async fn client(
         };
         match event {
             Some(Event::Invocation { target, arguments }) if target == "tick" => {
-                let received = now_us();
-                let field = |i: usize| arguments.get(i).and_then(Value::as_u64).unwrap_or(0);
-                let (phase, seq, sent) = (field(0) as usize, field(1) as usize, field(2));
-                if phase >= PHASES.len() {
-                    continue;
-                }
-                shared.delivered_all[phase].fetch_add(1, Ordering::Relaxed);
-                if !shared.measuring.load(Ordering::Relaxed) {
-                    continue;
-                }
-                shared.delivered[phase].fetch_add(1, Ordering::Relaxed);
-                let accepted = shared.accepted[phase][seq % ACCEPT_SLOTS].load(Ordering::Relaxed);
-                let after_accept = if accepted == 0 {
-                    0
-                } else {
-                    received.saturating_sub(accepted)
-                };
-                let mut shard = latency.lock().unwrap();
-                let (from_send, from_accept) = &mut shard[phase];
-                let _ = from_send.record(received.saturating_sub(sent).max(1));
-                let _ = from_accept.record(after_accept.max(1));
+                shared.record(index, &arguments, now_us());
             }
             Some(Event::Reconnecting { .. }) | Some(Event::Closed { .. }) | None => {
                 closed_by_server = true;
@@ -145,15 +168,16 @@ async fn client(
     Ok(())
 }
 
-/// Connects `clients` listeners, 64 at a time; returns once all are connected or one failed.
+/// Connects `clients` listeners (users `u0`, `u1`, ...), 64 at a time, all negotiating with
+/// the one `http` client as one app process would share it; returns once all are connected or
+/// one failed.
 pub(crate) async fn connect_all(
     hub: &HubClient,
+    http: &reqwest::Client,
     clients: usize,
     shared: &Arc<Shared>,
     stop: &watch::Receiver<bool>,
 ) -> Vec<tokio::task::JoinHandle<Result<(), String>>> {
-    // One HTTP client for every negotiate call, as one app process would share it.
-    let http = reqwest::Client::new();
     let gate = Arc::new(Semaphore::new(64));
     let mut tasks = Vec::with_capacity(clients);
     for i in 0..clients {
@@ -175,46 +199,4 @@ pub(crate) async fn connect_all(
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     tasks
-}
-
-/// How many of the connected clients each endpoint holds, asked of each endpoint alone.
-pub(crate) async fn clients_per_endpoint(client: &ServiceClient, shared: &Shared) -> Value {
-    let ids = shared.connection_ids.lock().unwrap().clone();
-    let mut counts = serde_json::Map::new();
-    for status in client.endpoints() {
-        let hub = client
-            .endpoint(status.name())
-            .expect("an endpoint the client lists")
-            .hub(HUB);
-        let answers: Vec<Result<bool, _>> = futures::stream::iter(&ids)
-            .map(|id| {
-                let hub = hub.clone();
-                async move { hub.connection_exists(id).await }
-            })
-            .buffer_unordered(32)
-            .collect()
-            .await;
-        let held = answers.iter().filter(|a| matches!(a, Ok(true))).count();
-        // A count that hides unanswered questions would understate the spread: say so.
-        if let Some(Err(e)) = answers.iter().find(|a| a.is_err()) {
-            let failed = answers.iter().filter(|a| a.is_err()).count();
-            eprintln!(
-                "{}: {failed} connection_exists calls failed, e.g. {e}",
-                status.name()
-            );
-        }
-        counts.insert(status.name().to_owned(), json!(held));
-    }
-    Value::Object(counts)
-}
-
-/// One phase's latency histograms, merged over the shards.
-pub(crate) fn merged_latency(shared: &Shared, index: usize) -> LatencyPair {
-    let mut merged = (histogram(), histogram());
-    for shard in &shared.latency {
-        let shard = shard.lock().unwrap();
-        merged.0.add(&shard[index].0).unwrap();
-        merged.1.add(&shard[index].1).unwrap();
-    }
-    merged
 }
