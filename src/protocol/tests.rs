@@ -469,3 +469,22 @@ fn payloads_are_the_records_without_framing() {
         assert_eq!(reader.next_message_with_payload().unwrap(), None);
     }
 }
+
+/// Found by `cargo xtask fuzz` (hub_json): a number with more digits than an `f64` holds came
+/// back one unit in the last place off after a round trip, because serde_json's default float
+/// parser is not exactly rounded. A relayed argument must keep its value.
+#[test]
+fn long_numbers_decode_exactly_rounded_and_round_trip() {
+    let literal = "11111111111111111111111111111111111111111111111.5";
+    let record = format!(r#"{{"type":1,"target":"Echo","arguments":[{literal}]}}"#) + "\u{1e}";
+    let decoded = HubProtocol::Json.decode_all(record.as_bytes()).unwrap();
+    let HubMessage::Invocation(invocation) = &decoded[0] else {
+        panic!("{decoded:?}")
+    };
+    let exact: f64 = literal.parse().unwrap();
+    assert_eq!(invocation.arguments[0].as_f64(), Some(exact));
+    let again = HubProtocol::Json
+        .decode_all(&HubProtocol::Json.encode(&decoded[0]).unwrap())
+        .unwrap();
+    assert_eq!(again, decoded);
+}
