@@ -329,6 +329,9 @@ mod tests {
         assert!(client(
             "http://127.0.0.1:5000/client/?asrs.op=%2Fx&hub=chat"
         ));
+        // The path is compared without its trailing slash, as REST paths are.
+        assert!(client("http://127.0.0.1/client?hub=chat"));
+        assert!(!client("http://127.0.0.1/clients/?hub=chat"));
         assert!(!client("http://127.0.0.1/client/"));
         assert!(!client("http://127.0.0.1/client/?hub=other"));
         assert!(client("http://127.0.0.1:5001/client/?hub=chat"));
