@@ -162,3 +162,14 @@ impl Call<'_> {
 pub(crate) fn unsupported(operation: Operation, version: ApiVersion) -> Error {
     Error::new(operation, ErrorKind::Unsupported { version })
 }
+
+/// The `x-ms-error-code`s of a 404 that means "not there" (as the .NET server SDK reads them):
+/// an existence check's "no", or an operation on a connection that does not exist.
+pub(crate) mod not_existed {
+    pub(crate) const CONNECTION: &str = "Warning.Connection.NotExisted";
+    /// What 2022-06-01 answers a send to, or a group change of, a missing connection.
+    pub(crate) const CONNECTION_ERROR: &str = "Error.Connection.NotExisted";
+    pub(crate) const USER: &str = "Warning.User.NotExisted";
+    pub(crate) const GROUP: &str = "Warning.Group.NotExisted";
+    pub(crate) const USER_IN_GROUP: &str = "Info.User.NotInGroup";
+}

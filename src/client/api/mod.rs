@@ -20,7 +20,7 @@ use crate::raw::RequestHook;
 mod call;
 
 use call::unsupported;
-pub(crate) use call::{Call, Target};
+pub(crate) use call::{not_existed, Call, Target};
 
 /// How many single calls a composed operation (e.g. `send_to_users` on 1.0) runs at once.
 const COMPOSED_CONCURRENCY: usize = 16;

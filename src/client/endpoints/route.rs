@@ -3,7 +3,7 @@
 //! messages of each call in persistent mode.
 
 use super::{EndpointRouter, EndpointStatus};
-use crate::client::api::Call;
+use crate::client::api::{not_existed, Call};
 
 /// How a call is spread over the endpoints (indices in configuration order).
 #[derive(Debug, PartialEq, Eq)]
@@ -88,18 +88,16 @@ pub(super) fn narrowed<'b>(call: &Call<'b>, names: &'b [&'b str]) -> Call<'b> {
 /// The `x-ms-error-code` of a 404 that means "not there" for `call` rather than a failure:
 /// the answers Microsoft's SDK reads as `false`, and a connection missing from an endpoint.
 pub(super) fn absent_codes(call: &Call<'_>) -> &'static [&'static str] {
-    const CONNECTION: &str = "Warning.Connection.NotExisted";
+    use not_existed::*;
     match call {
         Call::ConnectionExists { .. } | Call::CloseConnection { .. } => &[CONNECTION],
-        Call::UserExists { .. } => &["Warning.User.NotExisted"],
-        Call::GroupExists { .. } => &["Warning.Group.NotExisted"],
-        Call::UserInGroup { .. } => &["Info.User.NotInGroup"],
+        Call::UserExists { .. } => &[USER],
+        Call::GroupExists { .. } => &[GROUP],
+        Call::UserInGroup { .. } => &[USER_IN_GROUP],
         Call::SendToConnection { .. }
         | Call::AddConnectionToGroup { .. }
         | Call::RemoveConnectionFromGroup { .. }
-        | Call::RemoveConnectionFromAllGroups { .. } => {
-            &[CONNECTION, "Error.Connection.NotExisted"]
-        }
+        | Call::RemoveConnectionFromAllGroups { .. } => &[CONNECTION, CONNECTION_ERROR],
         _ => &[],
     }
 }

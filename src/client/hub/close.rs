@@ -1,10 +1,9 @@
 //! Closing client connections with `HubClient`.
 
-use super::super::api::Call;
+use super::super::api::{not_existed, Call};
 use super::super::error::{Error, ErrorKind};
 use super::super::options::CloseOptions;
 use super::super::version::Operation;
-use super::membership::CONNECTION_NOT_EXISTED;
 use super::{non_empty_vec, HubClient};
 
 impl HubClient {
@@ -42,7 +41,7 @@ impl HubClient {
         {
             Err(e)
                 if matches!(e.kind(), ErrorKind::NotFound { code: Some(code), .. }
-                if code.eq_ignore_ascii_case(CONNECTION_NOT_EXISTED)) =>
+                if code.eq_ignore_ascii_case(not_existed::CONNECTION)) =>
             {
                 Ok(())
             }

@@ -1,6 +1,6 @@
 //! Group membership and existence checks of `HubClient`.
 
-use super::super::api::Call;
+use super::super::api::{not_existed, Call};
 use super::super::error::{Error, ErrorKind};
 use super::super::options::AddUserOptions;
 use super::super::version::Operation;
@@ -214,14 +214,3 @@ impl HubClient {
         }
     }
 }
-
-/// The `x-ms-error-code` of each existence check's "no" (as the .NET server SDK expects them).
-mod not_existed {
-    pub(super) const CONNECTION: &str = "Warning.Connection.NotExisted";
-    pub(super) const USER: &str = "Warning.User.NotExisted";
-    pub(super) const GROUP: &str = "Warning.Group.NotExisted";
-    pub(super) const USER_IN_GROUP: &str = "Info.User.NotInGroup";
-}
-
-/// The code of a 404 for a connection that does not exist (closing one is then done).
-pub(super) const CONNECTION_NOT_EXISTED: &str = not_existed::CONNECTION;
