@@ -190,7 +190,7 @@ impl ServiceClient {
             application: None,
         };
         if let Some(fleet) = &self.fleet {
-            return fleet.call(&to, Call::Health).await.map(drop);
+            return fleet.call(&to, "", Call::Health).await.map(drop);
         }
         let shared = &self.shared;
         shared

@@ -17,7 +17,7 @@ use crate::client::api::{Call, Target};
 use crate::client::error::{EndpointError, Error, ErrorKind};
 use crate::client::negotiate::NegotiateOptions;
 use crate::client::shared::Shared;
-use crate::client::version::{ApiVersion, Operation, Support};
+use crate::client::version::{Operation, Support};
 
 /// Several endpoints behind one client.
 pub(crate) struct Fleet {
@@ -113,22 +113,17 @@ impl Fleet {
         join_all(checks).await
     }
 
-    /// `call` on the endpoints its route names.
+    /// `call` on the endpoints its route names. Routers see `hub` as negotiate does: the
+    /// lower-cased name, without the application prefix 1.0 puts in the path of `to`.
     pub(crate) async fn call(
         self: &Arc<Self>,
         to: &Target<'_>,
+        hub: &str,
         call: Call<'_>,
     ) -> Result<StatusCode, Error> {
         self.watch_health();
         let op = call.operation();
         let statuses = self.statuses();
-        // Routers see the hub as negotiate does: without the application prefix of 1.0.
-        let first = &self.members[0];
-        let prefixed = matches!(first.version, ApiVersion::V1 | ApiVersion::V1Preview);
-        let prefix = to.application.filter(|_| prefixed);
-        let hub = prefix
-            .and_then(|app| to.hub.strip_prefix(app)?.strip_prefix('_'))
-            .unwrap_or(to.hub);
         match route(&call, hub, &*self.router, &statuses) {
             Route::Health => {
                 let answers = self.check_all().await.into_iter();

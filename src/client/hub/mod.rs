@@ -99,7 +99,7 @@ impl HubClient {
             application: shared.application.as_deref(),
         };
         match &self.service.fleet {
-            Some(fleet) => fleet.call(&to, call).await,
+            Some(fleet) => fleet.call(&to, &self.name, call).await,
             None => shared.raw.send(&shared.executor, &to, &call).await,
         }
     }
